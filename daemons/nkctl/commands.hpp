@@ -1,0 +1,15 @@
+// nkctl's commands. Each returns the process exit code and prints its own errors.
+#pragma once
+
+#include <string>
+
+#include "connect.hpp"
+
+namespace nk::ctl {
+
+int map_command(const Target& target, bool json);
+int segments_command(const Target& target, bool json);
+int pnv_list_command(const Target& target, bool json);
+int pnv_free_command(const Target& target, const std::string& guest, const std::string& id);
+
+}  // namespace nk::ctl

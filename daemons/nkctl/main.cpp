@@ -1,0 +1,47 @@
+// nkctl: look at and operate a running nk platform.
+//
+//   nkctl map [--json]                 the partition map: every area, its offset, size and owner
+//   nkctl segments [--json]            named segments in the link and common areas
+//   nkctl pnv [--json]                 PNV allocations of every guest
+//   nkctl pnv free GUEST ID            free one PNV allocation (operator)
+//
+// Every command takes --config FILE or --platform NAME; with one platform running, neither.
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"nkctl: inspect and operate an nk platform"};
+    app.require_subcommand(1);
+    nk::ctl::Target target;
+    bool json = false;
+    auto add_target = [&](CLI::App* command) {
+        command->add_option("-c,--config", target.config_path, "the platform's config file");
+        command->add_option("-p,--platform", target.platform, "the platform's name");
+    };
+    add_target(&app);
+
+    auto* map = app.add_subcommand("map", "print the partition map");
+    add_target(map);
+    map->add_flag("--json", json, "print JSON");
+
+    auto* segments = app.add_subcommand("segments", "list named segments");
+    add_target(segments);
+    segments->add_flag("--json", json, "print JSON");
+
+    auto* pnv = app.add_subcommand("pnv", "list PNV allocations, or free one");
+    add_target(pnv);
+    pnv->add_flag("--json", json, "print JSON");
+    std::string guest, id;
+    auto* pnv_free = pnv->add_subcommand("free", "free a PNV allocation of a guest");
+    add_target(pnv_free);
+    pnv_free->add_option("guest", guest, "guest name")->required();
+    pnv_free->add_option("id", id, "allocation id")->required();
+
+    CLI11_PARSE(app, argc, argv);
+    if (*map) return nk::ctl::map_command(target, json);
+    if (*segments) return nk::ctl::segments_command(target, json);
+    if (*pnv_free) return nk::ctl::pnv_free_command(target, guest, id);
+    if (*pnv) return nk::ctl::pnv_list_command(target, json);
+    return 2;
+}

@@ -1,0 +1,95 @@
+// nkd: the nanokernel supervisor. It creates the platform's region from the config, holds it
+// (the region lives as long as nkd does, which is what makes PNV memory outlive guests), and
+// serves attach-by-name requests on the platform's socket.
+//
+// Later layers make it start and watch the guests; the data path never passes through it.
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "nk/nanokernel/platform_config.hpp"
+#include "nk/nanokernel/region.hpp"
+#include "nk/nanokernel/region_server.hpp"
+#include "notify.hpp"
+
+namespace {
+
+int run(const std::string& config_path) {
+    auto config = nk::load_platform_config(config_path);
+    if (!config) {
+        std::fprintf(stderr, "nkd: %s\n", config.error().message.c_str());
+        return 2;
+    }
+    auto region = nk::Region::create(*config);
+    if (!region) {
+        std::fprintf(stderr, "nkd: cannot create the region of platform '%s': %s\n", config->name.c_str(),
+                     region.error().message.c_str());
+        return 1;
+    }
+    auto server = nk::RegionServer::listen(*region);
+    if (!server) {
+        std::fprintf(stderr, "nkd: cannot serve platform '%s': %s\n", config->name.c_str(),
+                     server.error().message.c_str());
+        return 1;
+    }
+
+    // Signals arrive as events on a signalfd, never as handlers (STYLE.md, "Daemons").
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    sigprocmask(SIG_BLOCK, &signals, nullptr);
+    const int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC);
+    if (signal_fd < 0) {
+        std::perror("nkd: signalfd");
+        return 1;
+    }
+
+    std::fprintf(stderr, "nkd: platform '%s' up: region %llu KiB in %zu areas, %zu guests; serving %s\n",
+                 config->name.c_str(), static_cast<unsigned long long>(region->size() >> 10), region->areas().size(),
+                 config->guests.size(), server->path().c_str());
+    nk::daemon::notify("READY=1\nSTATUS=serving platform " + config->name);
+
+    for (;;) {
+        pollfd fds[2] = {{server->fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            std::perror("nkd: poll");
+            return 1;
+        }
+        if ((fds[1].revents & POLLIN) != 0) {
+            signalfd_siginfo info{};
+            if (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+                if (info.ssi_signo == SIGHUP) {
+                    std::fprintf(stderr, "nkd: SIGHUP: the region's partition is fixed while it runs; "
+                                         "restart nkd to apply config changes\n");
+                    continue;
+                }
+                std::fprintf(stderr, "nkd: signal %u: stopping platform '%s'\n", info.ssi_signo, config->name.c_str());
+                nk::daemon::notify("STOPPING=1");
+                return 0;
+            }
+        }
+        if ((fds[0].revents & POLLIN) != 0) {
+            if (auto served = server->serve_one(); !served)
+                std::fprintf(stderr, "nkd: attach request refused: %s\n", served.error().message.c_str());
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"nkd: the nk nanokernel supervisor"};
+    std::string config_path;
+    app.add_option("-c,--config", config_path, "platform config (TOML)")->required();
+    CLI11_PARSE(app, argc, argv);
+    return run(config_path);
+}

@@ -1,0 +1,261 @@
+// The region's binary layout: every struct that lives in shared memory.
+//
+// This file is an ABI between processes of different guests, and between builds. Every struct is
+// standard-layout with fixed-width fields, explicit reserved space and offsets (never pointers);
+// its size, alignment and field offsets are pinned by the static_asserts at the end. Changing a
+// field's width, order or meaning bumps kLayoutVersion.
+//
+// The region is a set of areas, each its own memfd, placed at fixed logical offsets of one
+// address range (docs/ARCHITECTURE.md, "Region"):
+//
+//   management   ManagementTables: RegionHeader, area table, guest table, links, access rules.
+//                Written only by the creator (nkd); every guest maps it read-only.
+//   control      one page per guest (ControlPage): the only management memory a guest writes.
+//   private      per guest: AreaHeader + that guest's objects. No other guest maps it.
+//   pnv          per guest: AreaHeader + pseudo-nonvolatile allocations, kept across restarts.
+//   link         per allowed pair of guests: AreaHeader + objects shared by the two.
+//   common       one: AreaHeader + objects shared by more than two guests.
+//
+// Fields marked "atomic" are accessed only through nk::layout::atomic() (std::atomic_ref).
+//
+// Everything here is also untrusted input: a crashed guest may have scribbled on any area it
+// could write. Readers validate (region_validate.hpp) before they follow an index or offset.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace nk::layout {
+
+inline constexpr std::uint64_t kRegionMagic = 0x4e4b'5245'4749'4f4eULL;  // "NKREGION"
+inline constexpr std::uint64_t kAreaMagic = 0x4e4b'4152'4541'0001ULL;    // "NKAREA" 0001
+inline constexpr std::uint64_t kControlMagic = 0x4e4b'4354'524c'0001ULL; // "NKCTRL" 0001
+inline constexpr std::uint32_t kLayoutVersion = 1;
+
+inline constexpr std::uint32_t kMaxGuests = 16;
+inline constexpr std::uint32_t kMaxLinks = 32;
+inline constexpr std::uint32_t kMaxAccessRules = 64;
+// management + common + (control, private, pnv) per guest + one per link
+inline constexpr std::uint32_t kMaxAreas = 2 + 3 * kMaxGuests + kMaxLinks;
+inline constexpr std::uint32_t kDirectoryEntries = 128;
+
+inline constexpr std::size_t kNameCapacity = 32;        // platform, guest and area labels, NUL included
+inline constexpr std::size_t kObjectNameCapacity = 48;  // named objects, NUL included
+inline constexpr std::size_t kRulePatternCapacity = 48;
+inline constexpr std::size_t kSourceFileCapacity = 64;
+
+inline constexpr std::uint64_t kSmallPage = 4096;
+inline constexpr std::uint64_t kHugePage = 2ULL * 1024 * 1024;
+inline constexpr std::uint32_t kNoGuest = 0;  // guest ids start at 1
+
+// The one way to touch a shared field that another process may change concurrently.
+template <class T>
+[[nodiscard]] inline std::atomic_ref<T> atomic(T& field) noexcept {
+    return std::atomic_ref<T>(field);
+}
+
+enum class AreaKind : std::uint16_t {
+    Management = 1,
+    Control = 2,
+    Private = 3,
+    Pnv = 4,
+    Link = 5,
+    Common = 6,
+};
+
+enum class GuestState : std::uint32_t {
+    Configured = 0,  // in the config, never started
+    Starting = 1,
+    Running = 2,
+    Down = 3,        // failed or stopped; incarnation moves on at the next start
+};
+
+enum class EntryState : std::uint32_t {
+    Free = 0,
+    Reserved = 1,     // being created by a lock holder; rolled back if the holder dies
+    Live = 2,
+    Quarantined = 3,  // found corrupt; never handed out, space not reused until the operator clears it
+};
+
+enum class ObjectKind : std::uint16_t {
+    Segment = 1,
+    Pnv = 2,
+};
+
+inline constexpr std::uint32_t kRegionFlagHugepages = 1U << 0;
+inline constexpr std::uint32_t kRegionFlagLocked = 1U << 1;
+
+// First bytes of the management area.
+struct RegionHeader {
+    std::uint64_t magic;            // kRegionMagic
+    std::uint32_t layout_version;   // kLayoutVersion
+    std::uint32_t header_size;      // sizeof(ManagementTables), so a reader of another build notices
+    std::uint64_t region_size;      // the logical address range all areas live in
+    std::uint64_t page_size;        // kSmallPage, or kHugePage with hugepages
+    std::uint64_t created_unix_ns;  // CLOCK_REALTIME at creation
+    std::uint64_t generation;  // atomic (atomic_ref); bumped by the creator on every change of the tables
+    std::uint32_t flags;            // kRegionFlag*
+    std::uint32_t area_count;
+    std::uint32_t guest_count;
+    std::uint32_t link_count;
+    std::uint32_t rule_count;
+    std::uint32_t reserved0;
+    char platform_name[kNameCapacity];
+    char config_file[kSourceFileCapacity];  // basename of the config, for messages that cite rules
+    std::uint8_t reserved[88];
+};
+
+// One entry of the partition map.
+struct AreaDescriptor {
+    std::uint64_t offset;       // logical offset in the region, page-aligned
+    std::uint64_t size;         // page multiple; equals the memfd's size
+    AreaKind kind;
+    std::uint16_t owner_guest;  // guest id for control/private/pnv, first guest of a link, else 0
+    std::uint16_t peer_guest;   // second guest of a link, else 0
+    std::uint16_t reserved0;
+    std::uint32_t reserved1;
+    std::uint32_t reserved2;
+    char label[kNameCapacity];  // "linux.private", "link.linux-rt", "common"
+};
+
+struct GuestEntry {
+    std::uint16_t id;
+    std::uint8_t kind;          // nk::GuestKind
+    std::uint8_t sched;         // nk::SchedClass
+    std::int32_t priority;
+    std::uint32_t state;        // atomic; GuestState; written by the creator only
+    std::uint32_t incarnation;  // atomic; moves on at each (re)start of the guest
+    std::uint64_t memory_size;
+    std::uint64_t cpu_mask[4];  // CPUs 0..255
+    std::uint16_t control_area; // indices into ManagementTables::areas
+    std::uint16_t private_area;
+    std::uint16_t pnv_area;
+    std::uint16_t reserved0;
+    char name[kNameCapacity];
+    std::uint8_t reserved[64];
+};
+
+struct LinkEntry {
+    std::uint16_t first_guest;
+    std::uint16_t second_guest;
+    std::uint16_t area;
+    std::uint16_t reserved;
+};
+
+struct AccessRule {
+    char objects[kRulePatternCapacity];  // fnmatch(3) glob
+    std::uint32_t guest_mask;            // bit i = guests[i]; ignored when all_guests
+    std::uint8_t rights;                 // nk::Rights
+    std::uint8_t all_guests;
+    std::uint16_t reserved0;
+    std::uint32_t source_line;           // line in RegionHeader::config_file
+    std::uint32_t reserved1;
+};
+
+struct ManagementTables {
+    RegionHeader header;
+    AreaDescriptor areas[kMaxAreas];
+    GuestEntry guests[kMaxGuests];
+    LinkEntry links[kMaxLinks];
+    AccessRule rules[kMaxAccessRules];
+};
+
+// A guest's control page. Later layers add heartbeats and requests in the reserved space.
+struct ControlPage {
+    std::uint64_t magic;  // kControlMagic
+    std::uint16_t guest_id;
+    std::uint16_t area;
+    std::uint32_t reserved0;
+    std::uint8_t reserved[4080];
+};
+
+// One named object in an area's directory (see docs/ARCHITECTURE.md, "Directories").
+struct DirectoryEntry {
+    std::uint32_t state;  // atomic; EntryState; Live is published last (release)
+    ObjectKind kind;
+    std::uint16_t owner_guest;
+    std::uint32_t owner_incarnation;
+    std::uint32_t attach_count;        // PNV: how many times attach() found it
+    std::uint64_t offset;              // from the start of the area; region-page aligned
+    std::uint64_t size;
+    std::uint64_t created_unix_ns;
+    std::uint64_t last_attach_unix_ns;
+    char name[kObjectNameCapacity];
+    std::uint8_t reserved[8];
+};
+
+// First bytes of every private, pnv, link and common area.
+struct AreaHeader {
+    std::uint64_t magic;           // kAreaMagic
+    std::uint32_t layout_version;
+    std::uint16_t area;            // own index in ManagementTables::areas
+    AreaKind kind;
+    std::uint64_t area_size;
+    std::uint64_t data_offset;     // first allocatable byte, page-aligned
+    // Non-zero while a lock holder changes the directory. A holder that finds it set knows the
+    // previous holder died mid-change and runs recovery first.
+    std::uint32_t dirty;  // atomic
+    std::uint32_t entry_capacity;  // kDirectoryEntries
+    std::uint64_t change_count;   // atomic; bumped by every directory change
+    std::uint64_t recoveries;       // how often recovery ran
+    std::uint64_t quarantined;      // entries found corrupt so far
+    std::uint8_t reserved[64];
+    DirectoryEntry entries[kDirectoryEntries];
+};
+
+// ---- pinned layout -------------------------------------------------------------------------
+
+// Shared fields are plain integers read and written through std::atomic_ref (fields marked
+// "atomic"), so every struct stays trivially copyable and its layout is the integers' layout.
+template <class T>
+inline constexpr bool kRegionSafe = std::is_standard_layout_v<T> && std::is_trivially_copyable_v<T>;
+
+static_assert(std::atomic_ref<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic_ref<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic_ref<std::uint64_t>::required_alignment == alignof(std::uint64_t));
+
+static_assert(kRegionSafe<RegionHeader>);
+static_assert(sizeof(RegionHeader) == 256 && alignof(RegionHeader) == 8);
+static_assert(offsetof(RegionHeader, layout_version) == 8);
+static_assert(offsetof(RegionHeader, region_size) == 16);
+static_assert(offsetof(RegionHeader, generation) == 40);
+static_assert(offsetof(RegionHeader, flags) == 48);
+static_assert(offsetof(RegionHeader, platform_name) == 72);
+static_assert(offsetof(RegionHeader, config_file) == 104);
+
+static_assert(kRegionSafe<AreaDescriptor>);
+static_assert(sizeof(AreaDescriptor) == 64);
+static_assert(offsetof(AreaDescriptor, kind) == 16 && offsetof(AreaDescriptor, label) == 32);
+
+static_assert(kRegionSafe<GuestEntry>);
+static_assert(sizeof(GuestEntry) == 160 && alignof(GuestEntry) == 8);
+static_assert(offsetof(GuestEntry, state) == 8 && offsetof(GuestEntry, incarnation) == 12);
+static_assert(offsetof(GuestEntry, cpu_mask) == 24 && offsetof(GuestEntry, control_area) == 56);
+static_assert(offsetof(GuestEntry, name) == 64);
+
+static_assert(kRegionSafe<LinkEntry> && sizeof(LinkEntry) == 8);
+
+static_assert(kRegionSafe<AccessRule> && sizeof(AccessRule) == 64);
+static_assert(offsetof(AccessRule, guest_mask) == 48 && offsetof(AccessRule, source_line) == 56);
+
+static_assert(kRegionSafe<ManagementTables>);
+static_assert(offsetof(ManagementTables, areas) == 256);
+static_assert(offsetof(ManagementTables, guests) == 256 + 64 * kMaxAreas);
+static_assert(sizeof(ManagementTables) ==
+              256 + 64 * kMaxAreas + 160 * kMaxGuests + 8 * kMaxLinks + 64 * kMaxAccessRules);
+
+static_assert(kRegionSafe<ControlPage> && sizeof(ControlPage) == kSmallPage);
+
+static_assert(kRegionSafe<DirectoryEntry>);
+static_assert(sizeof(DirectoryEntry) == 104 && alignof(DirectoryEntry) == 8);
+static_assert(offsetof(DirectoryEntry, kind) == 4 && offsetof(DirectoryEntry, offset) == 16);
+static_assert(offsetof(DirectoryEntry, name) == 48);
+
+static_assert(kRegionSafe<AreaHeader>);
+static_assert(offsetof(AreaHeader, dirty) == 32 && offsetof(AreaHeader, change_count) == 40);
+static_assert(offsetof(AreaHeader, entries) == 128);
+static_assert(sizeof(AreaHeader) == 128 + 104 * kDirectoryEntries);
+
+}  // namespace nk::layout

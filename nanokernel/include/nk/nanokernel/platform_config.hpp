@@ -1,0 +1,110 @@
+// The platform config: what the region is split into and which guests run on it.
+//
+// A platform is described by one TOML file (examples/platforms/two-guests.toml is the default).
+// Loading validates everything before anything is created; an error names the file, the line and
+// the field, e.g. `platform.toml:12: guests[1].cpus: CPU 7 does not exist (this machine has CPUs 0-1)`.
+//
+//   nk::Result<nk::PlatformConfig> config = nk::load_platform_config("two-guests.toml");
+//   if (!config) { std::cerr << config.error().message << '\n'; return 2; }
+//
+// Sizes in the file are integers (bytes) or strings with a binary unit: "64 KiB", "4M", "1 GiB".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "nk/nanokernel/result.hpp"
+
+namespace nk {
+
+enum class ConfigError {
+    Unreadable = 1,  // the file cannot be read
+    Syntax,          // not valid TOML
+    MissingField,    // a required field is absent
+    UnknownField,    // a field nk does not know (usually a typo)
+    BadValue,        // a field has the wrong type or an out-of-range value
+    Conflict,        // two parts of the config contradict each other (duplicate ids, shared resources)
+};
+std::error_code make_error_code(ConfigError e);
+
+enum class GuestKind : std::uint8_t { Linux = 1, Rt = 2 };
+enum class SchedClass : std::uint8_t { General = 1, Rt = 2 };
+
+// Rights on a named object, as the [[access]] rules grant them.
+enum class Rights : std::uint8_t { None = 0, Read = 1, ReadWrite = 3 };
+
+[[nodiscard]] std::string_view to_string(GuestKind kind);
+[[nodiscard]] std::string_view to_string(SchedClass sched);
+[[nodiscard]] std::string_view to_string(Rights rights);
+
+// Where a config element was written, so later checks (and runtime refusals) can point at it.
+struct SourceLocation {
+    std::string file;
+    std::uint32_t line = 0;
+};
+
+struct GuestConfig {
+    std::uint16_t id = 0;           // 1..254, unique
+    std::string name;               // [A-Za-z0-9_-], 1..15 chars, unique
+    GuestKind kind = GuestKind::Linux;
+    std::uint64_t memory_size = 0;  // size of the guest's private area
+    std::uint64_t pnv_size = 0;     // size of the guest's PNV area ([areas].pnv_size unless overridden)
+    std::vector<std::uint32_t> cpus;
+    SchedClass sched = SchedClass::General;
+    int priority = 0;               // SCHED_FIFO priority 1..99 for sched = "rt"; 0 otherwise
+    SourceLocation where;
+};
+
+// A pair of guests that may talk; each link gets its own area, mapped only by the two.
+struct LinkConfig {
+    std::string first;   // guest names, as written
+    std::string second;
+    std::uint64_t size = 0;  // [areas].link_size unless overridden
+    SourceLocation where;
+};
+
+// One [[access]] rule. Rules are tried in file order; the first whose `objects` glob matches the
+// object name and whose `guests` list contains the guest decides. No matching rule: refused.
+struct AccessRuleConfig {
+    std::string objects;              // fnmatch(3) glob over object names
+    std::vector<std::string> guests;  // guest names, or "*" for every guest
+    Rights rights = Rights::None;
+    SourceLocation where;
+};
+
+struct PlatformConfig {
+    std::string name;                 // [A-Za-z0-9_-], 1..31 chars
+    std::string source_file;          // the path it was loaded from (or the name given to parse)
+    std::uint64_t region_size = 0;    // 0: exactly what the areas need
+    bool hugepages = false;           // back the areas with 2 MiB huge pages (memfd MFD_HUGETLB)
+    bool lock_memory = true;          // mlock every mapping so the IPC path never page-faults
+    std::uint64_t link_size = 0;
+    std::uint64_t common_size = 0;
+    std::uint64_t pnv_size = 0;
+    std::vector<GuestConfig> guests;
+    std::vector<LinkConfig> links;
+    std::vector<AccessRuleConfig> access;
+    SourceLocation where;             // the [platform] table
+
+    [[nodiscard]] const GuestConfig* find_guest(std::string_view guest_name) const;
+    [[nodiscard]] const GuestConfig* find_guest(std::uint16_t guest_id) const;
+};
+
+// Loads and validates `path`. CPUs are checked against the CPUs this machine has.
+[[nodiscard]] Result<PlatformConfig> load_platform_config(const std::string& path);
+
+// Same, from text; `source_name` is used in error messages in place of the file name.
+[[nodiscard]] Result<PlatformConfig> parse_platform_config(std::string_view toml_text,
+                                                           std::string_view source_name);
+
+// Parses "64 KiB", "4M", "1 GiB", "4096". Exposed for nkctl and tests.
+[[nodiscard]] std::optional<std::uint64_t> parse_size(std::string_view text);
+
+}  // namespace nk
+
+template <>
+struct std::is_error_code_enum<nk::ConfigError> : std::true_type {};

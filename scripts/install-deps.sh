@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that nk's build and tests need. Idempotent: when all are
+# present it only asks dpkg (well under a second) and changes nothing, so scripts/test.sh and
+# .ci/run call it every time. Installing needs root; checking does not.
+#
+# Add a package to the group it belongs to, with a comment if the group does not say why.
+set -euo pipefail
+
+packages=(
+  # Toolchain and build
+  build-essential
+  cmake
+  ninja-build
+  pkg-config
+  # clang for the fuzz preset: libFuzzer and clang's sanitizer runtimes; llvm for
+  # llvm-symbolizer, which clang's sanitizers need to print function names in their reports
+  clang
+  libclang-rt-14-dev
+  llvm
+  # Libraries nk links
+  libtomlplusplus-dev
+  libexpected-dev
+  libcli11-dev
+  libasio-dev
+  nlohmann-json3-dev
+  libspdlog-dev
+  libfmt-dev
+  # Tests and benchmarks
+  libgtest-dev
+  libgmock-dev
+  googletest
+  libbenchmark-dev
+  # Tools the integration tests drive: ip and network namespaces, unshare/nsenter, ps/pgrep
+  iproute2
+  util-linux
+  procps
+)
+
+# One dpkg-query for all of them; a package dpkg has never heard of is simply not printed.
+missing=()
+declare -A installed=()
+while read -r name status; do
+  [[ "$status" == "install ok installed" ]] && installed["$name"]=1
+done < <(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)
+for p in "${packages[@]}"; do
+  [[ -n "${installed[$p]:-}" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+echo "install-deps: missing: ${missing[*]}"
+if ((EUID != 0)); then
+  echo "install-deps: installing needs root; run: sudo $0" >&2
+  exit 1
+fi
+
+apt-get update
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+echo "install-deps: installed ${missing[*]}"

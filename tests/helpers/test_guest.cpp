@@ -1,0 +1,126 @@
+// nk_test_guest: a real guest process for the integration tests. It attaches the region it was
+// started with (NK_REGION_FDS, or NK_PLATFORM + NK_GUEST) and does one thing, reporting on stdout.
+// Commands that are expected to fault do so for real: the test checks the signal.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "nk/ipc/pnv.hpp"
+#include "nk/ipc/segment.hpp"
+#include "nk/nanokernel/directory.hpp"
+#include "nk/nanokernel/guest.hpp"
+
+namespace {
+
+int fail_with(const nk::Error& error) {
+    std::printf("error: %s\n", error.message.c_str());
+    std::fflush(stdout);
+    return 1;
+}
+
+void say(const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+}
+
+[[noreturn]] void wait_to_be_killed() {
+    for (;;) ::pause();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: nk_test_guest COMMAND ARGS...\n");
+        return 2;
+    }
+    auto attached = nk::guest::attach();
+    if (!attached) return fail_with(attached.error());
+    nk::Region& region = attached->get();
+    const std::string command = argv[1];
+    auto arg = [&](int i) { return i < argc ? std::string(argv[i]) : std::string(); };
+
+    if (command == "whoami") {
+        say(std::string(nk::to_string(region.identity().role)) + " " + std::to_string(region.identity().guest_id));
+        return 0;
+    }
+    if (command == "segment-create") {  // NAME SIZE WHERE TEXT
+        auto segment = nk::ipc::Segment::create(region, arg(2), std::stoull(arg(3)), arg(4));
+        if (!segment) return fail_with(segment.error());
+        const std::string text = arg(5);
+        std::memcpy(segment->bytes().data(), text.c_str(), text.size() + 1);
+        say("created " + segment->info().area_label);
+        return 0;
+    }
+    if (command == "segment-read") {  // NAME
+        auto segment = nk::ipc::Segment::open(region, arg(2), nk::Rights::Read);
+        if (!segment) return fail_with(segment.error());
+        say(reinterpret_cast<const char*>(segment->bytes().data()));
+        return 0;
+    }
+    if (command == "segment-open") {  // NAME r|rw
+        auto segment = nk::ipc::Segment::open(region, arg(2), arg(3) == "r" ? nk::Rights::Read : nk::Rights::ReadWrite);
+        if (!segment) return fail_with(segment.error());
+        say("opened");
+        return 0;
+    }
+    if (command == "segment-write-readonly") {  // NAME: opens read-only, then writes anyway
+        auto segment = nk::ipc::Segment::open(region, arg(2), nk::Rights::Read);
+        if (!segment) return fail_with(segment.error());
+        say("writing");
+        *reinterpret_cast<volatile char*>(segment->bytes().data()) = 'x';
+        say("wrote");
+        return 0;
+    }
+    if (command == "touch-area") {  // LABEL: reads the area's first byte, bypassing every check
+        for (const auto& area : region.areas()) {
+            if (area.label != arg(2)) continue;
+            say("touching");
+            const volatile char byte = *reinterpret_cast<volatile char*>(region.base() + area.offset);
+            say("read " + std::to_string(static_cast<int>(byte)));
+            return 0;
+        }
+        say("no such area");
+        return 1;
+    }
+    if (command == "write-tables") {  // writes into the management tables through the mapping
+        say("writing");
+        *reinterpret_cast<volatile std::uint64_t*>(region.base()) = 0;
+        say("wrote");
+        return 0;
+    }
+    if (command == "pnv-write") {  // ID SIZE TEXT: writes, reports, then waits to be killed
+        auto allocation = nk::pnv::attach(region, arg(2), std::stoull(arg(3)));
+        if (!allocation) return fail_with(allocation.error());
+        const std::string text = arg(4);
+        std::memcpy(allocation->bytes.data(), text.c_str(), text.size() + 1);
+        say("offset " + std::to_string(allocation->offset) + " fresh " + std::to_string(allocation->fresh));
+        wait_to_be_killed();
+    }
+    if (command == "pnv-read") {  // ID SIZE
+        auto allocation = nk::pnv::attach(region, arg(2), std::stoull(arg(3)));
+        if (!allocation) return fail_with(allocation.error());
+        say("offset " + std::to_string(allocation->offset) + " fresh " + std::to_string(allocation->fresh) + " text " +
+            reinterpret_cast<const char*>(allocation->bytes.data()));
+        return 0;
+    }
+    if (command == "lock-and-die") {  // AREA_LABEL NAME: dies holding the lock mid-change
+        for (const auto& area : region.areas()) {
+            if (area.label != arg(2)) continue;
+            auto held = nk::Directory(region, area.index).with_exclusive([&](nk::AreaDirectory& directory) {
+                auto reserved = directory.reserve_and_abandon_for_test(arg(3), 4096);
+                if (!reserved) return reserved;
+                say("holding");
+                wait_to_be_killed();
+            });
+            if (!held) return fail_with(held.error());
+        }
+        say("no such area");
+        return 1;
+    }
+    std::fprintf(stderr, "nk_test_guest: unknown command '%s'\n", command.c_str());
+    return 2;
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Installs a built nk tree into a temporary prefix and uses it from outside the tree:
+#   1. the install has the tools, the headers, the CMake package and nk.pc;
+#   2. tests/install/consumer (find_package(nk), links nk::nanokernel and nk::ipc) configures,
+#      builds and runs against it;
+#   3. the same main.cpp builds with `$(pkg-config --cflags --libs nk)` and runs.
+#
+#   tests/install/check-install.sh BUILD_DIR SOURCE_DIR
+#
+# The consumer is built with the compiler and sanitizers that BUILD_DIR was configured with:
+# static libraries built with -fsanitize need the sanitizer runtime at link time.
+# NK_KEEP_INSTALL_TMP=1 keeps the temporary prefix for a look after a failure.
+set -euo pipefail
+
+if (($# != 2)); then
+  echo "usage: $0 BUILD_DIR SOURCE_DIR" >&2
+  exit 2
+fi
+
+fail() {
+  echo "check-install: FAIL: $*" >&2
+  exit 1
+}
+
+[[ -d "$1" ]] || fail "build directory $1 does not exist"
+[[ -f "$2/tests/install/consumer/CMakeLists.txt" ]] || fail "$2 is not nk's source directory"
+build_dir=$(cd "$1" && pwd)
+source_dir=$(cd "$2" && pwd)
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nk-install-check.XXXXXX")
+cleanup() {
+  if [[ "${NK_KEEP_INSTALL_TMP:-0}" == 1 ]]; then
+    echo "check-install: kept $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+}
+trap cleanup EXIT
+prefix=$tmp/prefix
+
+# Runs a command with its output in a log, which is shown only if the command fails.
+run() {
+  local what=$1 log=$tmp/$2.log
+  shift 2
+  echo "check-install: $what"
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    fail "$what (command: $*)"
+  fi
+}
+
+cache_value() {
+  sed -n "s/^$1:[A-Z]*=//p" "$build_dir/CMakeCache.txt" | head -n1
+}
+[[ -f "$build_dir/CMakeCache.txt" ]] || fail "$build_dir is not a configured CMake build directory"
+cxx=$(cache_value CMAKE_CXX_COMPILER)
+sanitize=$(cache_value NK_SANITIZE)
+libdir=$(cache_value CMAKE_INSTALL_LIBDIR)
+[[ -n "$cxx" ]] || fail "no CMAKE_CXX_COMPILER in $build_dir/CMakeCache.txt"
+[[ "$libdir" = /* ]] || libdir=$prefix/${libdir:-lib}
+san_flags=()
+[[ -z "$sanitize" ]] || san_flags=("-fsanitize=${sanitize//;/,}")
+echo "check-install: $build_dir -> $prefix (compiler $cxx${sanitize:+, sanitizers $sanitize})"
+
+# 1. What the install must contain.
+run "cmake --install" install cmake --install "$build_dir" --prefix "$prefix"
+for f in bin/nkctl bin/nkd include/nk/nanokernel/region.hpp; do
+  [[ -f "$prefix/$f" ]] || fail "the install has no $f"
+done
+for f in cmake/nk/nkConfig.cmake cmake/nk/nkConfigVersion.cmake cmake/nk/nkTargets.cmake \
+         pkgconfig/nk.pc; do
+  [[ -f "$libdir/$f" ]] || fail "the install has no ${libdir#"$prefix"/}/$f"
+done
+# An installed package must not point back into the tree it was built from.
+if leaks=$(grep -l -r -F -e "$source_dir" -e "$build_dir" "$libdir/cmake/nk" "$libdir/pkgconfig"); then
+  fail "installed files refer to the source or build tree: $leaks"
+fi
+
+# 2. find_package(nk) from a project outside the tree.
+consumer_build=$tmp/consumer-build
+run "configure the consumer with CMAKE_PREFIX_PATH=$prefix" consumer-configure \
+  cmake -S "$source_dir/tests/install/consumer" -B "$consumer_build" \
+  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_CXX_COMPILER="$cxx" \
+  -DCMAKE_CXX_FLAGS="${san_flags[*]}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+found=$(sed -n 's/^nk_DIR:[A-Z]*=//p' "$consumer_build/CMakeCache.txt")
+[[ "$found" == "$prefix"/* ]] || fail "the consumer found nk in '$found', not in the install $prefix"
+run "build the consumer" consumer-build cmake --build "$consumer_build"
+run "run the consumer" consumer-run "$consumer_build/nk_consumer"
+
+# 3. pkg-config.
+export PKG_CONFIG_PATH=$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+run "pkg-config finds nk" pkg-config-exists pkg-config --print-errors --exists nk
+read -r -a pc_flags <<<"$(pkg-config --cflags --libs nk)"
+run "build main.cpp with $cxx \$(pkg-config --cflags --libs nk)" pc-build \
+  "$cxx" -std=c++20 "${san_flags[@]}" "$source_dir/tests/install/consumer/main.cpp" \
+  "${pc_flags[@]}" -o "$tmp/nk_consumer_pc"
+# LD_LIBRARY_PATH for a BUILD_SHARED_LIBS build, whose libraries are not on the default path.
+run "run the pkg-config build" pc-run \
+  env LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/nk_consumer_pc"
+
+echo "check-install: OK: installed nk is found and linked by CMake and by pkg-config"

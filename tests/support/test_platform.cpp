@@ -1,0 +1,116 @@
+#include "test_platform.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace nk::test {
+
+std::string small_platform_toml(const std::string& name, const std::string& extra_toml) {
+    return "[platform]\n"
+           "name = \"" + name + "\"\n"
+           "[areas]\n"
+           "link_size = \"256 KiB\"\n"
+           "common_size = \"256 KiB\"\n"
+           "pnv_size = \"256 KiB\"\n"
+           "[[guests]]\nid = 1\nname = \"linux\"\nkind = \"linux\"\nmemory = \"256 KiB\"\ncpus = [0]\n"
+           "[[guests]]\nid = 2\nname = \"rt\"\nkind = \"rt\"\nmemory = \"256 KiB\"\ncpus = [0]\nsched = \"rt\"\npriority = 50\n"
+           "[[guests]]\nid = 3\nname = \"mon\"\nkind = \"linux\"\nmemory = \"256 KiB\"\ncpus = [0]\n"
+           "[[links]]\nguests = [\"linux\", \"rt\"]\n"
+           "[[access]]\nobjects = \"secret.*\"\nguests = [\"rt\"]\nrights = \"none\"\n"
+           "[[access]]\nobjects = \"ro.*\"\nguests = [\"rt\"]\nrights = \"r\"\n"
+           "[[access]]\nobjects = \"*\"\nguests = [\"*\"]\nrights = \"rw\"\n" +
+           extra_toml;
+}
+
+PlatformConfig small_platform(const std::string& extra_toml) {
+    static std::atomic<int> counter{0};
+    const std::string name = "t" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    auto config = parse_platform_config(small_platform_toml(name, extra_toml), "test.toml");
+    if (!config) throw std::runtime_error(config.error().message);
+    return *config;
+}
+
+std::string binary(const std::string& name) { return std::string(NK_BINARY_DIR) + "/" + name; }
+
+namespace {
+
+GuestProcess spawn(const std::vector<std::string>& env, const std::vector<int>& keep_fds,
+                   const std::vector<std::string>& args) {
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
+    const std::string path = binary("nk_test_guest");
+    // Everything the child needs is built before fork: after it, only async-signal-safe calls.
+    std::vector<std::string> environment = env;
+    for (const char* pass : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "PATH"})
+        if (const char* v = std::getenv(pass)) environment.push_back(std::string(pass) + "=" + v);
+    std::vector<char*> argv{const_cast<char*>(path.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (const auto& e : environment) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(out[1], STDOUT_FILENO);
+        for (int fd : keep_fds) ::fcntl(fd, F_SETFD, 0);  // inherit exactly these
+        ::execve(path.c_str(), argv.data(), envp.data());
+        ::_exit(127);
+    }
+    ::close(out[1]);
+    return GuestProcess{pid, out[0]};
+}
+
+}  // namespace
+
+GuestProcess spawn_guest(const Region& region, Identity who, const std::vector<std::string>& args) {
+    auto fds = region.export_fds(who);
+    if (!fds) throw std::runtime_error(fds.error().message);
+    std::vector<int> raw;
+    for (const auto& fd : *fds) raw.push_back(fd.get());
+    return spawn(export_env(*fds, who), raw, args);  // *fds closes the parent's copies on return
+}
+
+GuestProcess spawn_with_env(const std::vector<std::string>& env, const std::vector<std::string>& args) {
+    return spawn(env, {}, args);
+}
+
+std::string GuestProcess::read_line(int timeout_ms) const {
+    std::string line;
+    for (;;) {
+        pollfd p{stdout_fd, POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) <= 0) return line + "<timeout>";
+        char c;
+        const ssize_t n = ::read(stdout_fd, &c, 1);
+        if (n <= 0) return line;
+        if (c == '\n') return line;
+        line += c;
+    }
+}
+
+std::string GuestProcess::read_all(int timeout_ms) const {
+    std::string all;
+    for (;;) {
+        pollfd p{stdout_fd, POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) <= 0) return all + "<timeout>";
+        char buffer[512];
+        const ssize_t n = ::read(stdout_fd, buffer, sizeof buffer);
+        if (n <= 0) return all;
+        all.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
+int GuestProcess::wait() const {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    ::close(stdout_fd);
+    return status;
+}
+
+}  // namespace nk::test

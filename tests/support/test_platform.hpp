@@ -1,0 +1,51 @@
+// Test support: small platforms and real guest processes.
+#pragma once
+
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <string>
+#include <vector>
+
+#include "nk/nanokernel/platform_config.hpp"
+#include "nk/nanokernel/region.hpp"
+
+namespace nk::test {
+
+// A three-guest platform (linux, rt, mon; a link linux-rt; rules: rt may not touch "secret.*",
+// may only read "ro.*"; everything else rw), with a unique name per call.
+[[nodiscard]] PlatformConfig small_platform(const std::string& extra_toml = {});
+[[nodiscard]] std::string small_platform_toml(const std::string& name, const std::string& extra_toml = {});
+
+// A child process running nk_test_guest with `args`, holding the descriptors `who` may hold.
+struct GuestProcess {
+    pid_t pid = -1;
+    int stdout_fd = -1;
+
+    [[nodiscard]] std::string read_line(int timeout_ms = 5000) const;  // one line of its stdout
+    [[nodiscard]] std::string read_all(int timeout_ms = 5000) const;    // everything until it exits
+    // Waits for the child; returns its wait status.
+    int wait() const;
+};
+
+[[nodiscard]] GuestProcess spawn_guest(const Region& region, Identity who, const std::vector<std::string>& args);
+
+// Spawns nk_test_guest with only the environment given (attach by name).
+[[nodiscard]] GuestProcess spawn_with_env(const std::vector<std::string>& env, const std::vector<std::string>& args);
+
+// Path of a built binary of this tree (nkd, nkctl, nk_test_guest).
+[[nodiscard]] std::string binary(const std::string& name);
+
+}  // namespace nk::test
+
+// Skips the current test when not root, unless NK_REQUIRE_PRIVILEGED=1 (CI), where it fails.
+#define NK_REQUIRE_ROOT()                                                                        \
+    do {                                                                                         \
+        if (::geteuid() != 0) {                                                                  \
+            const char* required = std::getenv("NK_REQUIRE_PRIVILEGED");                         \
+            if (required != nullptr && std::string(required) == "1") FAIL() << "needs root";     \
+            GTEST_SKIP() << "needs root (mlock of the default platform, /run/nk)";               \
+        }                                                                                        \
+    } while (0)
