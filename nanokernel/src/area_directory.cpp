@@ -117,8 +117,9 @@ std::vector<ObjectInfo> AreaDirectory::list() const {
         DirectoryEntry entry;
         const bool valid = entry_snapshot(i, entry);
         const auto state = static_cast<EntryState>(entry.state);
-        if (state == EntryState::Free || state == EntryState::Reserved) continue;
-        if (!valid && state != EntryState::Quarantined) continue;
+        // Free and (valid) half-made entries are not objects; anything else that fails its
+        // checks is listed as corrupt so the operator sees it, without following it.
+        if (state == EntryState::Free || (valid && state == EntryState::Reserved)) continue;
         ObjectInfo info = valid ? info_of(entry) : ObjectInfo{};
         if (!valid) {
             info.name = "<corrupt entry " + std::to_string(i) + ">";
