@@ -37,19 +37,6 @@ std::string iso_time(std::uint64_t unix_ns) {
     return text;
 }
 
-std::string cpu_list(const std::vector<std::uint32_t>& cpus) {
-    std::string out;
-    for (std::size_t i = 0; i < cpus.size();) {
-        std::size_t j = i;
-        while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
-        if (!out.empty()) out += ',';
-        out += std::to_string(cpus[i]);
-        if (j > i) out += "-" + std::to_string(cpus[j]);
-        i = j + 1;
-    }
-    return out;
-}
-
 Table::Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
 
 void Table::add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }

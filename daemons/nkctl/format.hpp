@@ -10,7 +10,6 @@ namespace nk::ctl {
 [[nodiscard]] std::string human_size(std::uint64_t bytes);
 [[nodiscard]] std::string hex_offset(std::uint64_t offset);
 [[nodiscard]] std::string iso_time(std::uint64_t unix_ns);
-[[nodiscard]] std::string cpu_list(const std::vector<std::uint32_t>& cpus);
 
 // A table printed with columns padded to their widest cell.
 class Table {

@@ -60,7 +60,7 @@ int map_command(const Target& target, bool json) {
     Table guest_table({"ID", "NAME", "KIND", "SCHED", "PRIO", "CPUS", "MEMORY", "STATE", "INCARNATION"});
     for (const auto& g : region->guests()) {
         guest_table.add({std::to_string(g.id), g.name, std::string(to_string(g.kind)), std::string(to_string(g.sched)),
-                         std::to_string(g.priority), cpu_list(g.cpus), human_size(g.memory_size),
+                         std::to_string(g.priority), cpu_list_text(g.cpus), human_size(g.memory_size),
                          std::string(to_string(g.state)), std::to_string(g.incarnation)});
         guests.push_back({{"id", g.id},
                           {"name", g.name},

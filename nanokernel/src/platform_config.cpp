@@ -55,19 +55,6 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     return row[b.size()];
 }
 
-std::string cpu_ranges(const std::vector<std::uint32_t>& cpus) {
-    std::string out;
-    for (std::size_t i = 0; i < cpus.size();) {
-        std::size_t j = i;
-        while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
-        if (!out.empty()) out += ',';
-        out += std::to_string(cpus[i]);
-        if (j > i) out += "-" + std::to_string(cpus[j]);
-        i = j + 1;
-    }
-    return out;
-}
-
 std::vector<std::uint32_t> machine_cpus() {
     std::vector<std::uint32_t> cpus;
     const long configured = ::sysconf(_SC_NPROCESSORS_CONF);
@@ -301,7 +288,7 @@ private:
                 if (std::find(cpus_here.begin(), cpus_here.end(), cpu) == cpus_here.end())
                     return set_error(cpus_line, ConfigError::BadValue, prefix + "cpus",
                                      "CPU " + std::to_string(cpu) + " does not exist (this machine has CPUs " +
-                                         cpu_ranges(cpus_here) + ")");
+                                         cpu_list_text(cpus_here) + ")");
                 if (std::find(g.cpus.begin(), g.cpus.end(), cpu) != g.cpus.end())
                     return set_error(cpus_line, ConfigError::BadValue, prefix + "cpus",
                                      "CPU " + std::to_string(cpu) + " is listed twice");
@@ -441,6 +428,19 @@ const GuestConfig* PlatformConfig::find_guest(std::uint16_t guest_id) const {
     for (const auto& g : guests)
         if (g.id == guest_id) return &g;
     return nullptr;
+}
+
+std::string cpu_list_text(const std::vector<std::uint32_t>& cpus) {
+    std::string out;
+    for (std::size_t i = 0; i < cpus.size();) {
+        std::size_t j = i;
+        while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
+        if (!out.empty()) out += ',';
+        out += std::to_string(cpus[i]);
+        if (j > i) out += "-" + std::to_string(cpus[j]);
+        i = j + 1;
+    }
+    return out;
 }
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {

@@ -48,21 +48,11 @@ Result<std::string> sole_platform() {
 
 Result<Region> attach_by_name(std::string_view platform, Identity who) {
     const std::string path = platform_socket_path(platform);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path)
-        return fail(RegionError::InvalidArgument, "socket path '" + path + "' is too long");
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-
-    auto sock = sys::call("socket", [] { return ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0); });
-    if (!sock) return fail(std::move(sock.error()));
-    UniqueFd fd(*sock);
-    auto connected = sys::call("connect " + path, [&] {
-        return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-    });
+    auto connected = detail::seqpacket_socket(path, detail::SocketSide::Connect);
     if (!connected)
-        return fail(RegionError::NotRunning, "platform '" + std::string(platform) + "' is not running (" + path +
-                                                 ": " + connected.error().message + ")");
+        return fail(RegionError::NotRunning, "platform '" + std::string(platform) + "' is not running (" +
+                                                 connected.error().message + ")");
+    UniqueFd fd = std::move(*connected);
     if (auto t = detail::set_receive_timeout(fd.get(), 5000); !t) return fail(std::move(t.error()));
 
     wire::AttachRequest request{};

@@ -57,19 +57,9 @@ Result<RegionServer> RegionServer::listen(const Region& region) {
                                              "' is already served by another process (" + path + ")");
     ::unlink(path.c_str());
 
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path)
-        return fail(RegionError::InvalidArgument, "socket path '" + path + "' is too long");
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    auto sock = sys::call("socket", [] { return ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0); });
-    if (!sock) return fail(std::move(sock.error()));
-    UniqueFd fd(*sock);
-    if (auto bound = sys::call("bind " + path, [&] {
-            return ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-        });
-        !bound)
-        return fail(std::move(bound.error()));
+    auto bound = detail::seqpacket_socket(path, detail::SocketSide::Bind);
+    if (!bound) return fail(std::move(bound.error()));
+    UniqueFd fd = std::move(*bound);
     ::chmod(path.c_str(), 0600);
     if (auto listening = sys::call("listen " + path, [&] { return ::listen(fd.get(), 16); }); !listening)
         return fail(std::move(listening.error()));

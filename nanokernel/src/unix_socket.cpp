@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 
 #include <cerrno>
 #include <cstring>
@@ -65,6 +66,23 @@ Result<void> set_receive_timeout(int socket, int milliseconds) {
     auto rc = sys::call("setsockopt SO_RCVTIMEO", [&] { return ::setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv); });
     if (!rc) return fail(std::move(rc.error()));
     return {};
+}
+
+Result<UniqueFd> seqpacket_socket(const std::string& path, SocketSide side) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path)
+        return fail(RegionError::InvalidArgument, "socket path '" + path + "' is too long");
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    auto sock = sys::call("socket", [] { return ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0); });
+    if (!sock) return fail(std::move(sock.error()));
+    UniqueFd fd(*sock);
+    const auto* address = reinterpret_cast<const sockaddr*>(&addr);
+    auto done = side == SocketSide::Bind
+                    ? sys::call("bind " + path, [&] { return ::bind(fd.get(), address, sizeof addr); })
+                    : sys::call("connect " + path, [&] { return ::connect(fd.get(), address, sizeof addr); });
+    if (!done) return fail(std::move(done.error()));
+    return fd;
 }
 
 }  // namespace nk::detail

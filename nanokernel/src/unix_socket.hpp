@@ -19,4 +19,8 @@ namespace nk::detail {
 
 [[nodiscard]] Result<void> set_receive_timeout(int socket, int milliseconds);
 
+// A SOCK_SEQPACKET Unix socket bound (listen side) or connected (client side) to `path`.
+enum class SocketSide { Bind, Connect };
+[[nodiscard]] Result<UniqueFd> seqpacket_socket(const std::string& path, SocketSide side);
+
 }  // namespace nk::detail

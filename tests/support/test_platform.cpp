@@ -36,6 +36,14 @@ PlatformConfig small_platform(const std::string& extra_toml) {
     return *config;
 }
 
+Region attach_as_guest(const Region& creator, std::uint16_t id) {
+    auto fds = creator.export_fds(Identity::guest(id));
+    if (!fds) throw std::runtime_error(fds.error().message);
+    auto region = Region::attach(std::move(*fds), Identity::guest(id));
+    if (!region) throw std::runtime_error(region.error().message);
+    return std::move(*region);
+}
+
 std::string binary(const std::string& name) { return std::string(NK_BINARY_DIR) + "/" + name; }
 
 namespace {

@@ -19,6 +19,9 @@ namespace nk::test {
 [[nodiscard]] PlatformConfig small_platform(const std::string& extra_toml = {});
 [[nodiscard]] std::string small_platform_toml(const std::string& name, const std::string& extra_toml = {});
 
+// Attaches in this process as guest `id`, with the descriptors the creator hands out.
+[[nodiscard]] Region attach_as_guest(const Region& creator, std::uint16_t id);
+
 // A child process running nk_test_guest with `args`, holding the descriptors `who` may hold.
 struct GuestProcess {
     pid_t pid = -1;

@@ -19,13 +19,7 @@ protected:
         creator.emplace(std::move(*created));
         rt.emplace(attach_as(2));
     }
-    Region attach_as(std::uint16_t id) {
-        auto fds = creator->export_fds(Identity::guest(id));
-        EXPECT_TRUE(fds);
-        auto region = Region::attach(std::move(*fds), Identity::guest(id));
-        EXPECT_TRUE(region) << region.error().message;
-        return std::move(*region);
-    }
+    Region attach_as(std::uint16_t id) { return test::attach_as_guest(*creator, id); }
     std::optional<Region> creator, rt;
 };
 

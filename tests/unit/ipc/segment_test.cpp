@@ -18,13 +18,7 @@ protected:
         rt_guest.emplace(attach_as(2));
         mon_guest.emplace(attach_as(3));
     }
-    Region attach_as(std::uint16_t id) {
-        auto fds = creator->export_fds(Identity::guest(id));
-        EXPECT_TRUE(fds);
-        auto region = Region::attach(std::move(*fds), Identity::guest(id));
-        EXPECT_TRUE(region) << region.error().message;
-        return std::move(*region);
-    }
+    Region attach_as(std::uint16_t id) { return test::attach_as_guest(*creator, id); }
     std::optional<Region> creator, linux_guest, rt_guest, mon_guest;
 };
 

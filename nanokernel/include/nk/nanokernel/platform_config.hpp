@@ -101,6 +101,9 @@ struct PlatformConfig {
 [[nodiscard]] Result<PlatformConfig> parse_platform_config(std::string_view toml_text,
                                                            std::string_view source_name);
 
+// "0-3,6": sorted CPU numbers in the form the kernel's cpuset files use.
+[[nodiscard]] std::string cpu_list_text(const std::vector<std::uint32_t>& cpus);
+
 // Parses "64 KiB", "4M", "1 GiB", "4096". Exposed for nkctl and tests.
 [[nodiscard]] std::optional<std::uint64_t> parse_size(std::string_view text);
 
