@@ -331,6 +331,11 @@ std::string_view to_string(layout::ObjectKind kind) {
     switch (kind) {
         case layout::ObjectKind::Segment: return "segment";
         case layout::ObjectKind::Pnv: return "pnv";
+        case layout::ObjectKind::SpscRing: return "spsc-ring";
+        case layout::ObjectKind::MpmcQueue: return "mpmc-queue";
+        case layout::ObjectKind::MessageRing: return "message-ring";
+        case layout::ObjectKind::Event: return "event";
+        case layout::ObjectKind::Port: return "port";
     }
     return "unknown";
 }

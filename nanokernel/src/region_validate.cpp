@@ -170,7 +170,7 @@ Result<void> validate_entry(const layout::DirectoryEntry& entry, std::uint64_t a
         return corrupt("directory entry has an unknown state " + std::to_string(entry.state));
     if (bounded_name(entry.name, sizeof entry.name).empty()) return corrupt("directory entry has no terminated name");
     const auto kind = static_cast<std::uint16_t>(entry.kind);
-    if (kind < static_cast<std::uint16_t>(layout::ObjectKind::Segment) || kind > static_cast<std::uint16_t>(layout::ObjectKind::Pnv))
+    if (kind < static_cast<std::uint16_t>(layout::ObjectKind::Segment) || kind > layout::kLastObjectKind)
         return corrupt("directory entry '" + std::string(entry.name) + "' has an unknown kind");
     if (entry.size == 0 || entry.offset < data_offset || entry.offset % page_size != 0 || entry.offset > area_size ||
         entry.size > area_size - entry.offset)

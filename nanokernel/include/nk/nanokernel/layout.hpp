@@ -82,7 +82,13 @@ enum class EntryState : std::uint32_t {
 enum class ObjectKind : std::uint16_t {
     Segment = 1,
     Pnv = 2,
+    SpscRing = 3,
+    MpmcQueue = 4,
+    MessageRing = 5,
+    Event = 6,
+    Port = 7,
 };
+inline constexpr std::uint16_t kLastObjectKind = 7;
 
 inline constexpr std::uint32_t kRegionFlagHugepages = 1U << 0;
 inline constexpr std::uint32_t kRegionFlagLocked = 1U << 1;
