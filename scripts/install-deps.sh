@@ -30,6 +30,9 @@ packages=(
   libgmock-dev
   googletest
   libbenchmark-dev
+  # Peers the benchmarks measure nk against, in the same run (tests/bench)
+  libboost-dev
+  libreaderwriterqueue-dev
   # Tools the integration tests drive: ip and network namespaces, unshare/nsenter, ps/pgrep
   iproute2
   util-linux

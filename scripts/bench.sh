@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds what an area's benchmarks need, runs nk and its peers alternately in one run, prints the
+# table and writes bench-results/AREA.json ({metric, unit, nk, peer, peer_value, ratio, goal, met}).
+#
+#   scripts/bench.sh ipc [--rounds N]
+#
+# Areas: ipc (others arrive with their issues: net, rpc, rt, watchdog).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+area=${1:-}
+shift || true
+
+bash scripts/install-deps.sh
+build=build/bench
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNK_BUILD_BENCH=ON -DNK_BUILD_TESTS=OFF \
+  -DNK_BUILD_EXAMPLES=OFF >/dev/null
+mkdir -p bench-results
+
+case "$area" in
+  ipc)
+    cmake --build "$build" -j"$(nproc)" --target nk_bench_ipc >/dev/null
+    echo "== ipc: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n1)"
+    "$build/tests/bench/nk_bench_ipc" --json bench-results/ipc.json "$@"
+    echo "wrote bench-results/ipc.json"
+    ;;
+  net | rpc | rt | watchdog)
+    echo "bench.sh: area '$area' has no benchmarks yet (its issue is still open)" >&2
+    exit 2
+    ;;
+  *)
+    echo "usage: scripts/bench.sh ipc|net|rpc|rt|watchdog [options]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,107 @@
+// Small tools shared by nk's benchmarks: CPU pinning, shared anonymous memory, clocks, statistics,
+// and the bench-results record format (docs/BENCHMARKS.md).
+#pragma once
+
+#include <sched.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace nk::bench {
+
+inline std::uint64_t now_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// Pins the calling thread to `cpu` modulo the CPUs this process may use; returns the CPU used.
+inline int pin_to_cpu(int cpu) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    sched_getaffinity(0, sizeof allowed, &allowed);
+    const int count = CPU_COUNT(&allowed);
+    int seen = 0;
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+        if (!CPU_ISSET(c, &allowed)) continue;
+        if (seen++ == cpu % count) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(c, &one);
+            sched_setaffinity(0, sizeof one, &one);
+            return c;
+        }
+    }
+    return -1;
+}
+
+// Memory shared with children forked after the call.
+template <class T>
+T* shared_new() {
+    void* p = mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("mmap shared");
+    return new (p) T();
+}
+
+template <class T>
+void shared_delete(T* p) {
+    p->~T();
+    munmap(p, sizeof(T));
+}
+
+struct Percentiles {
+    double p50 = 0, p99 = 0, max = 0;
+};
+
+inline Percentiles percentiles(std::vector<double> samples) {
+    if (samples.empty()) return {};
+    std::sort(samples.begin(), samples.end());
+    auto at = [&](double q) { return samples[static_cast<std::size_t>(q * static_cast<double>(samples.size() - 1))]; };
+    return {at(0.50), at(0.99), samples.back()};
+}
+
+inline double median(std::vector<double> values) { return percentiles(std::move(values)).p50; }
+
+// One line of bench-results/AREA.json.
+struct Record {
+    std::string metric, unit, peer, goal;  // goal: "<= 1.3" or ">= 1.0" on ratio = nk / peer_value
+    double nk = 0, peer_value = 0, ratio = 0;
+    bool met = false;
+};
+
+inline Record make_record(std::string metric, std::string unit, double nk, std::string peer, double peer_value,
+                          double ratio, std::string goal) {
+    Record r{std::move(metric), std::move(unit), std::move(peer), std::move(goal), nk, peer_value, ratio, false};
+    const double bound = std::stod(r.goal.substr(3));
+    r.met = r.goal.rfind("<=", 0) == 0 ? ratio <= bound : ratio >= bound;
+    return r;
+}
+
+inline void write_json(const std::vector<Record>& records, std::FILE* out) {
+    std::fprintf(out, "[\n");
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const auto& r = records[i];
+        std::fprintf(out,
+                     "  {\"metric\": \"%s\", \"unit\": \"%s\", \"nk\": %.3f, \"peer\": \"%s\", \"peer_value\": %.3f, "
+                     "\"ratio\": %.3f, \"goal\": \"%s\", \"met\": %s}%s\n",
+                     r.metric.c_str(), r.unit.c_str(), r.nk, r.peer.c_str(), r.peer_value, r.ratio, r.goal.c_str(),
+                     r.met ? "true" : "false", i + 1 < records.size() ? "," : "");
+    }
+    std::fprintf(out, "]\n");
+}
+
+inline void print_table(const std::vector<Record>& records) {
+    std::printf("%-34s %-8s %12s  %-22s %12s %8s  %-7s %s\n", "METRIC", "UNIT", "NK", "PEER", "PEER VALUE", "RATIO",
+                "GOAL", "MET");
+    for (const auto& r : records)
+        std::printf("%-34s %-8s %12.1f  %-22s %12.1f %8.2f  %-7s %s\n", r.metric.c_str(), r.unit.c_str(), r.nk,
+                    r.peer.c_str(), r.peer_value, r.ratio, r.goal.c_str(), r.met ? "yes" : "NO");
+}
+
+}  // namespace nk::bench

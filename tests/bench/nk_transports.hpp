@@ -1,0 +1,16 @@
+// nk's own transports for the ipc benchmark: SPSC rings in a real region (created here, locked and
+// prefaulted as nkd creates it), shared with the forked peer process.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "pingpong_peers.hpp"
+#include "throughput_peers.hpp"
+
+namespace nk::bench {
+
+std::unique_ptr<PingPong> make_nk_spsc_pingpong();
+std::unique_ptr<ItemQueue> make_nk_spsc_queue(std::size_t item_size);
+
+}  // namespace nk::bench
