@@ -1,45 +1,70 @@
 // Loading and validating the platform config (platform_config.hpp).
 //
-// toml++ is built with exceptions; they are caught here and become nk::Error, so nothing above
-// sees one. Every message has the form FILE:LINE: FIELD: what is wrong.
+// toml++ is built with exceptions here; they are caught in parse_platform_config() and become an
+// nk::Error, so nothing above this file ever sees one (STYLE.md, "Errors").
+//
+// Every message has the form `FILE:LINE: FIELD: what is wrong`. LINE is the line of the offending
+// value; for a missing field it is the line of the table header that should hold it (line 1 for
+// a missing top-level table). The first error found is the one reported: one clear message beats
+// a cascade of consequences of the first mistake.
 #include "nk/nanokernel/platform_config.hpp"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <new>
 #include <set>
-#include <sstream>
+#include <utility>
 
 #include <toml++/toml.h>
 
+#include "nk/nanokernel/layout.hpp"
+#include "nk/nanokernel/syscall.hpp"
+#include "nk/nanokernel/unique_fd.hpp"
+
 namespace nk {
 namespace {
+
+constexpr std::size_t kMaxPlatformName = 31;
+constexpr std::size_t kMaxGuestName = 15;
+constexpr std::size_t kMaxObjectsPattern = 47;
+constexpr std::int64_t kMaxGuestId = 254;
+constexpr std::uint64_t kSizeMultiple = layout::kSmallPage;
+// A platform config is a few KiB; this only stops `--config /dev/zero` from eating the memory.
+constexpr std::size_t kMaxConfigBytes = 1U << 20;
+
+// The names end up in fixed-size fields of the management tables (with their NUL).
+static_assert(kMaxPlatformName < layout::kNameCapacity);
+static_assert(kMaxGuestName < layout::kNameCapacity);
+static_assert(kMaxObjectsPattern < layout::kRulePatternCapacity);
 
 class ConfigErrorCategory final : public std::error_category {
 public:
     const char* name() const noexcept override { return "nk.config"; }
     std::string message(int value) const override {
         switch (static_cast<ConfigError>(value)) {
-            case ConfigError::Unreadable: return "config file unreadable";
-            case ConfigError::Syntax: return "config syntax error";
+            case ConfigError::Unreadable: return "config file cannot be read";
+            case ConfigError::Syntax: return "config is not valid TOML";
             case ConfigError::MissingField: return "config field missing";
             case ConfigError::UnknownField: return "unknown config field";
             case ConfigError::BadValue: return "bad config value";
-            case ConfigError::Conflict: return "conflicting config";
+            case ConfigError::Conflict: return "config contradicts itself";
         }
-        return "config error";
+        return "config error " + std::to_string(value);
     }
 };
 
-constexpr std::uint64_t kPage = 4096;
+std::uint32_t line_of(const toml::node& node) {
+    return std::max<std::uint32_t>(1, node.source().begin.line);
+}
 
-// Small edit distance, for "did you mean" on unknown keys.
+// Levenshtein distance, for "did you mean" on unknown keys; keys are short.
 std::size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<std::size_t> row(b.size() + 1);
     for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -55,304 +80,211 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     return row[b.size()];
 }
 
+// The CPUs a guest may be given: every configured CPU (sysconf counts them, online or not) plus
+// any CPU in our affinity mask, should the kernel number them sparsely.
 std::vector<std::uint32_t> machine_cpus() {
-    std::vector<std::uint32_t> cpus;
+    std::set<std::uint32_t> cpus;
     const long configured = ::sysconf(_SC_NPROCESSORS_CONF);
-    for (long cpu = 0; cpu < configured && cpu < 1024; ++cpu) cpus.push_back(static_cast<std::uint32_t>(cpu));
-    return cpus;
+    for (long cpu = 0; cpu < configured && cpu < CPU_SETSIZE; ++cpu) cpus.insert(static_cast<std::uint32_t>(cpu));
+    cpu_set_t mask;
+    CPU_ZERO(&mask);
+    if (::sched_getaffinity(0, sizeof mask, &mask) == 0) {
+        for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+            if (CPU_ISSET(cpu, &mask)) cpus.insert(static_cast<std::uint32_t>(cpu));
+    }
+    if (cpus.empty()) cpus.insert(0);  // sysconf and affinity both failed: there is at least one CPU
+    return {cpus.begin(), cpus.end()};
+}
+
+bool is_name_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
 bool valid_name(std::string_view name, std::size_t max) {
-    if (name.empty() || name.size() > max) return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
-    });
+    return !name.empty() && name.size() <= max && std::all_of(name.begin(), name.end(), is_name_char);
 }
 
-// Reads one config, collecting the first error with its place.
+std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+// Reads one parsed document into a PlatformConfig. Each step returns false once an error is
+// recorded; parse() then returns that error.
 class Parser {
 public:
-    Parser(std::string file) : file_(std::move(file)) {}
+    explicit Parser(std::string file) : file_(std::move(file)) {}
 
     Result<PlatformConfig> parse(const toml::table& root) {
         config_.source_file = file_;
-        if (!check_keys(root, "", {"platform", "areas", "guests", "links", "access"})) return error();
-
-        const toml::table* platform = require_table(root, "platform", root);
-        if (platform == nullptr) return error();
-        config_.where = where(*platform);
-        if (!check_keys(*platform, "platform.", {"name", "region_size", "hugepages", "lock_memory"})) return error();
-        if (!read_string(*platform, "platform.", "name", config_.name, true)) return error();
-        if (!valid_name(config_.name, 31))
-            return fail_at(line_of(*platform, "name", *platform), ConfigError::BadValue, "platform.name",
-                           "'" + config_.name + "' must be 1 to 31 letters, digits, '_' or '-'");
-        if (!read_size(*platform, "platform.", "region_size", config_.region_size, false)) return error();
-        if (!read_bool(*platform, "platform.", "hugepages", config_.hugepages)) return error();
-        if (!read_bool(*platform, "platform.", "lock_memory", config_.lock_memory)) return error();
-
-        const toml::table* areas = require_table(root, "areas", root);
-        if (areas == nullptr) return error();
-        if (!check_keys(*areas, "areas.", {"link_size", "common_size", "pnv_size"})) return error();
-        if (!read_size(*areas, "areas.", "link_size", config_.link_size, true)) return error();
-        if (!read_size(*areas, "areas.", "common_size", config_.common_size, true)) return error();
-        if (!read_size(*areas, "areas.", "pnv_size", config_.pnv_size, true)) return error();
-
-        if (!parse_guests(root)) return error();
-        if (!parse_links(root)) return error();
-        if (!parse_access(root)) return error();
-        return config_;
+        if (!parse_document(root)) return tl::unexpected<Error>(std::move(*error_));
+        return std::move(config_);
     }
-
-    Result<PlatformConfig> error() { return tl::unexpected<Error>(*error_); }
 
 private:
-    SourceLocation where(const toml::node& node) const {
-        return SourceLocation{file_, static_cast<std::uint32_t>(node.source().begin.line)};
-    }
-    std::uint32_t line_of(const toml::table& table, std::string_view key, const toml::node& fallback) const {
-        if (const toml::node* node = table.get(key)) return static_cast<std::uint32_t>(node->source().begin.line);
-        return static_cast<std::uint32_t>(fallback.source().begin.line);
-    }
-    Result<PlatformConfig> fail_at(std::uint32_t line, ConfigError code, const std::string& field,
-                                   const std::string& what) {
-        set_error(line, code, field, what);
-        return error();
-    }
-    bool set_error(std::uint32_t line, ConfigError code, const std::string& field, const std::string& what) {
-        if (!error_)
-            error_ = Error{make_error_code(code), file_ + ":" + std::to_string(line) + ": " + field + ": " + what};
-        return false;
+    bool parse_document(const toml::table& root) {
+        return check_keys(root, "", {"platform", "areas", "guests", "links", "access"}) && parse_platform(root) &&
+               parse_areas(root) && parse_guests(root) && parse_links(root) && parse_access(root);
     }
 
-    bool check_keys(const toml::table& table, const std::string& prefix, std::initializer_list<std::string_view> known) {
-        for (const auto& [key, node] : table) {
-            const std::string_view name = key.str();
-            if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-            std::string hint;
-            for (auto candidate : known)
-                if (edit_distance(name, candidate) <= 2) hint = " (did you mean " + std::string(candidate) + "?)";
-            return set_error(static_cast<std::uint32_t>(node.source().begin.line), ConfigError::UnknownField,
-                             prefix + std::string(name), "unknown field" + hint);
-        }
-        return true;
+    bool parse_platform(const toml::table& root) {
+        const toml::table* platform = require_table(root, "platform");
+        if (platform == nullptr) return false;
+        config_.where = where(*platform);
+        const std::string prefix = "platform.";
+        if (!check_keys(*platform, prefix, {"name", "region_size", "hugepages", "lock_memory"})) return false;
+        if (!read_string(*platform, prefix, "name", config_.name, true)) return false;
+        if (!valid_name(config_.name, kMaxPlatformName))
+            return bad_name(*platform, prefix, "name", config_.name, kMaxPlatformName);
+        return read_size(*platform, prefix, "region_size", config_.region_size, false) &&
+               read_bool(*platform, prefix, "hugepages", config_.hugepages) &&
+               read_bool(*platform, prefix, "lock_memory", config_.lock_memory);
     }
 
-    const toml::table* require_table(const toml::table& parent, std::string_view key, const toml::node& at) {
-        const toml::node* node = parent.get(key);
-        if (node == nullptr) {
-            set_error(static_cast<std::uint32_t>(std::max<std::uint32_t>(1, at.source().begin.line)),
-                      ConfigError::MissingField, std::string(key), "required table is missing");
-            return nullptr;
-        }
-        if (!node->is_table()) {
-            set_error(static_cast<std::uint32_t>(node->source().begin.line), ConfigError::BadValue, std::string(key),
-                      "must be a table");
-            return nullptr;
-        }
-        return node->as_table();
-    }
-
-    bool missing(const toml::table& table, const std::string& field) {
-        return set_error(static_cast<std::uint32_t>(std::max<std::uint32_t>(1, table.source().begin.line)),
-                         ConfigError::MissingField, field, "required field is missing");
-    }
-
-    bool read_string(const toml::table& table, const std::string& prefix, std::string_view key, std::string& out,
-                     bool required) {
-        const toml::node* node = table.get(key);
-        if (node == nullptr) return required ? missing(table, prefix + std::string(key)) : true;
-        if (!node->is_string())
-            return set_error(static_cast<std::uint32_t>(node->source().begin.line), ConfigError::BadValue,
-                             prefix + std::string(key), "must be a string");
-        out = node->as_string()->get();
-        return true;
-    }
-
-    bool read_bool(const toml::table& table, const std::string& prefix, std::string_view key, bool& out) {
-        const toml::node* node = table.get(key);
-        if (node == nullptr) return true;
-        if (!node->is_boolean())
-            return set_error(static_cast<std::uint32_t>(node->source().begin.line), ConfigError::BadValue,
-                             prefix + std::string(key), "must be true or false");
-        out = node->as_boolean()->get();
-        return true;
-    }
-
-    bool read_int(const toml::table& table, const std::string& prefix, std::string_view key, std::int64_t& out,
-                  bool required) {
-        const toml::node* node = table.get(key);
-        if (node == nullptr) return required ? missing(table, prefix + std::string(key)) : true;
-        if (!node->is_integer())
-            return set_error(static_cast<std::uint32_t>(node->source().begin.line), ConfigError::BadValue,
-                             prefix + std::string(key), "must be an integer");
-        out = node->as_integer()->get();
-        return true;
-    }
-
-    bool read_size(const toml::table& table, const std::string& prefix, std::string_view key, std::uint64_t& out,
-                   bool required) {
-        const toml::node* node = table.get(key);
-        const std::string field = prefix + std::string(key);
-        if (node == nullptr) return required ? missing(table, field) : true;
-        const auto line = static_cast<std::uint32_t>(node->source().begin.line);
-        std::optional<std::uint64_t> size;
-        if (node->is_integer()) {
-            const auto value = node->as_integer()->get();
-            if (value > 0) size = static_cast<std::uint64_t>(value);
-        } else if (node->is_string()) {
-            size = parse_size(node->as_string()->get());
-        } else {
-            return set_error(line, ConfigError::BadValue, field, "must be a size: bytes, or a string like \"4 MiB\"");
-        }
-        if (!size || *size == 0)
-            return set_error(line, ConfigError::BadValue, field,
-                             "is not a size above 0 (bytes, or a string like \"64 KiB\", \"4M\", \"1 GiB\")");
-        if (*size % kPage != 0)
-            return set_error(line, ConfigError::BadValue, field,
-                             std::to_string(*size) + " bytes is not a multiple of 4096");
-        out = *size;
-        return true;
-    }
-
-    // An array of tables, or nothing; anything else is an error.
-    const toml::array* table_array(const toml::table& root, std::string_view key) {
-        const toml::node* node = root.get(key);
-        if (node == nullptr) return nullptr;
-        if (!node->is_array_of_tables()) {
-            set_error(static_cast<std::uint32_t>(node->source().begin.line), ConfigError::BadValue, std::string(key),
-                      "must be an array of tables ([[" + std::string(key) + "]])");
-            return nullptr;
-        }
-        return node->as_array();
-    }
-
-    bool read_name_list(const toml::table& table, const std::string& prefix, std::string_view key,
-                        std::vector<std::string>& out) {
-        const toml::node* node = table.get(key);
-        if (node == nullptr) return missing(table, prefix + std::string(key));
-        const auto line = static_cast<std::uint32_t>(node->source().begin.line);
-        if (!node->is_array()) return set_error(line, ConfigError::BadValue, prefix + std::string(key), "must be an array of guest names");
-        for (const auto& item : *node->as_array()) {
-            if (!item.is_string())
-                return set_error(line, ConfigError::BadValue, prefix + std::string(key), "must be an array of guest names");
-            out.push_back(item.as_string()->get());
-        }
-        return true;
+    bool parse_areas(const toml::table& root) {
+        const toml::table* areas = require_table(root, "areas");
+        if (areas == nullptr) return false;
+        const std::string prefix = "areas.";
+        return check_keys(*areas, prefix, {"link_size", "common_size", "pnv_size"}) &&
+               read_size(*areas, prefix, "link_size", config_.link_size, true) &&
+               read_size(*areas, prefix, "common_size", config_.common_size, true) &&
+               read_size(*areas, prefix, "pnv_size", config_.pnv_size, true);
     }
 
     bool parse_guests(const toml::table& root) {
-        const toml::array* guests = table_array(root, "guests");
-        if (error_) return false;
-        if (guests == nullptr || guests->empty())
-            return set_error(1, ConfigError::MissingField, "guests", "at least one [[guests]] is required");
-        if (guests->size() > 16)
-            return set_error(static_cast<std::uint32_t>((*guests)[16].source().begin.line), ConfigError::BadValue,
-                             "guests", "at most 16 guests");
-        const auto cpus_here = machine_cpus();
-        for (std::size_t i = 0; i < guests->size(); ++i) {
-            const toml::table& t = *(*guests)[i].as_table();
-            const std::string prefix = "guests[" + std::to_string(i) + "].";
-            if (!check_keys(t, prefix, {"id", "name", "kind", "memory", "cpus", "sched", "priority", "pnv_size"}))
-                return false;
-            GuestConfig g;
-            g.where = where(t);
-            std::int64_t id = 0;
-            if (!read_int(t, prefix, "id", id, true)) return false;
-            if (id < 1 || id > 254)
-                return set_error(line_of(t, "id", t), ConfigError::BadValue, prefix + "id", "must be 1 to 254");
-            g.id = static_cast<std::uint16_t>(id);
-            if (!read_string(t, prefix, "name", g.name, true)) return false;
-            if (!valid_name(g.name, 15))
-                return set_error(line_of(t, "name", t), ConfigError::BadValue, prefix + "name",
-                                 "'" + g.name + "' must be 1 to 15 letters, digits, '_' or '-'");
-            std::string kind;
-            if (!read_string(t, prefix, "kind", kind, true)) return false;
-            if (kind == "linux") g.kind = GuestKind::Linux;
-            else if (kind == "rt") g.kind = GuestKind::Rt;
-            else
-                return set_error(line_of(t, "kind", t), ConfigError::BadValue, prefix + "kind",
-                                 "'" + kind + "' is not a guest kind (linux, rt)");
-            if (!read_size(t, prefix, "memory", g.memory_size, true)) return false;
-            g.pnv_size = config_.pnv_size;
-            if (!read_size(t, prefix, "pnv_size", g.pnv_size, false)) return false;
-
-            const toml::node* cpus = t.get("cpus");
-            if (cpus == nullptr) return missing(t, prefix + "cpus");
-            const auto cpus_line = static_cast<std::uint32_t>(cpus->source().begin.line);
-            if (!cpus->is_array() || cpus->as_array()->empty())
-                return set_error(cpus_line, ConfigError::BadValue, prefix + "cpus", "must be a non-empty array of CPU numbers");
-            for (const auto& item : *cpus->as_array()) {
-                if (!item.is_integer() || item.as_integer()->get() < 0)
-                    return set_error(cpus_line, ConfigError::BadValue, prefix + "cpus", "must hold CPU numbers (0, 1, ...)");
-                const auto cpu = static_cast<std::uint64_t>(item.as_integer()->get());
-                if (std::find(cpus_here.begin(), cpus_here.end(), cpu) == cpus_here.end())
-                    return set_error(cpus_line, ConfigError::BadValue, prefix + "cpus",
-                                     "CPU " + std::to_string(cpu) + " does not exist (this machine has CPUs " +
-                                         cpu_list_text(cpus_here) + ")");
-                if (std::find(g.cpus.begin(), g.cpus.end(), cpu) != g.cpus.end())
-                    return set_error(cpus_line, ConfigError::BadValue, prefix + "cpus",
-                                     "CPU " + std::to_string(cpu) + " is listed twice");
-                g.cpus.push_back(static_cast<std::uint32_t>(cpu));
-            }
-            std::sort(g.cpus.begin(), g.cpus.end());
-
-            std::string sched = g.kind == GuestKind::Rt ? "rt" : "general";
-            if (!read_string(t, prefix, "sched", sched, false)) return false;
-            if (sched == "rt") g.sched = SchedClass::Rt;
-            else if (sched == "general") g.sched = SchedClass::General;
-            else
-                return set_error(line_of(t, "sched", t), ConfigError::BadValue, prefix + "sched",
-                                 "'" + sched + "' is not a scheduling class (general, rt)");
-            std::int64_t priority = 0;
-            if (!read_int(t, prefix, "priority", priority, g.sched == SchedClass::Rt)) return false;
-            if (g.sched == SchedClass::Rt && (priority < 1 || priority > 99))
-                return set_error(line_of(t, "priority", t), ConfigError::BadValue, prefix + "priority",
-                                 "must be 1 to 99 for sched = \"rt\"");
-            if (g.sched == SchedClass::General && priority != 0)
-                return set_error(line_of(t, "priority", t), ConfigError::BadValue, prefix + "priority",
-                                 "only sched = \"rt\" guests have a priority");
-            g.priority = static_cast<int>(priority);
-
-            for (const auto& other : config_.guests) {
-                if (other.id == g.id)
-                    return set_error(line_of(t, "id", t), ConfigError::Conflict, prefix + "id",
-                                     "id " + std::to_string(g.id) + " is already used by guest '" + other.name +
-                                         "' (line " + std::to_string(other.where.line) + ")");
-                if (other.name == g.name)
-                    return set_error(line_of(t, "name", t), ConfigError::Conflict, prefix + "name",
-                                     "name '" + g.name + "' is already used (line " + std::to_string(other.where.line) + ")");
-            }
-            config_.guests.push_back(std::move(g));
+        const toml::array* guests = nullptr;
+        if (!table_array(root, "guests", layout::kMaxGuests, guests)) return false;
+        if (guests == nullptr || guests->empty()) {
+            const std::uint32_t line = guests == nullptr ? 1 : line_of(*guests);
+            return set_error(line, ConfigError::MissingField, "guests", "at least one [[guests]] table is required");
         }
+        const std::vector<std::uint32_t> cpus_here = machine_cpus();
+        for (std::size_t i = 0; i < guests->size(); ++i)
+            if (!parse_guest(*(*guests)[i].as_table(), "guests[" + std::to_string(i) + "].", cpus_here)) return false;
+        return true;
+    }
+
+    bool parse_guest(const toml::table& t, const std::string& prefix, const std::vector<std::uint32_t>& cpus_here) {
+        if (!check_keys(t, prefix, {"id", "name", "kind", "memory", "cpus", "sched", "priority", "pnv_size"}))
+            return false;
+        GuestConfig g;
+        g.where = where(t);
+
+        std::int64_t id = 0;
+        if (!read_int(t, prefix, "id", id, true)) return false;
+        if (id < 1 || id > kMaxGuestId)
+            return set_error(value_line(t, "id"), ConfigError::BadValue, prefix + "id",
+                             std::to_string(id) + " is not a guest id (1 to " + std::to_string(kMaxGuestId) + ")");
+        g.id = static_cast<std::uint16_t>(id);
+
+        if (!read_string(t, prefix, "name", g.name, true)) return false;
+        if (!valid_name(g.name, kMaxGuestName)) return bad_name(t, prefix, "name", g.name, kMaxGuestName);
+
+        std::string kind;
+        if (!read_string(t, prefix, "kind", kind, true)) return false;
+        if (kind == "linux") {
+            g.kind = GuestKind::Linux;
+        } else if (kind == "rt") {
+            g.kind = GuestKind::Rt;
+        } else {
+            return set_error(value_line(t, "kind"), ConfigError::BadValue, prefix + "kind",
+                             quoted(kind) + " is not a guest kind (linux or rt)");
+        }
+
+        if (!read_size(t, prefix, "memory", g.memory_size, true)) return false;
+        g.pnv_size = config_.pnv_size;
+        if (!read_size(t, prefix, "pnv_size", g.pnv_size, false)) return false;
+        if (!read_cpus(t, prefix, cpus_here, g.cpus)) return false;
+        if (!read_sched(t, prefix, g)) return false;
+
+        // Duplicates are reported on the later guest, pointing back at the earlier one.
+        for (const GuestConfig& other : config_.guests) {
+            if (other.id == g.id)
+                return set_error(value_line(t, "id"), ConfigError::Conflict, prefix + "id",
+                                 "id " + std::to_string(g.id) + " is already used by guest " + quoted(other.name) +
+                                     " (line " + std::to_string(other.where.line) + ")");
+            if (other.name == g.name)
+                return set_error(value_line(t, "name"), ConfigError::Conflict, prefix + "name",
+                                 "name " + quoted(g.name) + " is already used by the guest with id " +
+                                     std::to_string(other.id) + " (line " + std::to_string(other.where.line) + ")");
+        }
+        config_.guests.push_back(std::move(g));
+        return true;
+    }
+
+    bool read_cpus(const toml::table& t, const std::string& prefix, const std::vector<std::uint32_t>& cpus_here,
+                   std::vector<std::uint32_t>& out) {
+        const std::string field = prefix + "cpus";
+        const toml::node* node = t.get("cpus");
+        if (node == nullptr) return missing(t, field);
+        const toml::array* cpus = node->as_array();
+        if (cpus == nullptr || cpus->empty())
+            return set_error(line_of(*node), ConfigError::BadValue, field,
+                             "must be a non-empty array of CPU numbers, e.g. [0, 1]");
+        for (const toml::node& item : *cpus) {
+            const toml::value<std::int64_t>* number = item.as_integer();
+            if (number == nullptr || number->get() < 0)
+                return set_error(line_of(item), ConfigError::BadValue, field,
+                                 "must hold CPU numbers (integers 0, 1, ...)");
+            const auto cpu = static_cast<std::uint64_t>(number->get());
+            if (!std::binary_search(cpus_here.begin(), cpus_here.end(), cpu))
+                return set_error(line_of(item), ConfigError::BadValue, field,
+                                 "CPU " + std::to_string(cpu) + " does not exist (this machine has CPUs " +
+                                     cpu_list_text(cpus_here) + ")");
+            if (std::find(out.begin(), out.end(), cpu) != out.end())
+                return set_error(line_of(item), ConfigError::BadValue, field,
+                                 "CPU " + std::to_string(cpu) + " is listed twice");
+            out.push_back(static_cast<std::uint32_t>(cpu));
+        }
+        std::sort(out.begin(), out.end());
+        return true;
+    }
+
+    // sched defaults from the kind; priority belongs to rt scheduling only.
+    bool read_sched(const toml::table& t, const std::string& prefix, GuestConfig& g) {
+        std::string sched(to_string(g.kind == GuestKind::Rt ? SchedClass::Rt : SchedClass::General));
+        if (!read_string(t, prefix, "sched", sched, false)) return false;
+        if (sched == "general") {
+            g.sched = SchedClass::General;
+        } else if (sched == "rt") {
+            g.sched = SchedClass::Rt;
+        } else {
+            return set_error(value_line(t, "sched"), ConfigError::BadValue, prefix + "sched",
+                             quoted(sched) + " is not a scheduling class (general or rt)");
+        }
+        std::int64_t priority = 0;
+        const bool rt = g.sched == SchedClass::Rt;
+        if (!read_int(t, prefix, "priority", priority, rt)) return false;
+        if (rt && (priority < 1 || priority > 99))
+            return set_error(value_line(t, "priority"), ConfigError::BadValue, prefix + "priority",
+                             std::to_string(priority) + " is not a SCHED_FIFO priority (1 to 99)");
+        if (!rt && priority != 0)
+            return set_error(value_line(t, "priority"), ConfigError::BadValue, prefix + "priority",
+                             "only sched = \"rt\" guests have a priority (leave it out or set sched = \"rt\")");
+        g.priority = static_cast<int>(priority);
         return true;
     }
 
     bool parse_links(const toml::table& root) {
-        const toml::array* links = table_array(root, "links");
-        if (error_) return false;
+        const toml::array* links = nullptr;
+        if (!table_array(root, "links", layout::kMaxLinks, links)) return false;
         if (links == nullptr) return true;
-        if (links->size() > 32)
-            return set_error(static_cast<std::uint32_t>((*links)[32].source().begin.line), ConfigError::BadValue,
-                             "links", "at most 32 links");
-        std::set<std::pair<std::string, std::string>> seen;
+        std::set<std::pair<std::string, std::string>> seen;  // each pair in (smaller, larger) order
         for (std::size_t i = 0; i < links->size(); ++i) {
             const toml::table& t = *(*links)[i].as_table();
             const std::string prefix = "links[" + std::to_string(i) + "].";
             if (!check_keys(t, prefix, {"guests", "size"})) return false;
             std::vector<std::string> names;
-            if (!read_name_list(t, prefix, "guests", names)) return false;
-            const auto line = line_of(t, "guests", t);
+            if (!read_guest_names(t, prefix, names)) return false;
+            const std::uint32_t line = value_line(t, "guests");
+            const std::string field = prefix + "guests";
             if (names.size() != 2)
-                return set_error(line, ConfigError::BadValue, prefix + "guests", "a link joins exactly two guests");
-            for (const auto& name : names)
-                if (config_.find_guest(name) == nullptr)
-                    return set_error(line, ConfigError::BadValue, prefix + "guests", "no guest named '" + name + "'");
+                return set_error(line, ConfigError::BadValue, field,
+                                 "a link joins exactly two guests, " + std::to_string(names.size()) + " given");
             if (names[0] == names[1])
-                return set_error(line, ConfigError::BadValue, prefix + "guests", "a guest cannot link to itself");
-            auto key = std::minmax(names[0], names[1]);
-            if (!seen.insert({key.first, key.second}).second)
-                return set_error(line, ConfigError::Conflict, prefix + "guests",
-                                 "guests '" + names[0] + "' and '" + names[1] + "' are already linked");
+                return set_error(line, ConfigError::BadValue, field,
+                                 "guest " + quoted(names[0]) + " cannot be linked to itself");
+            const auto [low, high] = std::minmax(names[0], names[1]);
+            if (!seen.emplace(low, high).second)
+                return set_error(line, ConfigError::Conflict, field,
+                                 "guests " + quoted(names[0]) + " and " + quoted(names[1]) + " are already linked");
             LinkConfig link{names[0], names[1], config_.link_size, where(t)};
             if (!read_size(t, prefix, "size", link.size, false)) return false;
             config_.links.push_back(std::move(link));
@@ -361,12 +293,9 @@ private:
     }
 
     bool parse_access(const toml::table& root) {
-        const toml::array* rules = table_array(root, "access");
-        if (error_) return false;
+        const toml::array* rules = nullptr;
+        if (!table_array(root, "access", layout::kMaxAccessRules, rules)) return false;
         if (rules == nullptr) return true;
-        if (rules->size() > 64)
-            return set_error(static_cast<std::uint32_t>((*rules)[64].source().begin.line), ConfigError::BadValue,
-                             "access", "at most 64 access rules");
         for (std::size_t i = 0; i < rules->size(); ++i) {
             const toml::table& t = *(*rules)[i].as_table();
             const std::string prefix = "access[" + std::to_string(i) + "].";
@@ -374,25 +303,199 @@ private:
             AccessRuleConfig rule;
             rule.where = where(t);
             if (!read_string(t, prefix, "objects", rule.objects, true)) return false;
-            if (rule.objects.empty() || rule.objects.size() > 47)
-                return set_error(line_of(t, "objects", t), ConfigError::BadValue, prefix + "objects",
-                                 "pattern must be 1 to 47 characters");
-            if (!read_name_list(t, prefix, "guests", rule.guests)) return false;
-            for (const auto& name : rule.guests)
-                if (name != "*" && config_.find_guest(name) == nullptr)
-                    return set_error(line_of(t, "guests", t), ConfigError::BadValue, prefix + "guests",
-                                     "no guest named '" + name + "'");
+            if (rule.objects.empty() || rule.objects.size() > kMaxObjectsPattern)
+                return set_error(value_line(t, "objects"), ConfigError::BadValue, prefix + "objects",
+                                 "the pattern must be 1 to " + std::to_string(kMaxObjectsPattern) +
+                                     " characters, not " + std::to_string(rule.objects.size()));
+            if (!read_guest_names(t, prefix, rule.guests, true)) return false;
             std::string rights;
             if (!read_string(t, prefix, "rights", rights, true)) return false;
-            if (rights == "none") rule.rights = Rights::None;
-            else if (rights == "r") rule.rights = Rights::Read;
-            else if (rights == "rw") rule.rights = Rights::ReadWrite;
-            else
-                return set_error(line_of(t, "rights", t), ConfigError::BadValue, prefix + "rights",
-                                 "'" + rights + "' is not one of none, r, rw");
+            if (rights == "none") {
+                rule.rights = Rights::None;
+            } else if (rights == "r") {
+                rule.rights = Rights::Read;
+            } else if (rights == "rw") {
+                rule.rights = Rights::ReadWrite;
+            } else {
+                return set_error(value_line(t, "rights"), ConfigError::BadValue, prefix + "rights",
+                                 quoted(rights) + " is not a right (none, r or rw)");
+            }
             config_.access.push_back(std::move(rule));
         }
         return true;
+    }
+
+    // ----- field readers: each records an error and returns false, or stores the value -----
+
+    SourceLocation where(const toml::node& node) const { return SourceLocation{file_, line_of(node)}; }
+
+    // The line of `key`'s value, or of the table's header when the key is absent.
+    static std::uint32_t value_line(const toml::table& table, std::string_view key) {
+        const toml::node* node = table.get(key);
+        return line_of(node != nullptr ? *node : table);
+    }
+
+    bool set_error(std::uint32_t line, ConfigError code, std::string_view field, std::string_view what) {
+        if (!error_)
+            error_ = Error{make_error_code(code),
+                           file_ + ":" + std::to_string(line) + ": " + std::string(field) + ": " + std::string(what)};
+        return false;
+    }
+
+    bool missing(const toml::table& table, const std::string& field) {
+        return set_error(line_of(table), ConfigError::MissingField, field, "required field is missing");
+    }
+
+    bool bad_name(const toml::table& table, const std::string& prefix, std::string_view key, std::string_view name,
+                  std::size_t max) {
+        return set_error(value_line(table, key), ConfigError::BadValue, prefix + std::string(key),
+                         quoted(name) + " must be 1 to " + std::to_string(max) +
+                             " characters from A-Z, a-z, 0-9, '_' and '-'");
+    }
+
+    // Refuses the first key (in file order) that is not in `known`, suggesting the nearest known one.
+    bool check_keys(const toml::table& table, const std::string& prefix, std::initializer_list<std::string_view> known) {
+        const toml::key* unknown = nullptr;
+        const toml::node* unknown_node = nullptr;
+        for (const auto& [key, node] : table) {
+            if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
+            if (unknown_node == nullptr || node.source().begin < unknown_node->source().begin) {
+                unknown = &key;
+                unknown_node = &node;
+            }
+        }
+        if (unknown == nullptr) return true;
+        std::string_view best;
+        std::size_t best_distance = 3;  // suggest only within edit distance 2
+        for (std::string_view candidate : known) {
+            const std::size_t distance = edit_distance(unknown->str(), candidate);
+            if (distance < best_distance) {
+                best = candidate;
+                best_distance = distance;
+            }
+        }
+        std::string what = "unknown field";
+        if (!best.empty()) what += " (did you mean " + std::string(best) + "?)";
+        return set_error(line_of(*unknown_node), ConfigError::UnknownField, prefix + std::string(unknown->str()), what);
+    }
+
+    const toml::table* require_table(const toml::table& root, std::string_view key) {
+        const toml::node* node = root.get(key);
+        if (node == nullptr) {
+            set_error(1, ConfigError::MissingField, key, "required table [" + std::string(key) + "] is missing");
+            return nullptr;
+        }
+        if (!node->is_table()) {
+            set_error(line_of(*node), ConfigError::BadValue, key, "must be a table ([" + std::string(key) + "])");
+            return nullptr;
+        }
+        return node->as_table();
+    }
+
+    // [[key]] tables: `out` is null when there are none. An empty array counts as none.
+    bool table_array(const toml::table& root, std::string_view key, std::size_t max, const toml::array*& out) {
+        out = nullptr;
+        const toml::node* node = root.get(key);
+        if (node == nullptr) return true;
+        const toml::array* array = node->as_array();
+        if (array == nullptr || (!array->empty() && !array->is_array_of_tables()))
+            return set_error(line_of(*node), ConfigError::BadValue, key,
+                             "must be an array of tables ([[" + std::string(key) + "]])");
+        if (array->size() > max)
+            return set_error(line_of((*array)[max]), ConfigError::BadValue, key,
+                             "at most " + std::to_string(max) + " are allowed, this is number " +
+                                 std::to_string(max + 1));
+        out = array;
+        return true;
+    }
+
+    bool read_string(const toml::table& table, const std::string& prefix, std::string_view key, std::string& out,
+                     bool required) {
+        const toml::node* node = table.get(key);
+        if (node == nullptr) return required ? missing(table, prefix + std::string(key)) : true;
+        const toml::value<std::string>* value = node->as_string();
+        if (value == nullptr)
+            return set_error(line_of(*node), ConfigError::BadValue, prefix + std::string(key), "must be a string");
+        out = value->get();
+        return true;
+    }
+
+    bool read_bool(const toml::table& table, const std::string& prefix, std::string_view key, bool& out) {
+        const toml::node* node = table.get(key);
+        if (node == nullptr) return true;
+        const toml::value<bool>* value = node->as_boolean();
+        if (value == nullptr)
+            return set_error(line_of(*node), ConfigError::BadValue, prefix + std::string(key),
+                             "must be a boolean (true or false)");
+        out = value->get();
+        return true;
+    }
+
+    bool read_int(const toml::table& table, const std::string& prefix, std::string_view key, std::int64_t& out,
+                  bool required) {
+        const toml::node* node = table.get(key);
+        if (node == nullptr) return required ? missing(table, prefix + std::string(key)) : true;
+        const toml::value<std::int64_t>* value = node->as_integer();
+        if (value == nullptr)
+            return set_error(line_of(*node), ConfigError::BadValue, prefix + std::string(key), "must be an integer");
+        out = value->get();
+        return true;
+    }
+
+    bool read_size(const toml::table& table, const std::string& prefix, std::string_view key, std::uint64_t& out,
+                   bool required) {
+        const std::string field = prefix + std::string(key);
+        const toml::node* node = table.get(key);
+        if (node == nullptr) return required ? missing(table, field) : true;
+        const std::uint32_t line = line_of(*node);
+        std::optional<std::uint64_t> size;
+        if (const auto* integer = node->as_integer()) {
+            if (integer->get() >= 0) size = static_cast<std::uint64_t>(integer->get());
+        } else if (const auto* text = node->as_string()) {
+            size = parse_size(text->get());
+        } else {
+            return set_error(line, ConfigError::BadValue, field,
+                             "must be a size: an integer (bytes) or a string like \"4 MiB\"");
+        }
+        if (!size)
+            return set_error(line, ConfigError::BadValue, field,
+                             "is not a size (bytes, or a string like \"64 KiB\", \"4M\", \"1 GiB\")");
+        if (*size == 0) return set_error(line, ConfigError::BadValue, field, "must be more than 0 bytes");
+        if (*size % kSizeMultiple != 0)
+            return set_error(line, ConfigError::BadValue, field,
+                             std::to_string(*size) + " bytes is not a multiple of " + std::to_string(kSizeMultiple));
+        out = *size;
+        return true;
+    }
+
+    // The `guests` array of a link or access rule: names of guests parsed above ("*" where allowed).
+    bool read_guest_names(const toml::table& table, const std::string& prefix, std::vector<std::string>& out,
+                          bool allow_all = false) {
+        const std::string field = prefix + "guests";
+        const toml::node* node = table.get("guests");
+        if (node == nullptr) return missing(table, field);
+        const toml::array* names = node->as_array();
+        if (names == nullptr || names->empty())
+            return set_error(line_of(*node), ConfigError::BadValue, field,
+                             allow_all ? "must be a non-empty array of guest names, or [\"*\"]"
+                                       : "must be an array of guest names");
+        for (const toml::node& item : *names) {
+            const toml::value<std::string>* name = item.as_string();
+            if (name == nullptr)
+                return set_error(line_of(item), ConfigError::BadValue, field, "must hold guest names (strings)");
+            const bool everyone = allow_all && name->get() == "*";
+            if (!everyone && config_.find_guest(name->get()) == nullptr)
+                return set_error(line_of(item), ConfigError::BadValue, field,
+                                 "no guest is named " + quoted(name->get()) + " (guests: " + guest_names() + ")");
+            out.push_back(name->get());
+        }
+        return true;
+    }
+
+    std::string guest_names() const {
+        std::string names;
+        for (const GuestConfig& g : config_.guests) names += (names.empty() ? "" : ", ") + g.name;
+        return names;
     }
 
     std::string file_;
@@ -407,85 +510,128 @@ std::error_code make_error_code(ConfigError e) {
     return {static_cast<int>(e), category};
 }
 
-std::string_view to_string(GuestKind kind) { return kind == GuestKind::Rt ? "rt" : "linux"; }
-std::string_view to_string(SchedClass sched) { return sched == SchedClass::Rt ? "rt" : "general"; }
+std::string_view to_string(GuestKind kind) {
+    switch (kind) {
+        case GuestKind::Linux: return "linux";
+        case GuestKind::Rt: return "rt";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(SchedClass sched) {
+    switch (sched) {
+        case SchedClass::General: return "general";
+        case SchedClass::Rt: return "rt";
+    }
+    return "unknown";
+}
+
 std::string_view to_string(Rights rights) {
     switch (rights) {
         case Rights::None: return "none";
         case Rights::Read: return "r";
         case Rights::ReadWrite: return "rw";
     }
-    return "none";
+    return "unknown";
 }
 
 const GuestConfig* PlatformConfig::find_guest(std::string_view guest_name) const {
-    for (const auto& g : guests)
+    for (const GuestConfig& g : guests)
         if (g.name == guest_name) return &g;
     return nullptr;
 }
 
 const GuestConfig* PlatformConfig::find_guest(std::uint16_t guest_id) const {
-    for (const auto& g : guests)
+    for (const GuestConfig& g : guests)
         if (g.id == guest_id) return &g;
     return nullptr;
 }
 
 std::string cpu_list_text(const std::vector<std::uint32_t>& cpus) {
+    std::vector<std::uint32_t> sorted = cpus;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
     std::string out;
-    for (std::size_t i = 0; i < cpus.size();) {
+    for (std::size_t i = 0; i < sorted.size();) {
         std::size_t j = i;
-        while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
+        while (j + 1 < sorted.size() && sorted[j + 1] == sorted[j] + 1) ++j;
         if (!out.empty()) out += ',';
-        out += std::to_string(cpus[i]);
-        if (j > i) out += "-" + std::to_string(cpus[j]);
+        out += std::to_string(sorted[i]);
+        if (j > i) out += "-" + std::to_string(sorted[j]);
         i = j + 1;
     }
     return out;
 }
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
-    auto trim = [](std::string_view s) {
-        while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
-        while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())) != 0) s.remove_suffix(1);
-        return s;
+    constexpr std::string_view kSpace = " \t";
+    const auto trim = [&](std::string_view s) {
+        const std::size_t first = s.find_first_not_of(kSpace);
+        if (first == std::string_view::npos) return std::string_view{};
+        return s.substr(first, s.find_last_not_of(kSpace) - first + 1);
     };
     text = trim(text);
     std::uint64_t number = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (ec != std::errc{} || end == text.data()) return std::nullopt;
-    std::string unit(trim(std::string_view(end, static_cast<std::size_t>(text.data() + text.size() - end))));
-    std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    std::uint64_t scale = 1;
-    if (unit.empty() || unit == "b") scale = 1;
-    else if (unit == "k" || unit == "kib" || unit == "kb") scale = 1ULL << 10;
-    else if (unit == "m" || unit == "mib" || unit == "mb") scale = 1ULL << 20;
-    else if (unit == "g" || unit == "gib" || unit == "gb") scale = 1ULL << 30;
-    else return std::nullopt;
-    if (number > UINT64_MAX / scale) return std::nullopt;
-    return number * scale;
+    const char* const end = text.data() + text.size();
+    const auto [unit_start, ec] = std::from_chars(text.data(), end, number);
+    if (ec != std::errc{}) return std::nullopt;  // no digits, a sign, or too large
+    std::string unit(trim(std::string_view(unit_start, static_cast<std::size_t>(end - unit_start))));
+    std::transform(unit.begin(), unit.end(), unit.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
+    // Binary units only. "MB" is refused rather than guessed: it means 10^6 to some readers.
+    unsigned shift = 0;
+    if (unit.empty()) {
+        shift = 0;
+    } else if (unit == "k" || unit == "kib") {
+        shift = 10;
+    } else if (unit == "m" || unit == "mib") {
+        shift = 20;
+    } else if (unit == "g" || unit == "gib") {
+        shift = 30;
+    } else {
+        return std::nullopt;
+    }
+    if (number > (std::numeric_limits<std::uint64_t>::max() >> shift)) return std::nullopt;
+    return number << shift;
 }
 
 Result<PlatformConfig> parse_platform_config(std::string_view toml_text, std::string_view source_name) {
     const std::string file(source_name);
     try {
-        toml::table root = toml::parse(toml_text, file);
-        Parser parser(file);
-        return parser.parse(root);
+        const toml::table root = toml::parse(toml_text, std::string_view(file));
+        return Parser(file).parse(root);
     } catch (const toml::parse_error& e) {
-        const auto& at = e.source().begin;
+        const toml::source_position& at = e.source().begin;
         return fail(ConfigError::Syntax, file + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
                                              ": syntax error: " + std::string(e.description()));
+    } catch (const std::bad_alloc&) {
+        return fail(std::errc::not_enough_memory, file + ": out of memory while reading the platform config");
     } catch (const std::exception& e) {
-        return fail(ConfigError::Syntax, file + ": " + e.what());
+        // toml++ throws only parse_error; anything else is a surprise, still not one to let escape.
+        return fail(ConfigError::Syntax, file + ": cannot parse: " + e.what());
     }
 }
 
 Result<PlatformConfig> load_platform_config(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return fail(ConfigError::Unreadable, path + ": cannot read: " + std::strerror(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    return parse_platform_config(text.str(), path);
+    const auto cannot_read = [&](const Error& error) {
+        return fail(ConfigError::Unreadable, path + ": cannot read: " + std::strerror(error.code.value()));
+    };
+    auto opened = sys::call("open", [&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+    if (!opened) return cannot_read(opened.error());
+    const UniqueFd fd(*opened);
+    std::string text;
+    char buffer[8192];
+    for (;;) {
+        auto got = sys::call("read", [&] { return ::read(fd.get(), buffer, sizeof buffer); });
+        if (!got) return cannot_read(got.error());
+        if (*got == 0) break;
+        text.append(buffer, static_cast<std::size_t>(*got));
+        if (text.size() > kMaxConfigBytes)
+            return fail(ConfigError::Unreadable, path + ": cannot read: larger than " +
+                                                     std::to_string(kMaxConfigBytes >> 10) +
+                                                     " KiB, which no platform config is");
+    }
+    return parse_platform_config(text, path);
 }
 
 }  // namespace nk
