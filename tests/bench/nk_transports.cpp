@@ -1,0 +1,108 @@
+#include "nk_transports.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+
+#include "nk/ipc/spsc_ring.hpp"
+#include "nk/nanokernel/platform_config.hpp"
+#include "nk/nanokernel/region.hpp"
+
+using nk::ipc::SpscRing;
+using nk::ipc::SpscProducer;
+using nk::ipc::SpscConsumer;
+
+namespace nk::bench {
+namespace {
+
+// The region the benchmark's rings live in: created like nkd creates one (locked, prefaulted).
+std::string platform_toml() {
+    static std::atomic<int> counter{0};
+    return "[platform]\nname = \"bench-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
+           "\"\n[areas]\nlink_size = \"64 KiB\"\ncommon_size = \"2 MiB\"\npnv_size = \"64 KiB\"\n"
+           "[[guests]]\nid = 1\nname = \"a\"\nkind = \"linux\"\nmemory = \"64 KiB\"\ncpus = [0]\n"
+           "[[access]]\nobjects = \"*\"\nguests = [\"*\"]\nrights = \"rw\"\n";
+}
+
+Region make_region() {
+    auto config = parse_platform_config(platform_toml(), "bench.toml");
+    if (!config) throw std::runtime_error(config.error().message);
+    auto region = Region::create(*config);
+    if (!region) throw std::runtime_error(region.error().message);
+    return std::move(*region);
+}
+
+template <class T>
+T check(Result<T> r) {
+    if (!r) throw std::runtime_error(r.error().message);
+    return std::move(*r);
+}
+
+// Both directions' rings and all four handles are made before fork; each process then uses only
+// its own side's handles, whose cached indices are process-local.
+class NkSpscPingPong final : public PingPong {
+public:
+    NkSpscPingPong()
+        : region_(make_region()),
+          to_server_(check(SpscRing::create(region_, "to-server", 8, 1024))),
+          to_client_(check(SpscRing::create(region_, "to-client", 8, 1024))),
+          client_out_(check(to_server_.producer())),
+          server_in_(check(to_server_.consumer())),
+          server_out_(check(to_client_.producer())),
+          client_in_(check(to_client_.consumer())) {}
+    std::string name() const override { return "nk-spsc"; }
+    void send(Side from, std::uint64_t value) override {
+        auto& out = from == Side::Client ? client_out_ : server_out_;
+        const auto bytes = std::as_bytes(std::span(&value, 1));
+        while (!out.try_push(bytes)) {
+        }
+    }
+    void wait(Side at, std::uint64_t value) override {
+        auto& in = at == Side::Client ? client_in_ : server_in_;
+        std::uint64_t got = 0;
+        while (!in.try_pop(std::as_writable_bytes(std::span(&got, 1)))) {
+        }
+        if (got != value) throw std::runtime_error("nk-spsc out of order");
+    }
+
+private:
+    Region region_;
+    SpscRing to_server_, to_client_;
+    SpscProducer client_out_;
+    SpscConsumer server_in_;
+    SpscProducer server_out_;
+    SpscConsumer client_in_;
+};
+
+class NkSpscQueue final : public ItemQueue {
+public:
+    explicit NkSpscQueue(std::size_t item_size)
+        : region_(make_region()),
+          ring_(check(SpscRing::create(region_, "items", static_cast<std::uint32_t>(item_size), 4096))),
+          producer_(check(ring_.producer())),
+          consumer_(check(ring_.consumer())),
+          item_size_(item_size) {}
+    std::string name() const override { return "nk-spsc"; }
+    bool try_push(const void* item) override {
+        return producer_.try_push(std::span(static_cast<const std::byte*>(item), item_size_));
+    }
+    bool try_pop(void* item) override { return consumer_.try_pop(std::span(static_cast<std::byte*>(item), item_size_)); }
+
+private:
+    Region region_;
+    SpscRing ring_;
+    SpscProducer producer_;
+    SpscConsumer consumer_;
+    std::size_t item_size_;
+};
+
+}  // namespace
+
+std::unique_ptr<PingPong> make_nk_spsc_pingpong() { return std::make_unique<NkSpscPingPong>(); }
+std::unique_ptr<ItemQueue> make_nk_spsc_queue(std::size_t item_size) { return std::make_unique<NkSpscQueue>(item_size); }
+
+}  // namespace nk::bench
