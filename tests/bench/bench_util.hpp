@@ -22,10 +22,15 @@ inline std::uint64_t now_ns() {
 }
 
 // Pins the calling thread to `cpu` modulo the CPUs this process may use; returns the CPU used.
+// The set is read once, at the first call: after that this process (and its children, which
+// inherit affinity) is pinned, and re-reading would leave only the one CPU.
 inline int pin_to_cpu(int cpu) {
-    cpu_set_t allowed;
-    CPU_ZERO(&allowed);
-    sched_getaffinity(0, sizeof allowed, &allowed);
+    static const cpu_set_t allowed = [] {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        sched_getaffinity(0, sizeof set, &set);
+        return set;
+    }();
     const int count = CPU_COUNT(&allowed);
     int seen = 0;
     for (int c = 0; c < CPU_SETSIZE; ++c) {

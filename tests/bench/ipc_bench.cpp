@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
         }
     }
     try {
+        pin_to_cpu(0);  // reads the CPUs this process may use before anything is pinned
         std::vector<std::unique_ptr<PingPong>> transports;
         transports.push_back(make_nk_spsc_pingpong());
         transports.push_back(make_raw_cache_line());
