@@ -125,18 +125,19 @@ int main(int argc, char** argv) {
     }
     try {
         pin_to_cpu(0);  // reads the CPUs this process may use before anything is pinned
-        std::vector<std::unique_ptr<PingPong>> transports;
-        transports.push_back(make_nk_spsc_pingpong());
-        transports.push_back(make_raw_cache_line());
-        transports.push_back(make_boost_spsc());
-        transports.push_back(make_futex());
-        transports.push_back(make_eventfd());
-        transports.push_back(make_pipe());
-        transports.push_back(make_unix_socket());
-
         std::map<std::string, std::vector<double>> p50, p99, max;  // per transport, per round
         std::map<std::size_t, std::vector<double>> nk_rate, boost_rate;
         for (int round = 0; round < rounds; ++round) {
+            // Fresh transports every round: a ring's handles belong to the process that used them,
+            // and each round forks a new peer process.
+            std::vector<std::unique_ptr<PingPong>> transports;
+            transports.push_back(make_nk_spsc_pingpong());
+            transports.push_back(make_raw_cache_line());
+            transports.push_back(make_boost_spsc());
+            transports.push_back(make_futex());
+            transports.push_back(make_eventfd());
+            transports.push_back(make_pipe());
+            transports.push_back(make_unix_socket());
             for (auto& t : transports) {
                 const auto stats = percentiles(pingpong(*t));
                 p50[t->name()].push_back(stats.p50);
