@@ -44,6 +44,15 @@ Region attach_as_guest(const Region& creator, std::uint16_t id) {
     return std::move(*region);
 }
 
+void SmallPlatformTest::SetUp() {
+    auto created = Region::create(small_platform());
+    ASSERT_TRUE(created) << created.error().message;
+    creator.emplace(std::move(*created));
+    linux_guest.emplace(attach_as_guest(*creator, 1));
+    rt_guest.emplace(attach_as_guest(*creator, 2));
+    mon_guest.emplace(attach_as_guest(*creator, 3));
+}
+
 std::string binary(const std::string& name) { return std::string(NK_BINARY_DIR) + "/" + name; }
 
 namespace {

@@ -6,8 +6,11 @@
 
 #include <cstdlib>
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "nk/nanokernel/platform_config.hpp"
 #include "nk/nanokernel/region.hpp"
@@ -21,6 +24,14 @@ namespace nk::test {
 
 // Attaches in this process as guest `id`, with the descriptors the creator hands out.
 [[nodiscard]] Region attach_as_guest(const Region& creator, std::uint16_t id);
+
+// A fixture holding small_platform()'s region as its creator and one in-process attach per guest:
+// linux (1), rt (2) and mon (3).
+class SmallPlatformTest : public ::testing::Test {
+protected:
+    void SetUp() override;
+    std::optional<Region> creator, linux_guest, rt_guest, mon_guest;
+};
 
 // A child process running nk_test_guest with `args`, holding the descriptors `who` may hold.
 struct GuestProcess {

@@ -8,19 +8,7 @@
 namespace nk::ipc {
 namespace {
 
-class SegmentTest : public ::testing::Test {
-protected:
-    void SetUp() override {
-        auto created = Region::create(test::small_platform());
-        ASSERT_TRUE(created) << created.error().message;
-        creator.emplace(std::move(*created));
-        linux_guest.emplace(attach_as(1));
-        rt_guest.emplace(attach_as(2));
-        mon_guest.emplace(attach_as(3));
-    }
-    Region attach_as(std::uint16_t id) { return test::attach_as_guest(*creator, id); }
-    std::optional<Region> creator, linux_guest, rt_guest, mon_guest;
-};
+using SegmentTest = test::SmallPlatformTest;
 
 TEST_F(SegmentTest, SegmentInTheLinkIsSharedByItsTwoGuestsOnly) {
     auto made = Segment::create(*linux_guest, "greeting", 100, "rt");

@@ -20,17 +20,8 @@ constexpr std::uint32_t kItem = sizeof(Item);
 std::span<const std::byte> bytes_of(const Item& item) { return std::as_bytes(std::span(&item, 1)); }
 std::span<std::byte> bytes_of(Item& item) { return std::as_writable_bytes(std::span(&item, 1)); }
 
-class SpscRingTest : public ::testing::Test {
+class SpscRingTest : public test::SmallPlatformTest {
 protected:
-    void SetUp() override {
-        auto created = Region::create(test::small_platform());
-        ASSERT_TRUE(created) << created.error().message;
-        creator.emplace(std::move(*created));
-        linux_guest.emplace(test::attach_as_guest(*creator, 1));
-        rt_guest.emplace(test::attach_as_guest(*creator, 2));
-        mon_guest.emplace(test::attach_as_guest(*creator, 3));
-    }
-
     // A ring of 8-byte items made by guest "linux" in its link to "rt".
     SpscRing make(std::string_view name, std::uint32_t capacity) {
         auto ring = SpscRing::create(*linux_guest, name, kItem, capacity, "rt");
@@ -45,7 +36,6 @@ protected:
         return *reinterpret_cast<SpscRingHeader*>(*bytes);
     }
 
-    std::optional<Region> creator, linux_guest, rt_guest, mon_guest;
 };
 
 TEST_F(SpscRingTest, NewlyCreatedRingIsEmpty) {
