@@ -104,6 +104,12 @@ bool valid_name(std::string_view name, std::size_t max) {
     return !name.empty() && name.size() <= max && std::all_of(name.begin(), name.end(), is_name_char);
 }
 
+bool valid_hostname(std::string_view name) {
+    return !name.empty() && name.size() <= 63 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+    });
+}
+
 std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 // Reads one parsed document into a PlatformConfig. Each step returns false once an error is
@@ -162,7 +168,8 @@ private:
     }
 
     bool parse_guest(const toml::table& t, const std::string& prefix, const std::vector<std::uint32_t>& cpus_here) {
-        if (!check_keys(t, prefix, {"id", "name", "kind", "memory", "cpus", "sched", "priority", "pnv_size"}))
+        if (!check_keys(t, prefix, {"id", "name", "kind", "memory", "cpus", "sched", "priority", "pnv_size", "hostname",
+                                  "services", "run", "restart", "restart_limit", "memory_limit", "cpu_weight"}))
             return false;
         GuestConfig g;
         g.where = where(t);
@@ -193,6 +200,7 @@ private:
         if (!read_size(t, prefix, "pnv_size", g.pnv_size, false)) return false;
         if (!read_cpus(t, prefix, cpus_here, g.cpus)) return false;
         if (!read_sched(t, prefix, g)) return false;
+        if (!read_partition(t, prefix, g)) return false;
 
         // Duplicates are reported on the later guest, pointing back at the earlier one.
         for (const GuestConfig& other : config_.guests) {
@@ -259,6 +267,81 @@ private:
             return set_error(value_line(t, "priority"), ConfigError::BadValue, prefix + "priority",
                              "only sched = \"rt\" guests have a priority (leave it out or set sched = \"rt\")");
         g.priority = static_cast<int>(priority);
+        return true;
+    }
+
+    // How the guest runs as a partition: hostname, what to run, restart policy, cgroup limits.
+    bool read_partition(const toml::table& t, const std::string& prefix, GuestConfig& g) {
+        g.hostname = g.name;  // guest names may hold '_', which host names may not
+        std::replace(g.hostname.begin(), g.hostname.end(), '_', '-');
+        if (!read_string(t, prefix, "hostname", g.hostname, false)) return false;
+        if (!valid_hostname(g.hostname))
+            return set_error(value_line(t, "hostname"), ConfigError::BadValue, prefix + "hostname",
+                             quoted(g.hostname) + " is not a host name (1 to 63 of A-Z, a-z, 0-9, '-' and '.')");
+        const bool linux = g.kind == GuestKind::Linux;
+        if (const toml::node* node = t.get("services")) {
+            if (!linux)
+                return set_error(line_of(*node), ConfigError::BadValue, prefix + "services",
+                                 "only linux guests have services; an rt guest names its one process in `run`");
+            const toml::array* list = node->as_array();
+            if (list == nullptr)
+                return set_error(line_of(*node), ConfigError::BadValue, prefix + "services",
+                                 "must be an array of commands, e.g. [[\"/usr/sbin/vsftpd\"], [\"sleep\", \"1\"]]");
+            for (std::size_t i = 0; i < list->size(); ++i) {
+                std::vector<std::string> argv;
+                if (!read_argv((*list)[i], prefix + "services[" + std::to_string(i) + "]", argv)) return false;
+                g.services.push_back(std::move(argv));
+            }
+        }
+        if (const toml::node* node = t.get("run")) {
+            if (linux)
+                return set_error(line_of(*node), ConfigError::BadValue, prefix + "run",
+                                 "a linux guest runs nk-init and its `services`; `run` is for rt guests");
+            if (!read_argv(*node, prefix + "run", g.run)) return false;
+        }
+        std::string restart(to_string(g.restart));
+        if (!read_string(t, prefix, "restart", restart, false)) return false;
+        if (restart == "on-failure") {
+            g.restart = RestartPolicy::OnFailure;
+        } else if (restart == "always") {
+            g.restart = RestartPolicy::Always;
+        } else if (restart == "never") {
+            g.restart = RestartPolicy::Never;
+        } else {
+            return set_error(value_line(t, "restart"), ConfigError::BadValue, prefix + "restart",
+                             quoted(restart) + " is not a restart policy (on-failure, always or never)");
+        }
+        std::int64_t limit = g.restart_limit;
+        if (!read_int(t, prefix, "restart_limit", limit, false)) return false;
+        if (limit < 0 || limit > 1000)
+            return set_error(value_line(t, "restart_limit"), ConfigError::BadValue, prefix + "restart_limit",
+                             std::to_string(limit) + " is not a restart limit (0 to 1000)");
+        g.restart_limit = static_cast<std::uint32_t>(limit);
+        if (!read_size(t, prefix, "memory_limit", g.memory_limit, false)) return false;
+        std::int64_t weight = g.cpu_weight;
+        if (!read_int(t, prefix, "cpu_weight", weight, false)) return false;
+        if (weight < 1 || weight > 10000)
+            return set_error(value_line(t, "cpu_weight"), ConfigError::BadValue, prefix + "cpu_weight",
+                             std::to_string(weight) + " is not a CPU weight (1 to 10000)");
+        g.cpu_weight = static_cast<std::uint32_t>(weight);
+        return true;
+    }
+
+    // A command: a non-empty array of strings whose first names the program.
+    bool read_argv(const toml::node& node, const std::string& field, std::vector<std::string>& out) {
+        const toml::array* words = node.as_array();
+        if (words == nullptr || words->empty())
+            return set_error(line_of(node), ConfigError::BadValue, field,
+                             "must be a command: a non-empty array of strings, e.g. [\"sleep\", \"infinity\"]");
+        for (const toml::node& word : *words) {
+            const toml::value<std::string>* text = word.as_string();
+            if (text == nullptr) return set_error(line_of(word), ConfigError::BadValue, field, "must hold strings");
+            if (text->get().find('\0') != std::string::npos)
+                return set_error(line_of(word), ConfigError::BadValue, field, "a word holds a NUL character");
+            out.push_back(text->get());
+        }
+        if (out.front().empty())
+            return set_error(line_of(node), ConfigError::BadValue, field, "the program name is empty");
         return true;
     }
 
@@ -531,6 +614,15 @@ std::string_view to_string(Rights rights) {
         case Rights::None: return "none";
         case Rights::Read: return "r";
         case Rights::ReadWrite: return "rw";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(RestartPolicy policy) {
+    switch (policy) {
+        case RestartPolicy::OnFailure: return "on-failure";
+        case RestartPolicy::Always: return "always";
+        case RestartPolicy::Never: return "never";
     }
     return "unknown";
 }

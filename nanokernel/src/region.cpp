@@ -171,6 +171,7 @@ Result<Region> Region::create(const PlatformConfig& config) {
         e.priority = gc.priority;
         e.state = static_cast<std::uint32_t>(layout::GuestState::Configured);
         e.incarnation = 0;
+        e.last_exit_status = -1;  // the rest of the runtime fields start at zero
         e.memory_size = gc.memory_size;
         for (auto cpu : gc.cpus)
             if (cpu < 256) e.cpu_mask[cpu / 64] |= 1ULL << (cpu % 64);
@@ -393,8 +394,17 @@ std::vector<GuestInfo> Region::guests() const {
         // state and incarnation change after creation: read them live (relaxed: each is a
         // self-contained status word; nothing else is published through them).
         const auto state = layout::atomic(live.state).load(std::memory_order_relaxed);
-        info.state = state <= 3 ? static_cast<layout::GuestState>(state) : layout::GuestState::Down;
+        info.state = state <= layout::kLastGuestState ? static_cast<layout::GuestState>(state) : layout::GuestState::Down;
         info.incarnation = layout::atomic(live.incarnation).load(std::memory_order_relaxed);
+        // relaxed: status words for people and tools; each read stands on its own.
+        info.init_pid = layout::atomic(live.init_pid).load(std::memory_order_relaxed);
+        info.restarts = layout::atomic(live.restarts).load(std::memory_order_relaxed);
+        info.started_unix_ns = layout::atomic(live.started_unix_ns).load(std::memory_order_relaxed);
+        info.last_exit_status = layout::atomic(live.last_exit_status).load(std::memory_order_relaxed);
+        const auto failure = layout::atomic(live.last_failure).load(std::memory_order_relaxed);
+        info.last_failure = failure <= layout::kLastFailureKind ? static_cast<layout::FailureKind>(failure)
+                                                                 : layout::FailureKind::None;
+        info.last_failure_unix_ns = layout::atomic(live.last_failure_unix_ns).load(std::memory_order_relaxed);
         info.control_area = s.control_area;
         info.private_area = s.private_area;
         info.pnv_area = s.pnv_area;
@@ -470,6 +480,27 @@ void Region::set_guest_state(std::uint16_t guest_id, layout::GuestState state, b
     }
 }
 
+void Region::set_guest_runtime(std::uint16_t guest_id, const GuestRuntimeUpdate& update) {
+    auto* t = writable_tables();
+    if (t == nullptr) return;
+    for (std::uint32_t g = 0; g < impl_->snapshot.header.guest_count; ++g) {
+        auto& e = t->guests[g];
+        if (e.id != guest_id) continue;
+        // relaxed: status words; the generation bump below publishes them together.
+        layout::atomic(e.init_pid).store(update.init_pid, std::memory_order_relaxed);
+        if (update.count_restart) layout::atomic(e.restarts).fetch_add(1, std::memory_order_relaxed);
+        if (update.started_unix_ns != 0)
+            layout::atomic(e.started_unix_ns).store(update.started_unix_ns, std::memory_order_relaxed);
+        if (update.exit_status) layout::atomic(e.last_exit_status).store(*update.exit_status, std::memory_order_relaxed);
+        if (update.failure) {
+            layout::atomic(e.last_failure).store(static_cast<std::uint32_t>(*update.failure), std::memory_order_relaxed);
+            layout::atomic(e.last_failure_unix_ns).store(update.failure_unix_ns, std::memory_order_relaxed);
+        }
+        // publishes the change; pairs with the acquire in generation()
+        layout::atomic(t->header.generation).fetch_add(1, std::memory_order_release);
+    }
+}
+
 std::vector<std::string> export_env(std::span<const UniqueFd> fds, Identity who) {
     std::string list;
     for (const auto& fd : fds) {
@@ -508,6 +539,21 @@ std::string_view to_string(layout::GuestState state) {
         case layout::GuestState::Starting: return "starting";
         case layout::GuestState::Running: return "running";
         case layout::GuestState::Down: return "down";
+        case layout::GuestState::Restarting: return "restarting";
+        case layout::GuestState::Stopped: return "stopped";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(layout::FailureKind kind) {
+    switch (kind) {
+        case layout::FailureKind::None: return "none";
+        case layout::FailureKind::Exited: return "exited";
+        case layout::FailureKind::Killed: return "killed";
+        case layout::FailureKind::Panic: return "panic";
+        case layout::FailureKind::Heartbeat: return "heartbeat";
+        case layout::FailureKind::CleanExit: return "clean-exit";
+        case layout::FailureKind::Stopped: return "stopped";
     }
     return "unknown";
 }

@@ -32,7 +32,7 @@ namespace nk::layout {
 inline constexpr std::uint64_t kRegionMagic = 0x4e4b'5245'4749'4f4eULL;  // "NKREGION"
 inline constexpr std::uint64_t kAreaMagic = 0x4e4b'4152'4541'0001ULL;    // "NKAREA" 0001
 inline constexpr std::uint64_t kControlMagic = 0x4e4b'4354'524c'0001ULL; // "NKCTRL" 0001
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;  // 2: guest runtime fields (issue 3)
 
 inline constexpr std::uint32_t kMaxGuests = 16;
 inline constexpr std::uint32_t kMaxLinks = 32;
@@ -69,8 +69,23 @@ enum class GuestState : std::uint32_t {
     Configured = 0,  // in the config, never started
     Starting = 1,
     Running = 2,
-    Down = 3,        // failed or stopped; incarnation moves on at the next start
+    Down = 3,        // failed; nkd restarts it per its policy, or has given up
+    Restarting = 4,  // failed; a restart is scheduled (back-off)
+    Stopped = 5,     // stopped on purpose (nkctl stop, nkd shutting down)
 };
+inline constexpr std::uint32_t kLastGuestState = 5;
+
+// Why a guest last ended (GuestEntry::last_failure).
+enum class FailureKind : std::uint32_t {
+    None = 0,
+    Exited = 1,     // its init exited with a non-zero status
+    Killed = 2,     // its init was killed by a signal
+    Panic = 3,      // nk::panic() in the guest
+    Heartbeat = 4,  // its heartbeat went stale
+    CleanExit = 5,  // its init exited with status 0
+    Stopped = 6,    // stopped by the operator
+};
+inline constexpr std::uint32_t kLastFailureKind = 6;
 
 enum class EntryState : std::uint32_t {
     Free = 0,
@@ -140,7 +155,14 @@ struct GuestEntry {
     std::uint16_t pnv_area;
     std::uint16_t reserved0;
     char name[kNameCapacity];
-    std::uint8_t reserved[64];
+    // Runtime, written by nkd as it starts, watches and restarts the guest (all atomic).
+    std::uint32_t init_pid;              // the guest's init as the host sees it; 0 while not running
+    std::uint32_t restarts;              // restarts after failures since nkd started it first
+    std::uint64_t started_unix_ns;       // CLOCK_REALTIME of the current incarnation's start
+    std::int32_t last_exit_status;       // wait(2) status of the last end; -1: none yet
+    std::uint32_t last_failure;          // FailureKind of the last end
+    std::uint64_t last_failure_unix_ns;  // CLOCK_REALTIME of the last end
+    std::uint8_t reserved[32];
 };
 
 struct LinkEntry {
@@ -239,7 +261,9 @@ static_assert(kRegionSafe<GuestEntry>);
 static_assert(sizeof(GuestEntry) == 160 && alignof(GuestEntry) == 8);
 static_assert(offsetof(GuestEntry, state) == 8 && offsetof(GuestEntry, incarnation) == 12);
 static_assert(offsetof(GuestEntry, cpu_mask) == 24 && offsetof(GuestEntry, control_area) == 56);
-static_assert(offsetof(GuestEntry, name) == 64);
+static_assert(offsetof(GuestEntry, name) == 64 && offsetof(GuestEntry, init_pid) == 96);
+static_assert(offsetof(GuestEntry, started_unix_ns) == 104 && offsetof(GuestEntry, last_exit_status) == 112);
+static_assert(offsetof(GuestEntry, last_failure_unix_ns) == 120);
 
 static_assert(kRegionSafe<LinkEntry> && sizeof(LinkEntry) == 8);
 

@@ -34,12 +34,20 @@ std::error_code make_error_code(ConfigError e);
 enum class GuestKind : std::uint8_t { Linux = 1, Rt = 2 };
 enum class SchedClass : std::uint8_t { General = 1, Rt = 2 };
 
+// What nkd does when a guest's partition ends (its init, or the rt guest's process, exits).
+enum class RestartPolicy : std::uint8_t {
+    OnFailure = 1,  // restart after a non-zero exit, a signal or a detected failure (the default)
+    Always = 2,     // restart after any end, a clean exit included
+    Never = 3,      // leave it down
+};
+
 // Rights on a named object, as the [[access]] rules grant them.
 enum class Rights : std::uint8_t { None = 0, Read = 1, ReadWrite = 3 };
 
 [[nodiscard]] std::string_view to_string(GuestKind kind);
 [[nodiscard]] std::string_view to_string(SchedClass sched);
 [[nodiscard]] std::string_view to_string(Rights rights);
+[[nodiscard]] std::string_view to_string(RestartPolicy policy);
 
 // Where a config element was written, so later checks (and runtime refusals) can point at it.
 struct SourceLocation {
@@ -56,7 +64,21 @@ struct GuestConfig {
     std::vector<std::uint32_t> cpus;
     SchedClass sched = SchedClass::General;
     int priority = 0;               // SCHED_FIFO priority 1..99 for sched = "rt"; 0 otherwise
+
+    // How nkd runs the guest as a partition (issue 3). A linux guest runs nk-init as its PID 1,
+    // which starts `services`; an rt guest is the one process `run` names. A guest with nothing
+    // to run (an rt guest without `run`) is not started: its processes attach by hand.
+    std::string hostname;                        // defaults to the name
+    std::vector<std::vector<std::string>> services;  // linux: argv of each service
+    std::vector<std::string> run;                // rt: argv of its one process
+    RestartPolicy restart = RestartPolicy::OnFailure;
+    std::uint32_t restart_limit = 5;             // restarts in a row before nkd gives up on it
+    std::uint64_t memory_limit = 0;              // cgroup memory limit in bytes; 0: none
+    std::uint32_t cpu_weight = 100;              // cgroup CPU weight, 1..10000
     SourceLocation where;
+
+    // True when nkd has something to start for this guest.
+    [[nodiscard]] bool runnable() const { return kind == GuestKind::Linux || !run.empty(); }
 };
 
 // A pair of guests that may talk; each link gets its own area, mapped only by the two.

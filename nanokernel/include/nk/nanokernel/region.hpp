@@ -83,10 +83,28 @@ struct GuestInfo {
     layout::GuestState state{};
     std::uint32_t incarnation = 0;
     std::uint16_t control_area = 0, private_area = 0, pnv_area = 0;
+    // Runtime, as nkd last wrote it (layout::GuestEntry).
+    std::uint32_t init_pid = 0;
+    std::uint32_t restarts = 0;
+    std::uint64_t started_unix_ns = 0;
+    std::int32_t last_exit_status = -1;
+    layout::FailureKind last_failure = layout::FailureKind::None;
+    std::uint64_t last_failure_unix_ns = 0;
+};
+
+// What nkd records when a guest's partition starts or ends.
+struct GuestRuntimeUpdate {
+    std::uint32_t init_pid = 0;
+    bool count_restart = false;
+    std::uint64_t started_unix_ns = 0;  // 0: leave as is
+    std::optional<std::int32_t> exit_status;
+    std::optional<layout::FailureKind> failure;
+    std::uint64_t failure_unix_ns = 0;
 };
 
 [[nodiscard]] std::string_view to_string(layout::AreaKind kind);
 [[nodiscard]] std::string_view to_string(layout::GuestState state);
+[[nodiscard]] std::string_view to_string(layout::FailureKind kind);
 
 class Region {
 public:
@@ -155,6 +173,9 @@ public:
 
     // Creator only: the guest's state and incarnation (issue 3's supervisor drives these).
     void set_guest_state(std::uint16_t guest_id, layout::GuestState state, bool new_incarnation);
+
+    // Creator only: the guest's runtime fields (pid, restarts, last failure).
+    void set_guest_runtime(std::uint16_t guest_id, const GuestRuntimeUpdate& update);
 
 private:
     struct Impl;
