@@ -1,8 +1,9 @@
 // nkd: the nanokernel supervisor. It creates the platform's region from the config, holds it
-// (the region lives as long as nkd does, which is what makes PNV memory outlive guests), and
-// serves attach-by-name requests on the platform's socket.
+// (the region lives as long as nkd does, which is what makes PNV memory outlive guests), serves
+// attach-by-name requests on the platform's socket, and starts each guest as an isolated
+// partition, watches it and restarts only the guest that failed (supervisor.hpp).
 //
-// Later layers make it start and watch the guests; the data path never passes through it.
+// The data path never passes through it.
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -10,6 +11,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -17,10 +19,20 @@
 #include "nk/nanokernel/region.hpp"
 #include "nk/nanokernel/region_server.hpp"
 #include "notify.hpp"
+#include "supervisor.hpp"
 
 namespace {
 
-int run(const std::string& config_path) {
+// nk-init lives beside nkd, in the build tree and when installed.
+std::string default_init_path() {
+    char exe[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return "nk-init";
+    std::string path(exe, static_cast<std::size_t>(n));
+    return path.substr(0, path.rfind('/') + 1) + "nk-init";
+}
+
+int run(const std::string& config_path, std::string init_path) {
     auto config = nk::load_platform_config(config_path);
     if (!config) {
         std::fprintf(stderr, "nkd: %s\n", config.error().message.c_str());
@@ -55,15 +67,24 @@ int run(const std::string& config_path) {
     std::fprintf(stderr, "nkd: platform '%s' up: region %llu KiB in %zu areas, %zu guests; serving %s\n",
                  config->name.c_str(), static_cast<unsigned long long>(region->size() >> 10), region->areas().size(),
                  config->guests.size(), server->path().c_str());
-    nk::daemon::notify("READY=1\nSTATUS=serving platform " + config->name);
+
+    if (init_path.empty()) init_path = default_init_path();
+    nk::nkd::Supervisor supervisor(*region, *config, init_path);
+    supervisor.start_all();
+    nk::daemon::notify("READY=1\nSTATUS=platform " + config->name + ": " + supervisor.status());
 
     for (;;) {
-        pollfd fds[2] = {{server->fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0) {
+        std::vector<pollfd> fds = {{server->fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+        const std::vector<pollfd> guest_fds = supervisor.poll_fds();
+        fds.insert(fds.end(), guest_fds.begin(), guest_fds.end());
+        if (::poll(fds.data(), fds.size(), supervisor.timeout_ms()) < 0) {
             if (errno == EINTR) continue;
             std::perror("nkd: poll");
             return 1;
         }
+        supervisor.on_ready({fds.begin() + 2, fds.end()});
+        supervisor.run_due_restarts();
+        nk::daemon::notify("STATUS=platform " + config->name + ": " + supervisor.status());
         if ((fds[1].revents & POLLIN) != 0) {
             signalfd_siginfo info{};
             if (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
@@ -74,6 +95,7 @@ int run(const std::string& config_path) {
                 }
                 std::fprintf(stderr, "nkd: signal %u: stopping platform '%s'\n", info.ssi_signo, config->name.c_str());
                 nk::daemon::notify("STOPPING=1");
+                supervisor.stop_all();
                 return 0;
             }
         }
@@ -88,8 +110,9 @@ int run(const std::string& config_path) {
 
 int main(int argc, char** argv) {
     CLI::App app{"nkd: the nk nanokernel supervisor"};
-    std::string config_path;
+    std::string config_path, init_path;
     app.add_option("-c,--config", config_path, "platform config (TOML)")->required();
+    app.add_option("--init", init_path, "the nk-init binary (default: beside nkd)");
     CLI11_PARSE(app, argc, argv);
-    return run(config_path);
+    return run(config_path, init_path);
 }

@@ -1,0 +1,284 @@
+// nkd's supervisor (supervisor.hpp).
+#include "supervisor.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "nk/nanokernel/partition.hpp"
+
+namespace nk::nkd {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kFirstBackoff = 100ms;
+constexpr auto kMaxBackoff = 5000ms;
+constexpr auto kHealthyAfter = 10s;  // a guest that ran this long starts a fresh failure count
+constexpr const char* kGuestPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::uint64_t unix_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::string describe(int status) {
+    if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return std::string("was killed by SIG") + sigabbrev_np(WTERMSIG(status));
+    return "ended";
+}
+
+// The directory nkd serves its socket from; guests must not see it (they attach by inherited fds).
+std::string run_dir() {
+    const char* dir = std::getenv("NK_RUN_DIR");
+    return dir != nullptr && *dir != '\0' ? dir : "/run/nk";
+}
+
+}  // namespace
+
+Supervisor::Supervisor(Region& region, const PlatformConfig& config, std::string init_path)
+    : region_(region), config_(config), init_path_(std::move(init_path)) {
+    guests_.resize(config_.guests.size());
+    for (std::size_t i = 0; i < guests_.size(); ++i) guests_[i].config = &config_.guests[i];
+}
+
+std::vector<std::string> Supervisor::init_argv(const GuestConfig& g) const {
+    std::vector<std::string> argv{init_path_, "--guest", g.name, "--hostname", g.hostname, "--hide", run_dir()};
+    if (g.kind == GuestKind::Linux) {
+        argv.push_back("--loopback");
+        argv.push_back("--services");
+        argv.push_back(nlohmann::json(g.services).dump());
+        return argv;
+    }
+    argv.insert(argv.end(), {"--cpus", cpu_list_text(g.cpus)});
+    if (g.sched == SchedClass::Rt) argv.insert(argv.end(), {"--fifo", std::to_string(g.priority)});
+    argv.insert(argv.end(), {"--exec", "--"});
+    argv.insert(argv.end(), g.run.begin(), g.run.end());
+    return argv;
+}
+
+std::uint64_t Supervisor::rt_runtime_share() const {
+    // 900 ms of every second split among the rt guests: under the kernel's default 950 ms limit,
+    // which keeps a runaway SCHED_FIFO loop from freezing the host.
+    std::uint64_t rt_guests = 0;
+    for (const auto& g : config_.guests) rt_guests += g.sched == SchedClass::Rt ? 1 : 0;
+    return 900'000 / std::max<std::uint64_t>(1, rt_guests);
+}
+
+void Supervisor::start_all() {
+    for (auto& guest : guests_) {
+        if (!guest.config->runnable()) {
+            std::fprintf(stderr, "nkd: guest '%s' has nothing to run (an rt guest without `run`); its processes "
+                                 "attach by hand\n", guest.config->name.c_str());
+            continue;
+        }
+        start(guest, false);
+    }
+}
+
+void Supervisor::start(Guest& guest, bool is_restart) {
+    const GuestConfig& g = *guest.config;
+    guest.restart_at.reset();
+    guest.stopping = false;
+    auto fail_start = [&](const std::string& why) {
+        std::fprintf(stderr, "nkd: cannot start guest '%s': %s\n", g.name.c_str(), why.c_str());
+        region_.set_guest_state(g.id, layout::GuestState::Down, false);
+    };
+    if (!guest.cgroup) {
+        CgroupLimits limits{g.cpus, g.cpu_weight, g.memory_limit, 0};
+        if (g.sched == SchedClass::Rt) limits.rt_runtime_us = rt_runtime_share();
+        auto group = GuestCgroup::create(config_.name, g.name, limits);
+        if (!group) return fail_start("its cgroup: " + group.error().message);
+        guest.cgroup = std::move(*group);
+    }
+    auto fds = region_.export_fds(Identity::guest(g.id));
+    if (!fds) return fail_start("its region descriptors: " + fds.error().message);
+    int console[2];
+    if (::pipe2(console, O_CLOEXEC) != 0) return fail_start(std::string("console pipe: ") + std::strerror(errno));
+    UniqueFd console_read(console[0]), console_write(console[1]);
+
+    PartitionSpec spec;
+    spec.argv = init_argv(g);
+    spec.env = export_env(*fds, Identity::guest(g.id));
+    spec.env.insert(spec.env.end(), {kGuestPath, "HOME=/root", "TERM=dumb", "NK_PLATFORM=" + config_.name,
+                                     "NK_GUEST=" + g.name});
+    for (const auto& fd : *fds) spec.keep_fds.push_back(fd.get());
+    spec.stdout_fd = console_write.get();
+    spec.new_network = true;  // rt guests have no interface at all; linux guests get theirs from netbridge
+
+    region_.set_guest_state(g.id, layout::GuestState::Starting, true);
+    auto started = start_partition(spec);
+    if (!started) return fail_start(started.error().message);
+    if (auto added = guest.cgroup->add(started->pid); !added) {
+        ::kill(started->pid, SIGKILL);
+        ::waitpid(started->pid, nullptr, 0);
+        return fail_start("joining its cgroup: " + added.error().message);
+    }
+    if (auto go = started->release(); !go) std::fprintf(stderr, "nkd: guest '%s': %s\n", g.name.c_str(), go.error().message.c_str());
+    guest.pid = started->pid;
+    guest.pidfd = std::move(started->pidfd);
+    guest.console = std::move(console_read);
+    guest.started = Clock::now();
+    GuestRuntimeUpdate update;
+    update.init_pid = static_cast<std::uint32_t>(guest.pid);
+    update.count_restart = is_restart;
+    update.started_unix_ns = unix_ns();
+    region_.set_guest_runtime(g.id, update);
+    region_.set_guest_state(g.id, layout::GuestState::Running, false);
+    const auto info = region_.guest(g.id);
+    std::fprintf(stderr, "nkd: guest '%s' %s: pid %d, incarnation %u\n", g.name.c_str(),
+                 is_restart ? "restarted" : "started", guest.pid, info ? info->incarnation : 0U);
+}
+
+std::vector<pollfd> Supervisor::poll_fds() const {
+    std::vector<pollfd> fds;
+    for (const auto& guest : guests_) {
+        if (guest.pidfd) fds.push_back({guest.pidfd.get(), POLLIN, 0});
+        if (guest.console) fds.push_back({guest.console.get(), POLLIN, 0});
+    }
+    return fds;
+}
+
+void Supervisor::on_ready(const std::vector<pollfd>& ready) {
+    for (const auto& p : ready) {
+        if (p.revents == 0) continue;
+        for (auto& guest : guests_) {
+            if (guest.console && p.fd == guest.console.get()) drain_console(guest, false);
+            if (guest.pidfd && p.fd == guest.pidfd.get()) on_exit(guest);
+        }
+    }
+}
+
+void Supervisor::drain_console(Guest& guest, bool flush) {
+    char buffer[4096];
+    for (;;) {
+        pollfd p{guest.console.get(), POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0 || (p.revents & (POLLIN | POLLHUP)) == 0) break;
+        const ssize_t n = ::read(guest.console.get(), buffer, sizeof buffer);
+        if (n <= 0) {
+            guest.console.reset();  // every writer is gone
+            flush = true;
+            break;
+        }
+        guest.console_tail.append(buffer, static_cast<std::size_t>(n));
+        std::size_t newline;
+        while ((newline = guest.console_tail.find('\n')) != std::string::npos) {
+            std::fprintf(stderr, "[%s] %s\n", guest.config->name.c_str(), guest.console_tail.substr(0, newline).c_str());
+            guest.console_tail.erase(0, newline + 1);
+        }
+    }
+    if (flush && !guest.console_tail.empty()) {
+        std::fprintf(stderr, "[%s] %s\n", guest.config->name.c_str(), guest.console_tail.c_str());
+        guest.console_tail.clear();
+    }
+}
+
+void Supervisor::on_exit(Guest& guest) {
+    const GuestConfig& g = *guest.config;
+    int status = 0;
+    if (::waitpid(guest.pid, &status, WNOHANG) <= 0) return;  // not ended after all
+    const auto ran = Clock::now() - guest.started;
+    guest.pidfd.reset();
+    guest.pid = -1;
+    // The init's end ends its PID namespace; the cgroup catches anything that escaped it.
+    if (auto killed = guest.cgroup->kill_all(); !killed) std::fprintf(stderr, "nkd: %s\n", killed.error().message.c_str());
+    if (guest.console) drain_console(guest, true);
+
+    layout::FailureKind kind = layout::FailureKind::Killed;
+    if (guest.stopping) {
+        kind = layout::FailureKind::Stopped;
+    } else if (WIFEXITED(status)) {
+        kind = WEXITSTATUS(status) == 0 ? layout::FailureKind::CleanExit : layout::FailureKind::Exited;
+    }
+    GuestRuntimeUpdate update;
+    update.exit_status = status;
+    update.failure = kind;
+    update.failure_unix_ns = unix_ns();
+    region_.set_guest_runtime(g.id, update);
+    std::fprintf(stderr, "nkd: guest '%s' %s after %.1f s\n", g.name.c_str(), describe(status).c_str(),
+                 std::chrono::duration<double>(ran).count());
+
+    const bool failed = kind == layout::FailureKind::Killed || kind == layout::FailureKind::Exited;
+    const bool wanted = !guest.stopping && (g.restart == RestartPolicy::Always ||
+                                            (g.restart == RestartPolicy::OnFailure && failed));
+    if (!wanted) {
+        region_.set_guest_state(g.id, failed ? layout::GuestState::Down : layout::GuestState::Stopped, false);
+        if (failed) std::fprintf(stderr, "nkd: guest '%s' stays down (restart = \"%s\")\n", g.name.c_str(),
+                                 std::string(to_string(g.restart)).c_str());
+        return;
+    }
+    guest.failures_in_a_row = ran >= kHealthyAfter ? 1 : guest.failures_in_a_row + 1;
+    if (guest.failures_in_a_row > g.restart_limit) {
+        region_.set_guest_state(g.id, layout::GuestState::Down, false);
+        std::fprintf(stderr, "nkd: guest '%s' failed %u times in a row; giving up (restart_limit = %u)\n",
+                     g.name.c_str(), guest.failures_in_a_row, g.restart_limit);
+        return;
+    }
+    auto backoff = kFirstBackoff * (1U << std::min(guest.failures_in_a_row - 1, 6U));
+    backoff = std::min<std::chrono::milliseconds>(backoff, kMaxBackoff);
+    guest.restart_at = Clock::now() + backoff;
+    region_.set_guest_state(g.id, layout::GuestState::Restarting, false);
+    std::fprintf(stderr, "nkd: restarting guest '%s' in %lld ms\n", g.name.c_str(),
+                 static_cast<long long>(backoff.count()));
+}
+
+int Supervisor::timeout_ms() const {
+    std::optional<Clock::time_point> next;
+    for (const auto& guest : guests_)
+        if (guest.restart_at && (!next || *guest.restart_at < *next)) next = guest.restart_at;
+    if (!next) return -1;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*next - Clock::now()).count();
+    return static_cast<int>(std::max<long long>(0, left + 1));
+}
+
+void Supervisor::run_due_restarts() {
+    const auto now = Clock::now();
+    for (auto& guest : guests_)
+        if (guest.restart_at && *guest.restart_at <= now) start(guest, true);
+}
+
+void Supervisor::stop_all(std::chrono::milliseconds grace) {
+    for (auto it = guests_.rbegin(); it != guests_.rend(); ++it) {
+        Guest& guest = *it;
+        guest.restart_at.reset();
+        if (guest.pid > 0) {
+            guest.stopping = true;
+            ::kill(guest.pid, SIGTERM);
+            pollfd p{guest.pidfd.get(), POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(grace.count())) <= 0) {
+                std::fprintf(stderr, "nkd: guest '%s' did not stop within %lld ms; killing it\n",
+                             guest.config->name.c_str(), static_cast<long long>(grace.count()));
+                ::kill(guest.pid, SIGKILL);
+                ::poll(&p, 1, -1);
+            }
+            on_exit(guest);
+        }
+        if (guest.cgroup) {
+            if (auto killed = guest.cgroup->kill_all(); !killed) std::fprintf(stderr, "nkd: %s\n", killed.error().message.c_str());
+            if (auto removed = guest.cgroup->remove(); !removed)
+                std::fprintf(stderr, "nkd: %s\n", removed.error().message.c_str());
+            guest.cgroup.reset();
+        }
+    }
+}
+
+std::string Supervisor::status() const {
+    std::string text;
+    for (const auto& guest : guests_) {
+        auto info = region_.guest(guest.config->id);
+        if (!text.empty()) text += ", ";
+        text += guest.config->name + " " + std::string(info ? to_string(info->state) : "?");
+    }
+    return text;
+}
+
+}  // namespace nk::nkd

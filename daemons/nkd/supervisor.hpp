@@ -1,0 +1,86 @@
+// nkd's supervisor: starts each runnable guest as a partition, watches it, restarts only the
+// guest that ended, and stops them all in reverse order.
+//
+// A guest's partition is its init (nk-init for a linux guest, the rt program for an rt guest) in
+// namespaces of its own (nanokernel/partition.hpp) and a cgroup of its own (cgroup.hpp). Its end
+// is seen through its pidfd; the exit status, the kind of failure and the new state are written
+// to the guest table, where `nkctl guests` reads them. Restarts follow the guest's policy with
+// exponential back-off (100 ms doubling to 5 s), and stop after `restart_limit` failures in a
+// row (a guest that ran 10 s counts as healthy again).
+//
+// The console of each guest (its init's stdout and stderr, inherited by its services) is a pipe
+// that nkd copies to its own stderr, each line prefixed with the guest's name.
+//
+// Single-threaded: nkd's loop polls poll_fds() and calls back here.
+#pragma once
+
+#include <poll.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nk/nanokernel/cgroup.hpp"
+#include "nk/nanokernel/platform_config.hpp"
+#include "nk/nanokernel/region.hpp"
+#include "nk/nanokernel/unique_fd.hpp"
+
+namespace nk::nkd {
+
+class Supervisor {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    // `init_path`: the nk-init binary.
+    Supervisor(Region& region, const PlatformConfig& config, std::string init_path);
+
+    // Starts every runnable guest in config order; a guest that cannot start is logged and left
+    // down (the others still start).
+    void start_all();
+
+    // What the caller's poll() must watch: one pidfd and one console pipe per running guest.
+    [[nodiscard]] std::vector<pollfd> poll_fds() const;
+    // Handles the fds of poll_fds() that poll() marked ready.
+    void on_ready(const std::vector<pollfd>& ready);
+
+    // Milliseconds until the next scheduled restart (-1: none), for poll()'s timeout.
+    [[nodiscard]] int timeout_ms() const;
+    // Starts the guests whose back-off has run out.
+    void run_due_restarts();
+
+    // SIGTERM to every guest in reverse config order, SIGKILL after `grace`; cgroups removed.
+    void stop_all(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+
+    // A summary for systemd's STATUS=.
+    [[nodiscard]] std::string status() const;
+
+private:
+    struct Guest {
+        const GuestConfig* config = nullptr;
+        std::optional<GuestCgroup> cgroup;
+        pid_t pid = -1;
+        UniqueFd pidfd;
+        UniqueFd console;          // read end of the console pipe
+        std::string console_tail;  // an unfinished last line
+        Clock::time_point started{};
+        std::optional<Clock::time_point> restart_at;
+        std::uint32_t failures_in_a_row = 0;
+        bool stopping = false;
+    };
+
+    void start(Guest& guest, bool is_restart);
+    void on_exit(Guest& guest);
+    void drain_console(Guest& guest, bool flush);
+    [[nodiscard]] std::vector<std::string> init_argv(const GuestConfig& config) const;
+    [[nodiscard]] std::uint64_t rt_runtime_share() const;
+
+    Region& region_;
+    const PlatformConfig& config_;
+    std::string init_path_;
+    std::vector<Guest> guests_;
+};
+
+}  // namespace nk::nkd

@@ -1,0 +1,177 @@
+// GuestCgroup (cgroup.hpp): v2 when the unified root offers cpuset, cpu and memory; else v1.
+#include "nk/nanokernel/cgroup.hpp"
+
+#include <sys/stat.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "nk/nanokernel/platform_config.hpp"
+#include "nk/nanokernel/region_error.hpp"
+
+namespace nk {
+namespace {
+
+constexpr const char* kV2Root = "/sys/fs/cgroup";
+constexpr const char* kControllers[] = {"cpuset", "cpu", "memory"};
+
+Error io_error(const std::string& what, int err) {
+    return Error{std::error_code(err, std::system_category()), what + ": " + std::strerror(err)};
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string s = text.str();
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+Result<void> write_text(const std::string& path, const std::string& value) {
+    // One write(2) per value, as cgroup files expect; errno tells why the kernel refused.
+    FILE* f = std::fopen(path.c_str(), "we");
+    if (f == nullptr) return tl::unexpected(io_error("open " + path, errno));
+    const bool ok = std::fwrite(value.data(), 1, value.size(), f) == value.size() && std::fflush(f) == 0;
+    const int err = errno;
+    std::fclose(f);
+    if (!ok) return tl::unexpected(io_error("write '" + value + "' to " + path, err));
+    return {};
+}
+
+Result<void> make_dir(const std::string& path) {
+    if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return {};
+    return tl::unexpected(io_error("mkdir " + path, errno));
+}
+
+// The v2 root offers every controller nk needs.
+bool v2_usable() {
+    const std::string controllers = " " + read_text(std::string(kV2Root) + "/cgroup.controllers") + " ";
+    for (const char* c : kControllers)
+        if (controllers.find(" " + std::string(c) + " ") == std::string::npos) return false;
+    return true;
+}
+
+// Where the v1 hierarchy holding `controller` is mounted, from /proc/self/mounts.
+std::string v1_mount(std::string_view controller) {
+    std::ifstream mounts("/proc/self/mounts");
+    std::string device, dir, type, options, rest;
+    while (mounts >> device >> dir >> type >> options && std::getline(mounts, rest)) {
+        if (type != "cgroup") continue;
+        std::stringstream opts(options);
+        for (std::string opt; std::getline(opts, opt, ',');)
+            if (opt == controller) return dir;
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<GuestCgroup> GuestCgroup::create(std::string_view platform, std::string_view guest, const CgroupLimits& limits) {
+    GuestCgroup group;
+    const std::string tail[] = {"nk", std::string(platform), std::string(guest)};
+    const std::string cpus = cpu_list_text(limits.cpus);
+    if (v2_usable()) {
+        group.v2_ = true;
+        std::string dir = kV2Root;
+        for (const auto& part : tail) {
+            // A child group gets a controller only if its parent enables it for its children.
+            if (auto ok = write_text(dir + "/cgroup.subtree_control", "+cpuset +cpu +memory"); !ok) return fail(ok.error());
+            dir += "/" + part;
+            if (auto ok = make_dir(dir); !ok) return fail(ok.error());
+        }
+        if (auto ok = write_text(dir + "/cpuset.cpus", cpus); !ok) return fail(ok.error());
+        if (auto ok = write_text(dir + "/cpu.weight", std::to_string(limits.cpu_weight)); !ok) return fail(ok.error());
+        const std::string memory = limits.memory_limit ? std::to_string(limits.memory_limit) : "max";
+        if (auto ok = write_text(dir + "/memory.max", memory); !ok) return fail(ok.error());
+        group.paths_.push_back(dir);
+        return group;
+    }
+    for (const char* controller : kControllers) {
+        const std::string root = v1_mount(controller);
+        if (root.empty())
+            return fail(RegionError::NotFound, std::string("no cgroup hierarchy offers the ") + controller +
+                                                   " controller (neither cgroup v2 at /sys/fs/cgroup nor a v1 mount)");
+        std::string dir = root;
+        for (const auto& part : tail) {
+            const std::string parent = dir;
+            dir += "/" + part;
+            if (auto ok = make_dir(dir); !ok) return fail(ok.error());
+            // v1 cpuset: a new group has no CPUs or memory nodes until given some; inherit the parent's.
+            if (std::string_view(controller) == "cpuset") {
+                for (const char* file : {"cpuset.cpus", "cpuset.mems"})
+                    if (read_text(dir + "/" + file).empty())
+                        if (auto ok = write_text(dir + "/" + file, read_text(parent + "/" + file)); !ok)
+                            return fail(ok.error());
+            }
+            // v1 RT group scheduling: real-time runtime flows down from the parent; the nk and
+            // platform levels pass on all they may have, the guest level takes its share.
+            const std::string rt_file = dir + "/cpu.rt_runtime_us";
+            if (std::string_view(controller) == "cpu" && limits.rt_runtime_us > 0 && ::access(rt_file.c_str(), W_OK) == 0) {
+                const bool guest_level = &part == &tail[2];
+                const std::string value = guest_level ? std::to_string(limits.rt_runtime_us)
+                                                      : read_text(parent + "/cpu.rt_runtime_us");
+                if (read_text(rt_file) != value)
+                    if (auto ok = write_text(rt_file, value); !ok) return fail(ok.error());
+            }
+        }
+        Result<void> ok;
+        if (std::string_view(controller) == "cpuset") {
+            ok = write_text(dir + "/cpuset.cpus", cpus);
+        } else if (std::string_view(controller) == "cpu") {
+            // v1 shares: 1024 is the default weight 100.
+            ok = write_text(dir + "/cpu.shares", std::to_string(std::max<std::uint64_t>(2, limits.cpu_weight * 1024ULL / 100)));
+        } else {
+            ok = write_text(dir + "/memory.limit_in_bytes", limits.memory_limit ? std::to_string(limits.memory_limit) : "-1");
+        }
+        if (!ok) return fail(ok.error());
+        group.paths_.push_back(dir);
+    }
+    return group;
+}
+
+Result<void> GuestCgroup::add(pid_t pid) const {
+    for (const auto& dir : paths_)
+        if (auto ok = write_text(dir + "/cgroup.procs", std::to_string(pid)); !ok) return fail(ok.error());
+    return {};
+}
+
+std::vector<pid_t> GuestCgroup::pids() const {
+    std::vector<pid_t> out;
+    if (paths_.empty()) return out;
+    std::ifstream procs(paths_.front() + "/cgroup.procs");
+    for (pid_t pid; procs >> pid;) out.push_back(pid);
+    return out;
+}
+
+Result<void> GuestCgroup::kill_all(int timeout_ms) const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        const auto left = pids();
+        if (left.empty()) return {};
+        // Killing repeatedly catches processes forked after the list was read.
+        for (pid_t pid : left) ::kill(pid, SIGKILL);
+        if (std::chrono::steady_clock::now() > deadline)
+            return fail(RegionError::Busy, std::to_string(left.size()) + " processes of cgroup " + paths_.front() +
+                                               " survived SIGKILL for " + std::to_string(timeout_ms) + " ms");
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+
+Result<void> GuestCgroup::remove() const {
+    for (const auto& dir : paths_) {
+        if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return tl::unexpected(io_error("rmdir " + dir, errno));
+        // The platform's directory goes with its last guest; busy (another guest left) is fine.
+        const std::string platform_dir = dir.substr(0, dir.rfind('/'));
+        (void)::rmdir(platform_dir.c_str());
+    }
+    return {};
+}
+
+}  // namespace nk
