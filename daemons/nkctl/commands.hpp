@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "connect.hpp"
 
@@ -10,6 +11,8 @@ namespace nk::ctl {
 int map_command(const Target& target, bool json);
 int segments_command(const Target& target, bool json);
 int pnv_list_command(const Target& target, bool json);
+int guests_command(const Target& target, bool json);
+int exec_command(const Target& target, const std::string& guest, const std::vector<std::string>& command);
 int pnv_free_command(const Target& target, const std::string& guest, const std::string& id);
 
 }  // namespace nk::ctl

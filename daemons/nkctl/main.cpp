@@ -4,6 +4,8 @@
 //   nkctl segments [--json]            named segments in the link and common areas
 //   nkctl pnv [--json]                 PNV allocations of every guest
 //   nkctl pnv free GUEST ID            free one PNV allocation (operator)
+//   nkctl guests [--json]              every guest: state, init pid, incarnation, restarts, last failure
+//   nkctl exec GUEST -- CMD...         run CMD inside GUEST's namespaces and cgroup; exits with its status
 //
 // Every command takes --config FILE or --platform NAME; with one platform running, neither.
 #include <CLI/CLI.hpp>
@@ -38,7 +40,20 @@ int main(int argc, char** argv) {
     pnv_free->add_option("guest", guest, "guest name")->required();
     pnv_free->add_option("id", id, "allocation id")->required();
 
+    auto* guests = app.add_subcommand("guests", "list the guests: state, pid, incarnation, restarts, last failure");
+    add_target(guests);
+    guests->add_flag("--json", json, "print JSON");
+
+    std::string exec_guest;
+    std::vector<std::string> exec_argv;
+    auto* exec = app.add_subcommand("exec", "run a command inside a guest (like nsenter), with its status");
+    add_target(exec);
+    exec->add_option("guest", exec_guest, "guest name")->required();
+    exec->add_option("command", exec_argv, "the command and its arguments (after --)")->required();
+
     CLI11_PARSE(app, argc, argv);
+    if (*guests) return nk::ctl::guests_command(target, json);
+    if (*exec) return nk::ctl::exec_command(target, exec_guest, exec_argv);
     if (*map) return nk::ctl::map_command(target, json);
     if (*segments) return nk::ctl::segments_command(target, json);
     if (*pnv_free) return nk::ctl::pnv_free_command(target, guest, id);

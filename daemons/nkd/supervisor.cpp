@@ -22,8 +22,13 @@ using namespace std::chrono_literals;
 
 constexpr auto kFirstBackoff = 100ms;
 constexpr auto kMaxBackoff = 5000ms;
-constexpr auto kHealthyAfter = 10s;  // a guest that ran this long starts a fresh failure count
-constexpr const char* kGuestPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr auto kHealthyAfter = 10s;
+// Where the kernel groups real-time scheduling (cgroup v1 with RT group scheduling), each rt
+// guest may run SCHED_FIFO for this long in every second: ample for an executive that mostly
+// waits for its timers, and a bound on a runaway loop; several platforms fit under the kernel's
+// 950 ms.
+constexpr std::uint64_t kRtRuntimePerGuestUs = 200'000;  // a guest that ran this long starts a fresh failure count
+constexpr const char* kSystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::uint64_t unix_ns() {
     timespec ts{};
@@ -66,12 +71,10 @@ std::vector<std::string> Supervisor::init_argv(const GuestConfig& g) const {
     return argv;
 }
 
-std::uint64_t Supervisor::rt_runtime_share() const {
-    // 900 ms of every second split among the rt guests: under the kernel's default 950 ms limit,
-    // which keeps a runaway SCHED_FIFO loop from freezing the host.
+std::uint64_t Supervisor::rt_guest_count() const {
     std::uint64_t rt_guests = 0;
     for (const auto& g : config_.guests) rt_guests += g.sched == SchedClass::Rt ? 1 : 0;
-    return 900'000 / std::max<std::uint64_t>(1, rt_guests);
+    return rt_guests;
 }
 
 void Supervisor::start_all() {
@@ -94,8 +97,11 @@ void Supervisor::start(Guest& guest, bool is_restart) {
         region_.set_guest_state(g.id, layout::GuestState::Down, false);
     };
     if (!guest.cgroup) {
-        CgroupLimits limits{g.cpus, g.cpu_weight, g.memory_limit, 0};
-        if (g.sched == SchedClass::Rt) limits.rt_runtime_us = rt_runtime_share();
+        CgroupLimits limits{g.cpus, g.cpu_weight, g.memory_limit, 0, 0};
+        if (g.sched == SchedClass::Rt) {
+            limits.rt_runtime_us = kRtRuntimePerGuestUs;
+            limits.platform_rt_runtime_us = kRtRuntimePerGuestUs * rt_guest_count();
+        }
         auto group = GuestCgroup::create(config_.name, g.name, limits);
         if (!group) return fail_start("its cgroup: " + group.error().message);
         guest.cgroup = std::move(*group);
@@ -109,7 +115,9 @@ void Supervisor::start(Guest& guest, bool is_restart) {
     PartitionSpec spec;
     spec.argv = init_argv(g);
     spec.env = export_env(*fds, Identity::guest(g.id));
-    spec.env.insert(spec.env.end(), {kGuestPath, "HOME=/root", "TERM=dumb", "NK_PLATFORM=" + config_.name,
+    // nk's own programs (nk-netbridge, nk-watchdog, examples) are found beside nk-init.
+    const std::string nk_bin = init_path_.substr(0, init_path_.rfind('/'));
+    spec.env.insert(spec.env.end(), {"PATH=" + nk_bin + ":" + kSystemPath, "HOME=/root", "TERM=dumb", "NK_PLATFORM=" + config_.name,
                                      "NK_GUEST=" + g.name});
     for (const auto& fd : *fds) spec.keep_fds.push_back(fd.get());
     spec.stdout_fd = console_write.get();

@@ -75,7 +75,7 @@ private:
     void on_exit(Guest& guest);
     void drain_console(Guest& guest, bool flush);
     [[nodiscard]] std::vector<std::string> init_argv(const GuestConfig& config) const;
-    [[nodiscard]] std::uint64_t rt_runtime_share() const;
+    [[nodiscard]] std::uint64_t rt_guest_count() const;
 
     Region& region_;
     const PlatformConfig& config_;

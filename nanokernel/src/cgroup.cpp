@@ -110,13 +110,15 @@ Result<GuestCgroup> GuestCgroup::create(std::string_view platform, std::string_v
                         if (auto ok = write_text(dir + "/" + file, read_text(parent + "/" + file)); !ok)
                             return fail(ok.error());
             }
-            // v1 RT group scheduling: real-time runtime flows down from the parent; the nk and
-            // platform levels pass on all they may have, the guest level takes its share.
+            // v1 RT group scheduling: real-time runtime flows down from the parent. The nk level
+            // takes what the root may hand on, the platform level what its rt guests need, the
+            // guest its share; several platforms then fit side by side.
             const std::string rt_file = dir + "/cpu.rt_runtime_us";
             if (std::string_view(controller) == "cpu" && limits.rt_runtime_us > 0 && ::access(rt_file.c_str(), W_OK) == 0) {
-                const bool guest_level = &part == &tail[2];
-                const std::string value = guest_level ? std::to_string(limits.rt_runtime_us)
-                                                      : read_text(parent + "/cpu.rt_runtime_us");
+                const std::size_t level = static_cast<std::size_t>(&part - &tail[0]);
+                const std::string value = level == 0   ? read_text(parent + "/cpu.rt_runtime_us")
+                                          : level == 1 ? std::to_string(limits.platform_rt_runtime_us)
+                                                       : std::to_string(limits.rt_runtime_us);
                 if (read_text(rt_file) != value)
                     if (auto ok = write_text(rt_file, value); !ok) return fail(ok.error());
             }
@@ -133,6 +135,32 @@ Result<GuestCgroup> GuestCgroup::create(std::string_view platform, std::string_v
         if (!ok) return fail(ok.error());
         group.paths_.push_back(dir);
     }
+    return group;
+}
+
+Result<GuestCgroup> GuestCgroup::of_process(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+    if (!in) return fail(RegionError::NotFound, "process " + std::to_string(pid) + " does not exist");
+    GuestCgroup group;
+    group.v2_ = v2_usable();
+    for (std::string line; std::getline(in, line);) {
+        // "ID:CONTROLLERS:PATH"; v2's line is "0::PATH".
+        const auto first = line.find(':'), second = line.find(':', first + 1);
+        if (first == std::string::npos || second == std::string::npos) continue;
+        const std::string controllers = line.substr(first + 1, second - first - 1);
+        const std::string path = line.substr(second + 1);
+        if (group.v2_) {
+            if (controllers.empty()) group.paths_.push_back(std::string(kV2Root) + path);
+            continue;
+        }
+        for (const char* controller : kControllers) {
+            std::stringstream list(controllers);
+            for (std::string c; std::getline(list, c, ',');)
+                if (c == controller) group.paths_.push_back(v1_mount(controller) + path);
+        }
+    }
+    if (group.paths_.empty())
+        return fail(RegionError::NotFound, "process " + std::to_string(pid) + " is in no cgroup nk manages");
     return group;
 }
 

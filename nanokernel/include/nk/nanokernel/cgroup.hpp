@@ -33,6 +33,7 @@ struct CgroupLimits {
     // v1 with RT group scheduling only: SCHED_FIFO runtime per second granted to the group (a
     // group with none cannot run real-time threads). 0: none, for general guests.
     std::uint64_t rt_runtime_us = 0;
+    std::uint64_t platform_rt_runtime_us = 0;  // what the platform's level holds for all its rt guests
 };
 
 class GuestCgroup {
@@ -40,6 +41,10 @@ public:
     // Makes (or re-uses, emptied of nothing) the guest's group and applies the limits.
     [[nodiscard]] static Result<GuestCgroup> create(std::string_view platform, std::string_view guest,
                                                     const CgroupLimits& limits);
+
+    // The groups a running process is in (the cpuset, cpu and memory hierarchies under v1, the
+    // unified one under v2), as /proc/PID/cgroup names them: how `nkctl exec` joins a guest.
+    [[nodiscard]] static Result<GuestCgroup> of_process(pid_t pid);
 
     // Moves `pid` (a process, with its later children) into the group.
     [[nodiscard]] Result<void> add(pid_t pid) const;

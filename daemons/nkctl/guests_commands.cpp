@@ -1,0 +1,158 @@
+// nkctl guests (the guest table as nkd keeps it) and nkctl exec (a command inside a guest).
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "format.hpp"
+#include "nk/nanokernel/cgroup.hpp"
+
+namespace nk::ctl {
+namespace {
+
+std::uint64_t unix_ns_now() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::string own_directory() {
+    char exe[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return "/usr/local/bin";
+    const std::string path(exe, static_cast<std::size_t>(n));
+    return path.substr(0, path.rfind('/'));
+}
+
+bool running(const GuestInfo& g) { return g.state == layout::GuestState::Running && g.init_pid != 0; }
+
+std::string exit_text(std::int32_t status) {
+    if (status < 0) return "";
+    if (WIFEXITED(status)) return "status " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return std::string("SIG") + sigabbrev_np(WTERMSIG(status));
+    return "?";
+}
+
+nlohmann::json guest_json(const GuestInfo& g, std::uint64_t now) {
+    nlohmann::json last = nullptr;
+    if (g.last_failure != layout::FailureKind::None)
+        last = {{"kind", to_string(g.last_failure)},
+                {"exit", exit_text(g.last_exit_status)},
+                {"wait_status", g.last_exit_status},
+                {"time", iso_time(g.last_failure_unix_ns)}};
+    return {{"name", g.name},
+            {"id", g.id},
+            {"kind", to_string(g.kind)},
+            {"state", to_string(g.state)},
+            {"pid", running(g) ? nlohmann::json(g.init_pid) : nlohmann::json(nullptr)},
+            {"incarnation", g.incarnation},
+            {"restarts", g.restarts},
+            {"uptime_s", running(g) && g.started_unix_ns != 0 ? static_cast<double>(now - g.started_unix_ns) / 1e9 : 0.0},
+            {"cpus", cpu_list_text(g.cpus)},
+            {"last_failure", last}};
+}
+
+}  // namespace
+
+int guests_command(const Target& target, bool json) {
+    auto region = connect(target, Identity::observer());
+    if (!region) {
+        std::fprintf(stderr, "nkctl guests: %s\n", region.error().message.c_str());
+        return 1;
+    }
+    const std::uint64_t now = unix_ns_now();
+    const auto guests = region->guests();
+    if (json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& g : guests) out.push_back(guest_json(g, now));
+        std::printf("%s\n", out.dump(2).c_str());
+        return 0;
+    }
+    Table table({"NAME", "KIND", "STATE", "PID", "INCARNATION", "RESTARTS", "UPTIME", "CPUS", "LAST FAILURE"});
+    for (const auto& g : guests) {
+        char uptime[32] = "-";
+        if (running(g) && g.started_unix_ns != 0)
+            std::snprintf(uptime, sizeof uptime, "%.1f s", static_cast<double>(now - g.started_unix_ns) / 1e9);
+        std::string last = "-";
+        if (g.last_failure != layout::FailureKind::None)
+            last = std::string(to_string(g.last_failure)) + " (" + exit_text(g.last_exit_status) + ") at " +
+                   iso_time(g.last_failure_unix_ns);
+        table.add({g.name, std::string(to_string(g.kind)), std::string(to_string(g.state)),
+                   running(g) ? std::to_string(g.init_pid) : "-", std::to_string(g.incarnation),
+                   std::to_string(g.restarts), uptime, cpu_list_text(g.cpus), last});
+    }
+    std::printf("%s", table.render().c_str());
+    return 0;
+}
+
+int exec_command(const Target& target, const std::string& guest_name, const std::vector<std::string>& command) {
+    auto fail_with = [&](const std::string& what) {
+        std::fprintf(stderr, "nkctl exec %s: %s\n", guest_name.c_str(), what.c_str());
+        return 125;  // as env(1) and nsenter do for their own failures, apart from the command's status
+    };
+    if (command.empty()) return fail_with("no command given (nkctl exec GUEST -- CMD ...)");
+    auto observer = connect(target, Identity::observer());
+    if (!observer) return fail_with(observer.error().message);
+    auto info = observer->guest(guest_name);
+    if (!info) return fail_with("no guest is named '" + guest_name + "' on platform '" +
+                                std::string(observer->platform_name()) + "'");
+    if (!running(*info))
+        return fail_with("guest is " + std::string(to_string(info->state)) + ", not running (nkctl guests)");
+
+    // The command gets the guest's own region descriptors, as the guest's services do.
+    auto as_guest = connect(target, Identity::guest(info->id));
+    if (!as_guest) return fail_with("its region descriptors: " + as_guest.error().message);
+    std::vector<int> fds;
+    for (const auto& area : as_guest->areas())
+        if (area.mapped) fds.push_back(as_guest->area_fd(area.index));
+    std::string fd_list;
+    for (int fd : fds) fd_list += (fd_list.empty() ? "" : ",") + std::to_string(fd);
+
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(info->init_pid), 0));
+    if (pidfd < 0) return fail_with("its init (pid " + std::to_string(info->init_pid) + "): " + std::strerror(errno));
+    auto group = GuestCgroup::of_process(static_cast<pid_t>(info->init_pid));
+    if (!group) return fail_with("its cgroup: " + group.error().message);
+    if (auto joined = group->add(::getpid()); !joined) return fail_with("joining its cgroup: " + joined.error().message);
+    if (::setns(pidfd, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET) != 0)
+        return fail_with(std::string("entering its namespaces: ") + std::strerror(errno) +
+                         (errno == EPERM ? " (needs root)" : ""));
+
+    // After setns(CLONE_NEWPID) only children land in the guest's PID namespace.
+    const pid_t child = ::fork();
+    if (child < 0) return fail_with(std::string("fork: ") + std::strerror(errno));
+    if (child == 0) {
+        for (int fd : fds) ::fcntl(fd, F_SETFD, 0);
+        ::setenv("NK_REGION_FDS", fd_list.c_str(), 1);
+        ::setenv("NK_REGION_ROLE", ("guest:" + std::to_string(info->id)).c_str(), 1);
+        ::setenv("NK_PLATFORM", std::string(observer->platform_name()).c_str(), 1);
+        ::setenv("NK_GUEST", guest_name.c_str(), 1);
+        // The PATH of the guest's own services: nk's programs (beside nkctl), then the system's.
+        ::setenv("PATH", (own_directory() + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").c_str(), 1);
+        std::vector<char*> argv;
+        for (const auto& word : command) argv.push_back(const_cast<char*>(word.c_str()));
+        argv.push_back(nullptr);
+        ::execvp(argv[0], argv.data());
+        std::fprintf(stderr, "nkctl exec %s: cannot run %s: %s\n", guest_name.c_str(), argv[0], std::strerror(errno));
+        ::_exit(127);
+    }
+    // The command owns the terminal's signals; nkctl only waits and passes its status on.
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGQUIT, SIG_IGN);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return 1;
+}
+
+}  // namespace nk::ctl

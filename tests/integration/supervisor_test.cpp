@@ -1,0 +1,275 @@
+// nkd as the nanokernel's supervisor: real partitions (namespaces, cgroups), real kills, real
+// restarts, read back through nkctl as an operator would.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "test_platform.hpp"
+
+namespace nk {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+struct CommandResult {
+    int status = -1;
+    std::string output;
+};
+
+CommandResult run(const std::string& run_dir, const std::string& command) {
+    const std::string full = "NK_RUN_DIR=" + run_dir + " " + command + " 2>&1";
+    FILE* pipe = ::popen(full.c_str(), "r");
+    CommandResult result;
+    char buffer[4096];
+    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) result.output += buffer;
+    const int status = ::pclose(pipe);
+    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// A linux guest with one service and an rt guest whose one process stops on SIGTERM.
+std::string platform_toml(const std::string& name, const std::string& linux_extra = {}) {
+    return "[platform]\nname = \"" + name + "\"\nlock_memory = false\n"
+           "[areas]\nlink_size = \"64 KiB\"\ncommon_size = \"64 KiB\"\npnv_size = \"64 KiB\"\n"
+           "[[guests]]\nid = 1\nname = \"linux\"\nkind = \"linux\"\nmemory = \"64 KiB\"\ncpus = [0]\n"
+           "services = [[\"sleep\", \"infinity\"]]\n" + linux_extra +
+           "\n[[guests]]\nid = 2\nname = \"rt\"\nkind = \"rt\"\nmemory = \"64 KiB\"\ncpus = [0]\npriority = 10\n"
+           "run = [\"sh\", \"-c\", \"trap 'exit 0' TERM; echo rt guest up; while :; do sleep 0.05; done\"]\n"
+           "[[links]]\nguests = [\"linux\", \"rt\"]\n"
+           "[[access]]\nobjects = \"*\"\nguests = [\"*\"]\nrights = \"rw\"\n";
+}
+
+class Supervisor : public ::testing::Test {
+protected:
+    void SetUp() override {
+        NK_REQUIRE_ROOT();
+        char pattern[] = "/tmp/nk-sup-XXXXXX";
+        dir = ::mkdtemp(pattern);
+        platform = "sup" + std::to_string(::getpid()) + "x" + std::to_string(counter++);
+    }
+    void TearDown() override {
+        stop_nkd();
+        if (!dir.empty()) std::filesystem::remove_all(dir);
+    }
+
+    void start_nkd(const std::string& linux_extra = {}) {
+        config = dir + "/" + platform + ".toml";
+        std::ofstream(config) << platform_toml(platform, linux_extra);
+        log = dir + "/nkd.log";
+        nkd = ::fork();
+        if (nkd == 0) {
+            ::setenv("NK_RUN_DIR", dir.c_str(), 1);
+            const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            ::dup2(out, 2);
+            const std::string bin = test::binary("nkd");
+            ::execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        ASSERT_TRUE(wait_until([&] { return state_of("linux") == "running" && state_of("rt") == "running"; }, 10s))
+            << read_file(log);
+    }
+
+    // Stops nkd with SIGTERM and returns its exit status.
+    int stop_nkd() {
+        if (nkd <= 0) return -1;
+        ::kill(nkd, SIGTERM);
+        int status = 0;
+        ::waitpid(nkd, &status, 0);
+        nkd = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+
+    nlohmann::json guests() const {
+        auto out = run(dir, test::binary("nkctl") + " guests --json --platform " + platform);
+        if (out.status != 0) return nlohmann::json::array();
+        return nlohmann::json::parse(out.output, nullptr, false);
+    }
+    nlohmann::json guest(const std::string& name) const {
+        for (const auto& g : guests())
+            if (g.is_object() && g["name"] == name) return g;
+        return nullptr;
+    }
+    std::string state_of(const std::string& name) const {
+        auto g = guest(name);
+        return g.is_object() ? g["state"].get<std::string>() : "";
+    }
+    CommandResult exec(const std::string& name, const std::string& command) const {
+        return run(dir, test::binary("nkctl") + " exec --platform " + platform + " " + name + " -- " + command);
+    }
+
+    template <class Pred>
+    static bool wait_until(Pred pred, std::chrono::milliseconds limit) {
+        const auto end = Clock::now() + limit;
+        while (Clock::now() < end) {
+            if (pred()) return true;
+            std::this_thread::sleep_for(10ms);
+        }
+        return pred();
+    }
+
+    static inline int counter = 0;
+    std::string dir, platform, config, log;
+    pid_t nkd = -1;
+};
+
+TEST_F(Supervisor, EachGuestSeesOnlyItsOwnProcessesAndHostname) {
+    start_nkd();
+    auto name = exec("linux", "hostname");
+    EXPECT_EQ(name.status, 0);
+    EXPECT_EQ(name.output, "linux\n");
+    EXPECT_EQ(exec("rt", "hostname").output, "rt\n");
+
+    // PID 1 is nk-init; the guest's /proc holds its own processes only, not nkd nor the test.
+    auto processes = exec("linux", "ps -e -o pid=,comm=");
+    EXPECT_EQ(processes.status, 0) << processes.output;
+    std::istringstream lines(processes.output);
+    std::vector<std::string> names;
+    for (std::string pid, comm; lines >> pid >> comm;) {
+        if (pid == "1") {
+            EXPECT_EQ(comm, "nk-init");
+        }
+        names.push_back(comm);
+    }
+    EXPECT_LE(names.size(), 4U) << processes.output;  // nk-init, sleep, ps (and the shell if any)
+    EXPECT_EQ(std::count(names.begin(), names.end(), "nkd"), 0);
+
+    // The rt guest's only process is PID 1, at SCHED_FIFO, with no network interface but lo.
+    auto links = exec("rt", "ip -o link");
+    EXPECT_EQ(links.status, 0) << links.output;
+    EXPECT_EQ(std::count(links.output.begin(), links.output.end(), '\n'), 1) << links.output;
+    EXPECT_NE(links.output.find(": lo:"), std::string::npos);
+    EXPECT_NE(exec("rt", "chrt -p 1").output.find("SCHED_FIFO"), std::string::npos);
+
+    // Each is in its own cgroup; the linux guest's lo is up.
+    EXPECT_NE(exec("linux", "cat /proc/self/cgroup").output.find("/nk/" + platform + "/linux"), std::string::npos);
+    EXPECT_NE(exec("linux", "ip -o link show lo").output.find("UP"), std::string::npos);
+    // The platform's socket directory is hidden from the guests.
+    EXPECT_EQ(exec("linux", "test -e " + dir + "/" + platform + ".sock").status, 1);
+}
+
+TEST_F(Supervisor, ExecPassesTheCommandsExitStatusAndRefusesUnknownGuests) {
+    start_nkd();
+    EXPECT_EQ(exec("linux", "sh -c 'exit 7'").status, 7);
+    EXPECT_EQ(exec("linux", "true").status, 0);
+    auto unknown = exec("nosuch", "true");
+    EXPECT_EQ(unknown.status, 125);
+    EXPECT_NE(unknown.output.find("no guest is named 'nosuch'"), std::string::npos) << unknown.output;
+    // A command inside a guest attaches the region as that guest.
+    auto whoami = exec("linux", "nk_test_guest whoami");
+    EXPECT_EQ(whoami.status, 0) << whoami.output;
+    EXPECT_EQ(whoami.output, "guest 1\n");
+}
+
+TEST_F(Supervisor, KilledGuestIsRestartedWithItsPnvIntactAndThePeerUndisturbed) {
+    start_nkd();
+    const auto before_linux = guest("linux");
+    const auto before_rt = guest("rt");
+    ASSERT_EQ(before_linux["incarnation"], 1);
+
+    // A process of the linux guest writes PNV memory, then stays (it dies with the guest).
+    const std::string writer_cmd = "NK_RUN_DIR=" + dir + " " + test::binary("nkctl") + " exec --platform " + platform +
+                                   " linux -- nk_test_guest pnv-write controller.state 4096 kept-across-restart";
+    FILE* writer = ::popen(writer_cmd.c_str(), "r");
+    char line[256] = {};
+    ASSERT_NE(std::fgets(line, sizeof line, writer), nullptr);
+    EXPECT_NE(std::string(line).find("fresh 1"), std::string::npos) << line;
+
+    const auto killed_at = Clock::now();
+    ASSERT_EQ(::kill(before_linux["pid"].get<pid_t>(), SIGKILL), 0);
+    ASSERT_TRUE(wait_until([&] { return state_of("linux") != "running"; }, 5s));
+    const auto detected_at = Clock::now();
+    ASSERT_TRUE(wait_until([&] { return guest("linux")["incarnation"] == 2 && state_of("linux") == "running"; }, 10s))
+        << read_file(log);
+    const auto running_at = Clock::now();
+    ::pclose(writer);
+    std::printf("[ timing ] kill -> seen down: %.1f ms, kill -> running again: %.1f ms\n",
+                std::chrono::duration<double, std::milli>(detected_at - killed_at).count(),
+                std::chrono::duration<double, std::milli>(running_at - killed_at).count());
+
+    const auto after = guest("linux");
+    EXPECT_EQ(after["restarts"], 1);
+    EXPECT_NE(after["pid"], before_linux["pid"]);
+    EXPECT_EQ(after["last_failure"]["kind"], "killed");
+    EXPECT_EQ(after["last_failure"]["exit"], "SIGKILL");
+    // The other guest was not touched.
+    const auto rt = guest("rt");
+    EXPECT_EQ(rt["pid"], before_rt["pid"]);
+    EXPECT_EQ(rt["incarnation"], 1);
+    EXPECT_EQ(rt["restarts"], 0);
+    // The new incarnation finds the PNV memory as the old one left it.
+    auto read = exec("linux", "nk_test_guest pnv-read controller.state 4096");
+    EXPECT_EQ(read.status, 0) << read.output;
+    EXPECT_NE(read.output.find("fresh 0 text kept-across-restart"), std::string::npos) << read.output;
+    EXPECT_NE(read_file(log).find("guest 'linux' was killed by SIGKILL"), std::string::npos);
+}
+
+TEST_F(Supervisor, PolicyNeverLeavesAFailedGuestDown) {
+    start_nkd("restart = \"never\"\n");
+    ASSERT_EQ(::kill(guest("linux")["pid"].get<pid_t>(), SIGKILL), 0);
+    ASSERT_TRUE(wait_until([&] { return state_of("linux") == "down"; }, 5s)) << read_file(log);
+    std::this_thread::sleep_for(300ms);  // longer than the first back-off: no restart comes
+    EXPECT_EQ(state_of("linux"), "down");
+    EXPECT_EQ(guest("linux")["incarnation"], 1);
+    EXPECT_EQ(state_of("rt"), "running");
+    EXPECT_NE(exec("linux", "true").output.find("not running"), std::string::npos);
+}
+
+TEST_F(Supervisor, GuestFailingAgainAndAgainIsGivenUpAfterItsLimit) {
+    // Each kill comes soon after the restart, so none counts as a healthy run in between.
+    start_nkd("restart_limit = 2\n");
+    for (int round = 1; round <= 3; ++round) {
+        ASSERT_TRUE(wait_until([&] { return state_of("linux") == "running"; }, 10s)) << read_file(log);
+        ASSERT_EQ(::kill(guest("linux")["pid"].get<pid_t>(), SIGKILL), 0);
+        ASSERT_TRUE(wait_until([&] { return state_of("linux") != "running"; }, 5s));
+    }
+    ASSERT_TRUE(wait_until([&] { return state_of("linux") == "down"; }, 5s)) << read_file(log);
+    std::this_thread::sleep_for(500ms);
+    EXPECT_EQ(state_of("linux"), "down");
+    EXPECT_EQ(guest("linux")["restarts"], 2);
+    EXPECT_NE(read_file(log).find("giving up (restart_limit = 2)"), std::string::npos) << read_file(log);
+}
+
+TEST_F(Supervisor, SigtermStopsEveryGuestAndRemovesTheirCgroups) {
+    start_nkd();
+    const auto linux_pid = guest("linux")["pid"].get<pid_t>();
+    const auto rt_pid = guest("rt")["pid"].get<pid_t>();
+    EXPECT_EQ(stop_nkd(), 0);
+    EXPECT_NE(::kill(linux_pid, 0), 0);
+    EXPECT_NE(::kill(rt_pid, 0), 0);
+    const std::string text = read_file(log);
+    // Reverse config order: rt first, then linux.
+    const auto rt_stop = text.find("guest 'rt' exited with status 0");
+    const auto linux_stop = text.find("guest 'linux' exited with status 0");
+    ASSERT_NE(rt_stop, std::string::npos) << text;
+    ASSERT_NE(linux_stop, std::string::npos) << text;
+    EXPECT_LT(rt_stop, linux_stop);
+    EXPECT_NE(text.find("[rt] rt guest up"), std::string::npos) << text;  // the console, prefixed
+    for (const char* hierarchy : {"cpuset", "cpu", "memory"}) {
+        const std::string path = std::string("/sys/fs/cgroup/") + hierarchy + "/nk/" + platform;
+        struct stat st {};
+        EXPECT_NE(::stat(path.c_str(), &st), 0) << path << " is left behind";
+    }
+}
+
+}  // namespace
+}  // namespace nk
