@@ -3,9 +3,11 @@
 #
 #   scripts/run-platform.sh [CONFIG] [--keep]
 #
-# Starts nkd with CONFIG (default examples/platforms/two-guests.toml), prints the partition map
-# with nkctl, lets a process of guest "linux" share a segment with a process of guest "rt", and
-# stops the platform again (with --keep it stays up; stop it with: kill $(cat /run/nk/nkd.pid)).
+# Starts nkd with CONFIG (default examples/platforms/two-guests.toml): nkd starts guest "linux"
+# (nk-init in namespaces of its own) and guest "rt" (a 1 kHz SCHED_FIFO ticker). It prints the
+# partition map and the guests, looks inside the linux guest, reads the rt guest's live status
+# from the linux guest through shared memory, kills the rt guest to show that only it restarts,
+# and stops the platform again (with --keep it stays up; stop it with: kill $(cat /run/nk/nkd.pid)).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,13 +23,12 @@ done
 bash scripts/install-deps.sh
 bash scripts/build.sh default >/dev/null
 bin=build/default/bin
-[[ -x $bin/nkd ]] || bin=build/default/daemons
 
 export NK_RUN_DIR=${NK_RUN_DIR:-/run/nk}
 platform=$(sed -n 's/^name *= *"\(.*\)".*/\1/p' "$config" | head -n 1)
 mkdir -p "$NK_RUN_DIR"
 
-"$bin/nkd" --config "$config" &
+"$bin/nkd" --config "$config" 2> >(sed 's/^/  nkd| /' >&2) &
 nkd_pid=$!
 echo "$nkd_pid" >"$NK_RUN_DIR/nkd.pid"
 stop() {
@@ -37,24 +38,57 @@ stop() {
 }
 ((keep)) || trap stop EXIT
 
+nkctl() { "$bin/nkctl" "$@"; }
+wait_running() {  # GUEST
+  for _ in $(seq 1 200); do
+    nkctl guests --platform "$platform" --json 2>/dev/null | tr -d ' \n' | grep -q "\"name\":\"$1\",\"pid\":[0-9]*,\"restarts\":[0-9]*,\"state\":\"running\"" && return 0
+    kill -0 "$nkd_pid" 2>/dev/null || { echo "nkd failed to start" >&2; exit 1; }
+    sleep 0.05
+  done
+  echo "guest '$1' did not come up" >&2
+  exit 1
+}
 for _ in $(seq 1 200); do
   [[ -S $NK_RUN_DIR/$platform.sock ]] && break
   kill -0 "$nkd_pid" 2>/dev/null || { echo "nkd failed to start" >&2; exit 1; }
   sleep 0.05
 done
+wait_running linux
+wait_running rt
+sleep 0.5
 
 echo
 echo "== nkctl map: the partition of platform '$platform' =="
-"$bin/nkctl" map --platform "$platform"
+nkctl map --platform "$platform"
 
 echo
-echo "== a process of guest 'linux' writes a segment in link linux-rt; one of guest 'rt' reads it =="
-example=build/default/examples/nk_example_shared_segment
-[[ -x $example ]] || example=$bin/nk_example_shared_segment
-NK_PLATFORM=$platform NK_GUEST=linux "$example" write greeting rt "hello from the linux guest"
-NK_PLATFORM=$platform NK_GUEST=rt "$example" read greeting
+echo "== nkctl guests =="
+nkctl guests --platform "$platform"
+
 echo
-"$bin/nkctl" segments --platform "$platform"
+echo "== inside guest 'linux' (nkctl exec linux -- ...): its own host name and processes =="
+nkctl exec --platform "$platform" linux -- sh -c 'echo "hostname: $(hostname)"; ps -e -o pid,comm'
+
+echo
+echo "== the rt guest's live status, read from the linux guest through segment rt.status =="
+nkctl exec --platform "$platform" linux -- nk_example_shared_segment read rt.status
+sleep 1
+nkctl exec --platform "$platform" linux -- nk_example_shared_segment read rt.status
+
+echo
+echo "== a process of guest 'linux' writes a segment in link linux-rt; one in guest 'rt' reads it =="
+nkctl exec --platform "$platform" linux -- nk_example_shared_segment write greeting rt "hello from the linux guest"
+nkctl exec --platform "$platform" rt -- nk_example_shared_segment read greeting
+echo
+nkctl segments --platform "$platform"
+
+echo
+echo "== kill -9 the rt guest: nkd restarts it alone; the linux guest keeps running =="
+rt_pid=$(nkctl guests --platform "$platform" --json | tr -d ' \n' | grep -o '"name":"rt","pid":[0-9]*' | grep -o '[0-9]*$')
+kill -9 "$rt_pid"
+sleep 0.5
+wait_running rt
+nkctl guests --platform "$platform"
 
 if ((keep)); then
   echo
