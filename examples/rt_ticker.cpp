@@ -32,6 +32,12 @@ std::int64_t ns_of(const timespec& t) { return std::int64_t{t.tv_sec} * 1'000'00
 }  // namespace
 
 int main(int argc, char** argv) {
+    // First of all: as PID 1 of its guest, a signal without a handler would be ignored, and nkd
+    // may stop the guest at any moment.
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
     const char* peer = argc > 1 ? argv[1] : "linux";
     auto region = nk::guest::attach();
     if (!region) {
@@ -45,11 +51,6 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "rt ticker: segment rt.status: %s\n", segment.error().message.c_str());
         return 1;
     }
-    struct sigaction action {};
-    action.sa_handler = request_stop;
-    sigaction(SIGTERM, &action, nullptr);
-    sigaction(SIGINT, &action, nullptr);
-
     sched_param param{};
     const int policy = sched_getscheduler(0);
     sched_getparam(0, &param);

@@ -84,7 +84,8 @@ int guests_command(const Target& target, bool json) {
             std::snprintf(uptime, sizeof uptime, "%.1f s", static_cast<double>(now - g.started_unix_ns) / 1e9);
         std::string last = "-";
         if (g.last_failure != layout::FailureKind::None)
-            last = std::string(to_string(g.last_failure)) + " (" + exit_text(g.last_exit_status) + ") at " +
+            last = std::string(to_string(g.last_failure)) +
+                   (g.last_exit_status >= 0 ? " (" + exit_text(g.last_exit_status) + ")" : std::string()) + " at " +
                    iso_time(g.last_failure_unix_ns);
         table.add({g.name, std::string(to_string(g.kind)), std::string(to_string(g.state)),
                    running(g) ? std::to_string(g.init_pid) : "-", std::to_string(g.incarnation),

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@
 
 #include "nk/nanokernel/platform_config.hpp"
 #include "nk/nanokernel/region.hpp"
+#include "nk/nanokernel/region_client.hpp"
+#include "nk/nanokernel/region_keeper.hpp"
 #include "nk/nanokernel/region_server.hpp"
 #include "notify.hpp"
 #include "supervisor.hpp"
@@ -32,18 +35,68 @@ std::string default_init_path() {
     return path.substr(0, path.rfind('/') + 1) + "nk-init";
 }
 
+// Empty when the region's guest table matches the config's guests; else what differs.
+std::string same_guests(const nk::Region& region, const nk::PlatformConfig& config) {
+    const auto guests = region.guests();
+    if (guests.size() != config.guests.size())
+        return "the running platform has " + std::to_string(guests.size()) + " guests, the config " +
+               std::to_string(config.guests.size());
+    for (std::size_t i = 0; i < guests.size(); ++i)
+        if (guests[i].id != config.guests[i].id || guests[i].name != config.guests[i].name)
+            return "the running platform's guest " + std::to_string(i) + " is '" + guests[i].name + "' (id " +
+                   std::to_string(guests[i].id) + "), the config's '" + config.guests[i].name + "'";
+    return {};
+}
+
 int run(const std::string& config_path, std::string init_path) {
     auto config = nk::load_platform_config(config_path);
     if (!config) {
         std::fprintf(stderr, "nkd: %s\n", config.error().message.c_str());
         return 2;
     }
-    auto region = nk::Region::create(*config);
-    if (!region) {
-        std::fprintf(stderr, "nkd: cannot create the region of platform '%s': %s\n", config->name.c_str(),
-                     region.error().message.c_str());
+    // One nkd per platform: a live one answers on the platform's socket.
+    if (auto served = nk::attach_by_name(config->name, nk::Identity::observer())) {
+        std::fprintf(stderr, "nkd: platform '%s' is already served by another nkd (%s)\n", config->name.c_str(),
+                     nk::platform_socket_path(config->name).c_str());
         return 1;
     }
+    // A keeper left by an nkd that died holds the running platform: adopt it, guests and all.
+    const std::string keeper_file = nk::run_directory() + "/" + config->name + ".keeper";
+    std::optional<nk::Region> region;
+    std::vector<nk::UniqueFd> kept_consoles;
+    pid_t keeper = -1;
+    auto kept = nk::reopen_from_keeper(config->name, config->guests.size(), keeper_file);
+    if (kept) {
+        auto adopted = nk::Region::adopt(std::move(kept->areas));
+        if (!adopted) {
+            std::fprintf(stderr, "nkd: the kept region of platform '%s' cannot be adopted: %s\n(stop its keeper, "
+                                 "kill %d, to start the platform afresh)\n",
+                         config->name.c_str(), adopted.error().message.c_str(), kept->keeper);
+            return 1;
+        }
+        if (auto same = same_guests(*adopted, *config); !same.empty()) {
+            std::fprintf(stderr, "nkd: %s: %s; stop the running platform first (kill %d ends its keeper)\n",
+                         config_path.c_str(), same.c_str(), kept->keeper);
+            return 1;
+        }
+        region = std::move(*adopted);
+        kept_consoles = std::move(kept->consoles);
+        keeper = kept->keeper;
+        std::fprintf(stderr, "nkd: adopting the running platform '%s' from its keeper (pid %d)\n",
+                     config->name.c_str(), keeper);
+    } else if (kept.error().code != make_error_code(nk::RegionError::NotFound)) {
+        std::fprintf(stderr, "nkd: %s\n", kept.error().message.c_str());
+        return 1;
+    } else {
+        auto created = nk::Region::create(*config);
+        if (!created) {
+            std::fprintf(stderr, "nkd: cannot create the region of platform '%s': %s\n", config->name.c_str(),
+                         created.error().message.c_str());
+            return 1;
+        }
+        region = std::move(*created);
+    }
+    const bool adopting = keeper > 0;
     auto server = nk::RegionServer::listen(*region);
     if (!server) {
         std::fprintf(stderr, "nkd: cannot serve platform '%s': %s\n", config->name.c_str(),
@@ -69,8 +122,16 @@ int run(const std::string& config_path, std::string init_path) {
                  config->guests.size(), server->path().c_str());
 
     if (init_path.empty()) init_path = default_init_path();
-    nk::nkd::Supervisor supervisor(*region, *config, init_path);
-    supervisor.start_all();
+    nk::nkd::Supervisor supervisor(*region, *config, init_path, std::move(kept_consoles));
+    if (!adopting) {
+        auto started = nk::start_region_keeper(*region, supervisor.console_read_fds(), keeper_file);
+        if (!started) {
+            std::fprintf(stderr, "nkd: %s\n", started.error().message.c_str());
+            return 1;
+        }
+        keeper = *started;
+    }
+    supervisor.start_all(adopting);
     nk::daemon::notify("READY=1\nSTATUS=platform " + config->name + ": " + supervisor.status());
 
     for (;;) {
@@ -96,6 +157,7 @@ int run(const std::string& config_path, std::string init_path) {
                 std::fprintf(stderr, "nkd: signal %u: stopping platform '%s'\n", info.ssi_signo, config->name.c_str());
                 nk::daemon::notify("STOPPING=1");
                 supervisor.stop_all();
+                nk::stop_region_keeper(keeper, keeper_file);
                 return 0;
             }
         }

@@ -7,7 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/syscall.h>
+
 #include <algorithm>
+#include <fstream>
 #include <cstdio>
 #include <cstring>
 
@@ -50,10 +53,35 @@ std::string run_dir() {
 
 }  // namespace
 
-Supervisor::Supervisor(Region& region, const PlatformConfig& config, std::string init_path)
+Supervisor::Supervisor(Region& region, const PlatformConfig& config, std::string init_path,
+                       std::vector<UniqueFd> kept_consoles)
     : region_(region), config_(config), init_path_(std::move(init_path)) {
     guests_.resize(config_.guests.size());
-    for (std::size_t i = 0; i < guests_.size(); ++i) guests_[i].config = &config_.guests[i];
+    for (std::size_t i = 0; i < guests_.size(); ++i) {
+        Guest& guest = guests_[i];
+        guest.config = &config_.guests[i];
+        // One pipe per guest for the life of the platform: every incarnation writes into it, and
+        // the keeper holds its read end, so a guest never gets SIGPIPE while nkd is away.
+        if (i < kept_consoles.size() && kept_consoles[i]) {
+            guest.console = std::move(kept_consoles[i]);
+            const std::string path = "/proc/self/fd/" + std::to_string(guest.console.get());
+            guest.console_write = UniqueFd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+        } else {
+            int ends[2];
+            if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) == 0) {
+                guest.console = UniqueFd(ends[0]);
+                guest.console_write = UniqueFd(ends[1]);
+                // The guest's end blocks as an ordinary stdout does; only nkd's end is non-blocking.
+                ::fcntl(ends[1], F_SETFL, 0);
+            }
+        }
+    }
+}
+
+std::vector<int> Supervisor::console_read_fds() const {
+    std::vector<int> fds;
+    for (const auto& guest : guests_) fds.push_back(guest.console ? guest.console.get() : -1);
+    return fds;
 }
 
 std::vector<std::string> Supervisor::init_argv(const GuestConfig& g) const {
@@ -77,15 +105,51 @@ std::uint64_t Supervisor::rt_guest_count() const {
     return rt_guests;
 }
 
-void Supervisor::start_all() {
+void Supervisor::start_all(bool adopting) {
     for (auto& guest : guests_) {
         if (!guest.config->runnable()) {
             std::fprintf(stderr, "nkd: guest '%s' has nothing to run (an rt guest without `run`); its processes "
                                  "attach by hand\n", guest.config->name.c_str());
             continue;
         }
-        start(guest, false);
+        if (adopting) {
+            const auto info = region_.guest(guest.config->id);
+            if (info && (info->state == layout::GuestState::Running || info->state == layout::GuestState::Starting) &&
+                adopt(guest, *info))
+                continue;
+            if (info && (info->state == layout::GuestState::Down || info->state == layout::GuestState::Stopped)) {
+                std::fprintf(stderr, "nkd: guest '%s' was left %s; it stays so\n", guest.config->name.c_str(),
+                             std::string(to_string(info->state)).c_str());
+                continue;
+            }
+        }
+        start(guest, adopting);
     }
+}
+
+bool Supervisor::adopt(Guest& guest, const GuestInfo& info) {
+    const GuestConfig& g = *guest.config;
+    const auto pid = static_cast<pid_t>(info.init_pid);
+    // The pid must still be this guest's init: alive, and in the guest's cgroup.
+    std::ifstream cgroups("/proc/" + std::to_string(pid) + "/cgroup");
+    const std::string want = "/nk/" + config_.name + "/" + g.name;
+    bool ours = false;
+    for (std::string line; std::getline(cgroups, line);) ours |= line.size() >= want.size() &&
+                                                             line.compare(line.size() - want.size(), want.size(), want) == 0;
+    const int pidfd = ours ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
+    if (pidfd < 0) {
+        std::fprintf(stderr, "nkd: guest '%s' (pid %d) is gone; starting it again\n", g.name.c_str(), pid);
+        return false;
+    }
+    auto group = GuestCgroup::create(config_.name, g.name, {g.cpus, g.cpu_weight, g.memory_limit, 0, 0});
+    if (group) guest.cgroup = std::move(*group);
+    guest.pid = pid;
+    guest.pidfd = UniqueFd(pidfd);
+    guest.adopted = true;
+    guest.started = Clock::now();
+    region_.set_guest_state(g.id, layout::GuestState::Running, false);
+    std::fprintf(stderr, "nkd: guest '%s' adopted: pid %d, incarnation %u\n", g.name.c_str(), pid, info.incarnation);
+    return true;
 }
 
 void Supervisor::start(Guest& guest, bool is_restart) {
@@ -108,9 +172,6 @@ void Supervisor::start(Guest& guest, bool is_restart) {
     }
     auto fds = region_.export_fds(Identity::guest(g.id));
     if (!fds) return fail_start("its region descriptors: " + fds.error().message);
-    int console[2];
-    if (::pipe2(console, O_CLOEXEC) != 0) return fail_start(std::string("console pipe: ") + std::strerror(errno));
-    UniqueFd console_read(console[0]), console_write(console[1]);
 
     PartitionSpec spec;
     spec.argv = init_argv(g);
@@ -120,7 +181,7 @@ void Supervisor::start(Guest& guest, bool is_restart) {
     spec.env.insert(spec.env.end(), {"PATH=" + nk_bin + ":" + kSystemPath, "HOME=/root", "TERM=dumb", "NK_PLATFORM=" + config_.name,
                                      "NK_GUEST=" + g.name});
     for (const auto& fd : *fds) spec.keep_fds.push_back(fd.get());
-    spec.stdout_fd = console_write.get();
+    spec.stdout_fd = guest.console_write.get();
     spec.new_network = true;  // rt guests have no interface at all; linux guests get theirs from netbridge
 
     region_.set_guest_state(g.id, layout::GuestState::Starting, true);
@@ -134,7 +195,7 @@ void Supervisor::start(Guest& guest, bool is_restart) {
     if (auto go = started->release(); !go) std::fprintf(stderr, "nkd: guest '%s': %s\n", g.name.c_str(), go.error().message.c_str());
     guest.pid = started->pid;
     guest.pidfd = std::move(started->pidfd);
-    guest.console = std::move(console_read);
+    guest.adopted = false;
     guest.started = Clock::now();
     GuestRuntimeUpdate update;
     update.init_pid = static_cast<std::uint32_t>(guest.pid);
@@ -169,14 +230,8 @@ void Supervisor::on_ready(const std::vector<pollfd>& ready) {
 void Supervisor::drain_console(Guest& guest, bool flush) {
     char buffer[4096];
     for (;;) {
-        pollfd p{guest.console.get(), POLLIN, 0};
-        if (::poll(&p, 1, 0) <= 0 || (p.revents & (POLLIN | POLLHUP)) == 0) break;
         const ssize_t n = ::read(guest.console.get(), buffer, sizeof buffer);
-        if (n <= 0) {
-            guest.console.reset();  // every writer is gone
-            flush = true;
-            break;
-        }
+        if (n <= 0) break;  // EAGAIN: drained (nkd holds a write end, so there is no EOF)
         guest.console_tail.append(buffer, static_cast<std::size_t>(n));
         std::size_t newline;
         while ((newline = guest.console_tail.find('\n')) != std::string::npos) {
@@ -192,8 +247,8 @@ void Supervisor::drain_console(Guest& guest, bool flush) {
 
 void Supervisor::on_exit(Guest& guest) {
     const GuestConfig& g = *guest.config;
-    int status = 0;
-    if (::waitpid(guest.pid, &status, WNOHANG) <= 0) return;  // not ended after all
+    int status = -1;  // an adopted init is not our child: its status is not ours to read
+    if (!guest.adopted && ::waitpid(guest.pid, &status, WNOHANG) <= 0) return;  // not ended after all
     const auto ran = Clock::now() - guest.started;
     guest.pidfd.reset();
     guest.pid = -1;
@@ -201,10 +256,10 @@ void Supervisor::on_exit(Guest& guest) {
     if (auto killed = guest.cgroup->kill_all(); !killed) std::fprintf(stderr, "nkd: %s\n", killed.error().message.c_str());
     if (guest.console) drain_console(guest, true);
 
-    layout::FailureKind kind = layout::FailureKind::Killed;
+    layout::FailureKind kind = layout::FailureKind::Killed;  // also an adopted init's end: it did not stop on request
     if (guest.stopping) {
         kind = layout::FailureKind::Stopped;
-    } else if (WIFEXITED(status)) {
+    } else if (status != -1 && WIFEXITED(status)) {
         kind = WEXITSTATUS(status) == 0 ? layout::FailureKind::CleanExit : layout::FailureKind::Exited;
     }
     GuestRuntimeUpdate update;
@@ -212,7 +267,8 @@ void Supervisor::on_exit(Guest& guest) {
     update.failure = kind;
     update.failure_unix_ns = unix_ns();
     region_.set_guest_runtime(g.id, update);
-    std::fprintf(stderr, "nkd: guest '%s' %s after %.1f s\n", g.name.c_str(), describe(status).c_str(),
+    std::fprintf(stderr, "nkd: guest '%s' %s after %.1f s\n", g.name.c_str(),
+                 status == -1 ? "ended (adopted: exit status unknown)" : describe(status).c_str(),
                  std::chrono::duration<double>(ran).count());
 
     const bool failed = kind == layout::FailureKind::Killed || kind == layout::FailureKind::Exited;

@@ -34,12 +34,19 @@ class Supervisor {
 public:
     using Clock = std::chrono::steady_clock;
 
-    // `init_path`: the nk-init binary.
-    Supervisor(Region& region, const PlatformConfig& config, std::string init_path);
+    // `init_path`: the nk-init binary. `kept_consoles`: the console pipes a region keeper held
+    // for a restarted nkd (read ends, one per guest); empty: make new ones.
+    Supervisor(Region& region, const PlatformConfig& config, std::string init_path,
+               std::vector<UniqueFd> kept_consoles = {});
+
+    // The read end of each guest's console pipe, in config order, for the region keeper.
+    [[nodiscard]] std::vector<int> console_read_fds() const;
 
     // Starts every runnable guest in config order; a guest that cannot start is logged and left
-    // down (the others still start).
-    void start_all();
+    // down (the others still start). With `adopting` (a restarted nkd on a kept region), a guest
+    // the table shows running is adopted if its init still lives, and one that was left down
+    // stays down.
+    void start_all(bool adopting = false);
 
     // What the caller's poll() must watch: one pidfd and one console pipe per running guest.
     [[nodiscard]] std::vector<pollfd> poll_fds() const;
@@ -63,7 +70,9 @@ private:
         std::optional<GuestCgroup> cgroup;
         pid_t pid = -1;
         UniqueFd pidfd;
-        UniqueFd console;          // read end of the console pipe
+        UniqueFd console;          // read end of the console pipe (non-blocking); kept across restarts
+        UniqueFd console_write;    // its write end, the guest's stdout and stderr
+        bool adopted = false;      // started by an earlier nkd: not our child, its status unknown
         std::string console_tail;  // an unfinished last line
         Clock::time_point started{};
         std::optional<Clock::time_point> restart_at;
@@ -72,6 +81,7 @@ private:
     };
 
     void start(Guest& guest, bool is_restart);
+    [[nodiscard]] bool adopt(Guest& guest, const GuestInfo& info);
     void on_exit(Guest& guest);
     void drain_console(Guest& guest, bool flush);
     [[nodiscard]] std::vector<std::string> init_argv(const GuestConfig& config) const;

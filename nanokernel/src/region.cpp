@@ -241,6 +241,12 @@ Result<Region> Region::create(const PlatformConfig& config) {
 Result<Region> Region::attach(std::vector<UniqueFd> fds, Identity who) {
     if (who.role == Role::Creator)
         return fail(RegionError::InvalidArgument, "only Region::create makes a creator; attach as guest, operator or observer");
+    return attach_as(std::move(fds), who);
+}
+
+Result<Region> Region::adopt(std::vector<UniqueFd> fds) { return attach_as(std::move(fds), Identity{Role::Creator, 0}); }
+
+Result<Region> Region::attach_as(std::vector<UniqueFd> fds, Identity who) {
     auto files = identify_area_files(std::move(fds));
     if (!files) return fail(std::move(files.error()));
 

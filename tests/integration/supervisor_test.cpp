@@ -16,6 +16,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "nk/ipc/segment.hpp"
+#include "nk/nanokernel/region_client.hpp"
 #include "test_platform.hpp"
 
 namespace nk {
@@ -47,14 +49,15 @@ std::string read_file(const std::string& path) {
     return text.str();
 }
 
-// A linux guest with one service and an rt guest whose one process stops on SIGTERM.
+// A linux guest with one service and an rt guest running the 1 kHz ticker of the examples,
+// which publishes segment "rt.status" and stops on SIGTERM.
 std::string platform_toml(const std::string& name, const std::string& linux_extra = {}) {
     return "[platform]\nname = \"" + name + "\"\nlock_memory = false\n"
            "[areas]\nlink_size = \"64 KiB\"\ncommon_size = \"64 KiB\"\npnv_size = \"64 KiB\"\n"
            "[[guests]]\nid = 1\nname = \"linux\"\nkind = \"linux\"\nmemory = \"64 KiB\"\ncpus = [0]\n"
            "services = [[\"sleep\", \"infinity\"]]\n" + linux_extra +
            "\n[[guests]]\nid = 2\nname = \"rt\"\nkind = \"rt\"\nmemory = \"64 KiB\"\ncpus = [0]\npriority = 10\n"
-           "run = [\"sh\", \"-c\", \"trap 'exit 0' TERM; echo rt guest up; while :; do sleep 0.05; done\"]\n"
+           "run = [\"nk_example_rt_ticker\", \"linux\"]\n"
            "[[links]]\nguests = [\"linux\", \"rt\"]\n"
            "[[access]]\nobjects = \"*\"\nguests = [\"*\"]\nrights = \"rw\"\n";
 }
@@ -69,13 +72,16 @@ protected:
     }
     void TearDown() override {
         stop_nkd();
+        // A test that failed between killing nkd and starting another leaves the keeper behind.
+        pid_t keeper = -1;
+        if (std::ifstream(dir + "/" + platform + ".keeper") >> keeper && keeper > 0) ::kill(keeper, SIGKILL);
         if (!dir.empty()) std::filesystem::remove_all(dir);
     }
 
-    void start_nkd(const std::string& linux_extra = {}) {
+    void start_nkd(const std::string& linux_extra = {}, bool write_config = true) {
         config = dir + "/" + platform + ".toml";
-        std::ofstream(config) << platform_toml(platform, linux_extra);
-        log = dir + "/nkd.log";
+        if (write_config) std::ofstream(config) << platform_toml(platform, linux_extra);
+        log = dir + "/nkd" + std::to_string(++nkd_runs) + ".log";
         nkd = ::fork();
         if (nkd == 0) {
             ::setenv("NK_RUN_DIR", dir.c_str(), 1);
@@ -127,7 +133,17 @@ protected:
         return pred();
     }
 
+    // The tick count the rt guest last published, read straight from the region.
+    static std::uint64_t ticks(const Region& region) {
+        auto status = ipc::Segment::open(region, "rt.status", Rights::Read);
+        if (!status) return 0;
+        const auto* text = reinterpret_cast<const char*>(status->bytes().data());
+        unsigned long long n = 0;
+        return std::sscanf(text, "rt guest: %llu ticks", &n) == 1 ? n : 0;
+    }
+
     static inline int counter = 0;
+    int nkd_runs = 0;
     std::string dir, platform, config, log;
     pid_t nkd = -1;
 };
@@ -263,12 +279,68 @@ TEST_F(Supervisor, SigtermStopsEveryGuestAndRemovesTheirCgroups) {
     ASSERT_NE(rt_stop, std::string::npos) << text;
     ASSERT_NE(linux_stop, std::string::npos) << text;
     EXPECT_LT(rt_stop, linux_stop);
-    EXPECT_NE(text.find("[rt] rt guest up"), std::string::npos) << text;  // the console, prefixed
+    EXPECT_NE(text.find("[rt] rt ticker: up"), std::string::npos) << text;  // the console, prefixed
     for (const char* hierarchy : {"cpuset", "cpu", "memory"}) {
         const std::string path = std::string("/sys/fs/cgroup/") + hierarchy + "/nk/" + platform;
         struct stat st {};
         EXPECT_NE(::stat(path.c_str(), &st), 0) << path << " is left behind";
     }
+}
+
+}  // namespace
+}  // namespace nk
+
+namespace nk {
+namespace {
+
+TEST_F(Supervisor, GuestsOutliveAKilledNkdAndANewNkdAdoptsThem) {
+    start_nkd();
+    ::setenv("NK_RUN_DIR", dir.c_str(), 1);
+    auto observer = attach_by_name(platform, Identity::observer());
+    ASSERT_TRUE(observer) << observer.error().message;
+    ASSERT_TRUE(wait_until([&] { return ticks(*observer) > 10; }, 5s));
+    const auto linux_before = guest("linux");
+    const auto rt_before = guest("rt");
+
+    ::kill(nkd, SIGKILL);
+    ::waitpid(nkd, nullptr, 0);
+    nkd = -1;
+    // The guests run on and keep talking through the region with no nkd at all.
+    const std::uint64_t at_kill = ticks(*observer);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_GT(ticks(*observer), at_kill + 100) << "the rt guest stopped publishing when nkd died";
+    EXPECT_EQ(::kill(linux_before["pid"].get<pid_t>(), 0), 0);
+    EXPECT_EQ(::kill(rt_before["pid"].get<pid_t>(), 0), 0);
+
+    start_nkd({}, false);  // the same config: the new nkd finds the keeper and adopts
+    EXPECT_NE(read_file(log).find("adopting the running platform"), std::string::npos) << read_file(log);
+    EXPECT_NE(read_file(log).find("guest 'rt' adopted: pid " + std::to_string(rt_before["pid"].get<int>())),
+              std::string::npos) << read_file(log);
+    EXPECT_EQ(guest("linux")["pid"], linux_before["pid"]);
+    EXPECT_EQ(guest("rt")["pid"], rt_before["pid"]);
+    EXPECT_EQ(guest("rt")["incarnation"], 1);
+    EXPECT_EQ(exec("linux", "hostname").output, "linux\n");
+
+    // The new nkd watches the adopted guests as its own: a killed one comes back.
+    ASSERT_EQ(::kill(rt_before["pid"].get<pid_t>(), SIGKILL), 0);
+    ASSERT_TRUE(wait_until([&] { return guest("rt")["incarnation"] == 2 && state_of("rt") == "running"; }, 10s))
+        << read_file(log);
+    EXPECT_EQ(guest("linux")["pid"], linux_before["pid"]);
+    const std::uint64_t after_restart = ticks(*observer);
+    EXPECT_TRUE(wait_until([&] { return ticks(*observer) > after_restart + 50 || ticks(*observer) < after_restart; }, 5s));
+    EXPECT_EQ(stop_nkd(), 0);
+    EXPECT_NE(::access((dir + "/" + platform + ".keeper").c_str(), F_OK), 0) << "the keeper's pid file is left";
+}
+
+TEST_F(Supervisor, SecondNkdForARunningPlatformIsRefusedAndAdoptsNothing) {
+    start_nkd();
+    const pid_t first = nkd;
+    const auto rt_pid = guest("rt")["pid"];
+    auto second = run(dir, test::binary("nkd") + " --config " + config);
+    EXPECT_EQ(second.status, 1);
+    EXPECT_NE(second.output.find("already served by another nkd"), std::string::npos) << second.output;
+    EXPECT_EQ(guest("rt")["pid"], rt_pid);
+    EXPECT_EQ(nkd, first);
 }
 
 }  // namespace

@@ -116,6 +116,11 @@ public:
     // area must be among them. `who` is what the caller claims to be; it must match the set.
     [[nodiscard]] static Result<Region> attach(std::vector<UniqueFd> fds, Identity who);
 
+    // Takes over an existing region as its creator, from writable descriptors of every area (a
+    // restarted nkd reopens them from the region keeper, region_keeper.hpp). The region, its
+    // objects and its guest table are kept as they are.
+    [[nodiscard]] static Result<Region> adopt(std::vector<UniqueFd> fds);
+
     // Attaches with the descriptors named by NK_REGION_FDS ("3,4,5") and the identity in
     // NK_REGION_ROLE ("guest:1", "observer", "operator"), as export_env() writes them.
     [[nodiscard]] static Result<Region> attach_from_environment();
@@ -180,6 +185,7 @@ public:
 private:
     struct Impl;
     explicit Region(std::unique_ptr<Impl> impl);
+    [[nodiscard]] static Result<Region> attach_as(std::vector<UniqueFd> fds, Identity who);
     std::unique_ptr<Impl> impl_;
 };
 
