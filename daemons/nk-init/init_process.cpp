@@ -23,6 +23,8 @@
 #include <map>
 #include <poll.h>
 
+#include "nk/nanokernel/panic.hpp"
+
 namespace nk::init {
 namespace {
 
@@ -169,7 +171,7 @@ void reap(std::map<pid_t, std::string>& services) {
 int serve(const Options& o) {
     sigset_t handled;
     sigemptyset(&handled);
-    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&handled, sig);
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, nk::panic_signal()}) sigaddset(&handled, sig);
     ::sigprocmask(SIG_BLOCK, &handled, nullptr);
     const int signal_fd = ::signalfd(-1, &handled, SFD_CLOEXEC);
     if (signal_fd < 0) {
@@ -195,6 +197,14 @@ int serve(const Options& o) {
         if (sig == SIGCHLD) {
             reap(services);
             continue;
+        }
+        if (sig == nk::panic_signal()) {
+            // nk::panic() in the guest: its record is in the control page; the guest ends now.
+            say("panic from pid %s: ending the guest", std::to_string(info.ssi_pid));
+            ::kill(-1, SIGKILL);
+            while (::waitpid(-1, nullptr, 0) > 0) {
+            }
+            return nk::kPanicExitStatus;
         }
         for (const auto& [pid, name] : services) ::kill(pid, sig);  // forwarded
         if (sig != SIGTERM && sig != SIGINT) continue;

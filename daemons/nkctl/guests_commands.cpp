@@ -15,6 +15,8 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "nk/nanokernel/cgroup.hpp"
+#include "nk/nanokernel/console_ring.hpp"
+#include "nk/nanokernel/panic.hpp"
 
 namespace nk::ctl {
 namespace {
@@ -95,6 +97,57 @@ int guests_command(const Target& target, bool json) {
     return 0;
 }
 
+int crash_info_command(const Target& target, const std::string& guest_name, bool json, std::size_t lines) {
+    auto region = connect(target, Identity::observer());
+    if (!region) {
+        std::fprintf(stderr, "nkctl crash-info: %s\n", region.error().message.c_str());
+        return 1;
+    }
+    auto g = region->guest(guest_name);
+    if (!g) {
+        std::fprintf(stderr, "nkctl crash-info: no guest is named '%s'\n", guest_name.c_str());
+        return 1;
+    }
+    const auto record = read_failure_record(*region, g->id);
+    std::vector<std::string> console;
+    if (auto ring = ConsoleRing::open(*region, g->id, false)) console = ring->tail(lines);
+    // The detector: a panic record written for this failure, else the init's death (pidfd).
+    const bool panic = g->last_failure == layout::FailureKind::Panic;
+    const std::string detector = g->last_failure == layout::FailureKind::None ? "none"
+                                 : panic                                       ? "panic"
+                                 : g->last_failure == layout::FailureKind::Heartbeat ? "heartbeat"
+                                                                                     : "death";
+    if (json) {
+        nlohmann::json out = guest_json(*g, unix_ns_now());
+        out["detector"] = detector;
+        out["panic"] = nullptr;
+        if (record)
+            out["panic"] = {{"reason", record->reason},   {"pid", record->pid},
+                            {"program", record->program}, {"incarnation", record->incarnation},
+                            {"time", iso_time(record->unix_ns)}, {"backtrace", record->backtrace}};
+        out["console_tail"] = console;
+        std::printf("%s\n", out.dump(2).c_str());
+        return 0;
+    }
+    std::printf("guest %s: %s, incarnation %u, %u restarts\n", g->name.c_str(), std::string(to_string(g->state)).c_str(),
+                g->incarnation, g->restarts);
+    if (g->last_failure == layout::FailureKind::None) {
+        std::printf("last failure: none\n");
+    } else {
+        std::printf("last failure: %s at %s, detected by %s%s\n", std::string(to_string(g->last_failure)).c_str(),
+                    iso_time(g->last_failure_unix_ns).c_str(), detector.c_str(),
+                    g->last_exit_status >= 0 ? (", init " + exit_text(g->last_exit_status)).c_str() : "");
+    }
+    if (record) {
+        std::printf("panic record: \"%s\" by %s (pid %u in the guest, incarnation %u) at %s\n", record->reason.c_str(),
+                    record->program.c_str(), record->pid, record->incarnation, iso_time(record->unix_ns).c_str());
+        if (!record->backtrace.empty()) std::printf("backtrace:\n%s", record->backtrace.c_str());
+    }
+    std::printf("console (last %zu lines):\n", console.size());
+    for (const auto& line : console) std::printf("  %s\n", line.c_str());
+    return 0;
+}
+
 int exec_command(const Target& target, const std::string& guest_name, const std::vector<std::string>& command) {
     auto fail_with = [&](const std::string& what) {
         std::fprintf(stderr, "nkctl exec %s: %s\n", guest_name.c_str(), what.c_str());
@@ -122,7 +175,6 @@ int exec_command(const Target& target, const std::string& guest_name, const std:
     if (pidfd < 0) return fail_with("its init (pid " + std::to_string(info->init_pid) + "): " + std::strerror(errno));
     auto group = GuestCgroup::of_process(static_cast<pid_t>(info->init_pid));
     if (!group) return fail_with("its cgroup: " + group.error().message);
-    if (auto joined = group->add(::getpid()); !joined) return fail_with("joining its cgroup: " + joined.error().message);
     if (::setns(pidfd, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET) != 0)
         return fail_with(std::string("entering its namespaces: ") + std::strerror(errno) +
                          (errno == EPERM ? " (needs root)" : ""));
@@ -131,6 +183,11 @@ int exec_command(const Target& target, const std::string& guest_name, const std:
     const pid_t child = ::fork();
     if (child < 0) return fail_with(std::string("fork: ") + std::strerror(errno));
     if (child == 0) {
+        // Only the command joins the guest's cgroup: nkctl must outlive a guest that ends under it.
+        if (auto joined = group->add(::getpid()); !joined) {
+            std::fprintf(stderr, "nkctl exec %s: joining its cgroup: %s\n", guest_name.c_str(), joined.error().message.c_str());
+            ::_exit(125);
+        }
         for (int fd : fds) ::fcntl(fd, F_SETFD, 0);
         ::setenv("NK_REGION_FDS", fd_list.c_str(), 1);
         ::setenv("NK_REGION_ROLE", ("guest:" + std::to_string(info->id)).c_str(), 1);

@@ -5,6 +5,7 @@
 //   nkctl pnv [--json]                 PNV allocations of every guest
 //   nkctl pnv free GUEST ID            free one PNV allocation (operator)
 //   nkctl guests [--json]              every guest: state, init pid, incarnation, restarts, last failure
+//   nkctl crash-info GUEST [--json]    its last failure: detector, panic record, console tail
 //   nkctl exec GUEST -- CMD...         run CMD inside GUEST's namespaces and cgroup; exits with its status
 //
 // Every command takes --config FILE or --platform NAME; with one platform running, neither.
@@ -51,7 +52,16 @@ int main(int argc, char** argv) {
     exec->add_option("guest", exec_guest, "guest name")->required();
     exec->add_option("command", exec_argv, "the command and its arguments (after --)")->required();
 
+    std::string crash_guest;
+    std::size_t crash_lines = 20;
+    auto* crash = app.add_subcommand("crash-info", "a guest's last failure: detector, panic record, console tail");
+    add_target(crash);
+    crash->add_option("guest", crash_guest, "guest name")->required();
+    crash->add_option("--lines", crash_lines, "console lines to show (default 20)");
+    crash->add_flag("--json", json, "print JSON");
+
     CLI11_PARSE(app, argc, argv);
+    if (*crash) return nk::ctl::crash_info_command(target, crash_guest, json, crash_lines);
     if (*guests) return nk::ctl::guests_command(target, json);
     if (*exec) return nk::ctl::exec_command(target, exec_guest, exec_argv);
     if (*map) return nk::ctl::map_command(target, json);

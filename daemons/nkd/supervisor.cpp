@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nk/nanokernel/panic.hpp"
 #include "nk/nanokernel/partition.hpp"
 
 namespace nk::nkd {
@@ -105,6 +106,16 @@ std::uint64_t Supervisor::rt_guest_count() const {
     return rt_guests;
 }
 
+void Supervisor::watch_failures(Guest& guest) {
+    if (!guest.console_ring) {
+        auto ring = ConsoleRing::open(region_, guest.config->id, true);
+        if (ring) guest.console_ring = std::move(*ring);
+        else std::fprintf(stderr, "nkd: guest '%s': no console ring: %s\n", guest.config->name.c_str(), ring.error().message.c_str());
+    }
+    const auto record = read_failure_record(region_, guest.config->id);
+    guest.panic_sequence = record ? record->sequence : 0;
+}
+
 void Supervisor::start_all(bool adopting) {
     for (auto& guest : guests_) {
         if (!guest.config->runnable()) {
@@ -147,6 +158,7 @@ bool Supervisor::adopt(Guest& guest, const GuestInfo& info) {
     guest.pidfd = UniqueFd(pidfd);
     guest.adopted = true;
     guest.started = Clock::now();
+    watch_failures(guest);
     region_.set_guest_state(g.id, layout::GuestState::Running, false);
     std::fprintf(stderr, "nkd: guest '%s' adopted: pid %d, incarnation %u\n", g.name.c_str(), pid, info.incarnation);
     return true;
@@ -172,6 +184,7 @@ void Supervisor::start(Guest& guest, bool is_restart) {
     }
     auto fds = region_.export_fds(Identity::guest(g.id));
     if (!fds) return fail_start("its region descriptors: " + fds.error().message);
+    watch_failures(guest);
 
     PartitionSpec spec;
     spec.argv = init_argv(g);
@@ -235,14 +248,19 @@ void Supervisor::drain_console(Guest& guest, bool flush) {
         guest.console_tail.append(buffer, static_cast<std::size_t>(n));
         std::size_t newline;
         while ((newline = guest.console_tail.find('\n')) != std::string::npos) {
-            std::fprintf(stderr, "[%s] %s\n", guest.config->name.c_str(), guest.console_tail.substr(0, newline).c_str());
+            log_console_line(guest, guest.console_tail.substr(0, newline));
             guest.console_tail.erase(0, newline + 1);
         }
     }
     if (flush && !guest.console_tail.empty()) {
-        std::fprintf(stderr, "[%s] %s\n", guest.config->name.c_str(), guest.console_tail.c_str());
+        log_console_line(guest, guest.console_tail);
         guest.console_tail.clear();
     }
+}
+
+void Supervisor::log_console_line(Guest& guest, const std::string& line) {
+    std::fprintf(stderr, "[%s] %s\n", guest.config->name.c_str(), line.c_str());
+    if (guest.console_ring) guest.console_ring->append(line + "\n");
 }
 
 void Supervisor::on_exit(Guest& guest) {
@@ -257,7 +275,13 @@ void Supervisor::on_exit(Guest& guest) {
     if (guest.console) drain_console(guest, true);
 
     layout::FailureKind kind = layout::FailureKind::Killed;  // also an adopted init's end: it did not stop on request
-    if (guest.stopping) {
+    const auto record = read_failure_record(region_, g.id);
+    const bool panicked = record && record->sequence != guest.panic_sequence;
+    if (panicked) {
+        kind = layout::FailureKind::Panic;
+        std::fprintf(stderr, "nkd: guest '%s' panicked: %s (pid %u, %s)\n", g.name.c_str(), record->reason.c_str(),
+                     record->pid, record->program.c_str());
+    } else if (guest.stopping) {
         kind = layout::FailureKind::Stopped;
     } else if (status != -1 && WIFEXITED(status)) {
         kind = WEXITSTATUS(status) == 0 ? layout::FailureKind::CleanExit : layout::FailureKind::Exited;
@@ -271,7 +295,8 @@ void Supervisor::on_exit(Guest& guest) {
                  status == -1 ? "ended (adopted: exit status unknown)" : describe(status).c_str(),
                  std::chrono::duration<double>(ran).count());
 
-    const bool failed = kind == layout::FailureKind::Killed || kind == layout::FailureKind::Exited;
+    const bool failed =
+        kind == layout::FailureKind::Killed || kind == layout::FailureKind::Exited || kind == layout::FailureKind::Panic;
     const bool wanted = !guest.stopping && (g.restart == RestartPolicy::Always ||
                                             (g.restart == RestartPolicy::OnFailure && failed));
     if (!wanted) {

@@ -9,7 +9,9 @@
 // row (a guest that ran 10 s counts as healthy again).
 //
 // The console of each guest (its init's stdout and stderr, inherited by its services) is a pipe
-// that nkd copies to its own stderr, each line prefixed with the guest's name.
+// that nkd copies to its own stderr, each line prefixed with the guest's name, and into the
+// guest's console ring in PNV (console_ring.hpp). A guest that ends after nk::panic() left a
+// new failure record in its control page ended by panic (panic.hpp).
 //
 // Single-threaded: nkd's loop polls poll_fds() and calls back here.
 #pragma once
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "nk/nanokernel/cgroup.hpp"
+#include "nk/nanokernel/console_ring.hpp"
 #include "nk/nanokernel/platform_config.hpp"
 #include "nk/nanokernel/region.hpp"
 #include "nk/nanokernel/unique_fd.hpp"
@@ -73,6 +76,8 @@ private:
         UniqueFd console;          // read end of the console pipe (non-blocking); kept across restarts
         UniqueFd console_write;    // its write end, the guest's stdout and stderr
         bool adopted = false;      // started by an earlier nkd: not our child, its status unknown
+        std::optional<ConsoleRing> console_ring;  // the console's tail, in the guest's PNV area
+        std::uint64_t panic_sequence = 0;         // the failure record's sequence when it started
         std::string console_tail;  // an unfinished last line
         Clock::time_point started{};
         std::optional<Clock::time_point> restart_at;
@@ -84,6 +89,8 @@ private:
     [[nodiscard]] bool adopt(Guest& guest, const GuestInfo& info);
     void on_exit(Guest& guest);
     void drain_console(Guest& guest, bool flush);
+    void log_console_line(Guest& guest, const std::string& line);
+    void watch_failures(Guest& guest);
     [[nodiscard]] std::vector<std::string> init_argv(const GuestConfig& config) const;
     [[nodiscard]] std::uint64_t rt_guest_count() const;
 

@@ -12,6 +12,7 @@
 #include "nk/ipc/segment.hpp"
 #include "nk/nanokernel/directory.hpp"
 #include "nk/nanokernel/guest.hpp"
+#include "nk/nanokernel/panic.hpp"
 
 namespace {
 
@@ -43,6 +44,9 @@ int main(int argc, char** argv) {
     const std::string command = argv[1];
     auto arg = [&](int i) { return i < argc ? std::string(argv[i]) : std::string(); };
 
+    if (command == "panic") {  // REASON: the guest's panic trap
+        nk::panic(region, arg(2));
+    }
     if (command == "whoami") {
         say(std::string(nk::to_string(region.identity().role)) + " " + std::to_string(region.identity().guest_id));
         return 0;

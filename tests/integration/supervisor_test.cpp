@@ -345,3 +345,40 @@ TEST_F(Supervisor, SecondNkdForARunningPlatformIsRefusedAndAdoptsNothing) {
 
 }  // namespace
 }  // namespace nk
+
+namespace nk {
+namespace {
+
+TEST_F(Supervisor, PanicInAGuestIsReportedByCrashInfoAndOnlyThatGuestRestarts) {
+    start_nkd();
+    const auto rt_pid = guest("rt")["pid"];
+    // The panicking process ends (by its own exit, or killed with the guest if nk-init is first);
+    // nkctl exec reports its end and lives on.
+    auto panicked = exec("linux", "nk_test_guest panic 'IMU stopped answering'");
+    EXPECT_TRUE(panicked.status == 70 || panicked.status == 128 + SIGKILL) << panicked.status << panicked.output;
+    ASSERT_TRUE(wait_until([&] { return guest("linux")["incarnation"] == 2 && state_of("linux") == "running"; }, 10s))
+        << read_file(log);
+    auto info = run(dir, test::binary("nkctl") + " crash-info --json --platform " + platform + " linux");
+    ASSERT_EQ(info.status, 0) << info.output;
+    auto crash = nlohmann::json::parse(info.output);
+    EXPECT_EQ(crash["detector"], "panic");
+    EXPECT_EQ(crash["last_failure"]["kind"], "panic");
+    EXPECT_EQ(crash["last_failure"]["exit"], "status 70");
+    EXPECT_EQ(crash["panic"]["reason"], "IMU stopped answering");
+    EXPECT_EQ(crash["panic"]["program"], "nk_test_guest");
+    EXPECT_EQ(crash["panic"]["incarnation"], 1);
+    EXPECT_FALSE(crash["panic"]["backtrace"].get<std::string>().empty());
+    // The console tail survives the restart (it is in the guest's PNV area).
+    bool saw_panic_line = false;
+    for (const auto& line : crash["console_tail"]) saw_panic_line |= line.get<std::string>().find("panic from pid") != std::string::npos;
+    EXPECT_TRUE(saw_panic_line) << info.output;
+    EXPECT_EQ(guest("rt")["pid"], rt_pid);
+    EXPECT_NE(read_file(log).find("guest 'linux' panicked: IMU stopped answering"), std::string::npos);
+
+    // A guest with no failure says so.
+    auto quiet = run(dir, test::binary("nkctl") + " crash-info --platform " + platform + " rt");
+    EXPECT_NE(quiet.output.find("last failure: none"), std::string::npos) << quiet.output;
+}
+
+}  // namespace
+}  // namespace nk

@@ -190,13 +190,34 @@ struct ManagementTables {
     AccessRule rules[kMaxAccessRules];
 };
 
-// A guest's control page. Later layers add heartbeats and requests in the reserved space.
+inline constexpr std::size_t kPanicReasonCapacity = 256;
+inline constexpr std::size_t kPanicBacktraceCapacity = 1536;
+
+// What nk::panic() leaves for nkd and the operator (nkctl crash-info). Written by a process of
+// the guest in its own control page, so it is as untrusted as the rest: readers bound every
+// string and accept a record only when `sequence` is even and the same before and after the copy
+// (a seqlock; a writer that dies mid-record leaves it odd, and it is ignored).
+struct FailureRecord {
+    std::uint64_t sequence;   // atomic; odd while a writer fills the record, even when complete
+    std::uint64_t unix_ns;    // CLOCK_REALTIME of the panic
+    std::uint32_t pid;        // the panicking process, as the guest's PID namespace numbers it
+    std::uint32_t incarnation;
+    char reason[kPanicReasonCapacity];
+    char backtrace[kPanicBacktraceCapacity];  // frames, one a line
+    char program[64];
+    std::uint8_t reserved[40];
+};
+
+// A guest's control page: the only management memory a guest may write. Later layers add
+// heartbeats and requests in the reserved space.
 struct ControlPage {
     std::uint64_t magic;  // kControlMagic
     std::uint16_t guest_id;
     std::uint16_t area;
     std::uint32_t reserved0;
-    std::uint8_t reserved[4080];
+    std::uint8_t reserved1[48];
+    FailureRecord failure;  // the last nk::panic() of the guest
+    std::uint8_t reserved[2112];
 };
 
 // One named object in an area's directory (see docs/ARCHITECTURE.md, "Directories").
@@ -276,7 +297,10 @@ static_assert(offsetof(ManagementTables, guests) == 256 + 64 * kMaxAreas);
 static_assert(sizeof(ManagementTables) ==
               256 + 64 * kMaxAreas + 160 * kMaxGuests + 8 * kMaxLinks + 64 * kMaxAccessRules);
 
+static_assert(kRegionSafe<FailureRecord> && sizeof(FailureRecord) == 1920 && alignof(FailureRecord) == 8);
+static_assert(offsetof(FailureRecord, reason) == 24 && offsetof(FailureRecord, backtrace) == 280);
 static_assert(kRegionSafe<ControlPage> && sizeof(ControlPage) == kSmallPage);
+static_assert(offsetof(ControlPage, failure) == 64);
 
 static_assert(kRegionSafe<DirectoryEntry>);
 static_assert(sizeof(DirectoryEntry) == 104 && alignof(DirectoryEntry) == 8);
