@@ -13,6 +13,8 @@ int segments_command(const Target& target, bool json);
 int pnv_list_command(const Target& target, bool json);
 int guests_command(const Target& target, bool json);
 int crash_info_command(const Target& target, const std::string& guest, bool json, std::size_t lines);
+// op: "stop", "start" or "restart".
+int control_command(const Target& target, const std::string& op, const std::string& guest);
 int exec_command(const Target& target, const std::string& guest, const std::vector<std::string>& command);
 int pnv_free_command(const Target& target, const std::string& guest, const std::string& id);
 

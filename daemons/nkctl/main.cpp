@@ -6,6 +6,7 @@
 //   nkctl pnv free GUEST ID            free one PNV allocation (operator)
 //   nkctl guests [--json]              every guest: state, init pid, incarnation, restarts, last failure
 //   nkctl crash-info GUEST [--json]    its last failure: detector, panic record, console tail
+//   nkctl stop|start|restart GUEST     ask nkd to stop, start or restart one guest
 //   nkctl exec GUEST -- CMD...         run CMD inside GUEST's namespaces and cgroup; exits with its status
 //
 // Every command takes --config FILE or --platform NAME; with one platform running, neither.
@@ -60,7 +61,18 @@ int main(int argc, char** argv) {
     crash->add_option("--lines", crash_lines, "console lines to show (default 20)");
     crash->add_flag("--json", json, "print JSON");
 
+    std::string control_guest;
+    std::vector<std::pair<std::string, CLI::App*>> controls;
+    for (const char* op : {"stop", "start", "restart"}) {
+        auto* command = app.add_subcommand(op, std::string(op) + " one guest (nkd does it)");
+        add_target(command);
+        command->add_option("guest", control_guest, "guest name")->required();
+        controls.emplace_back(op, command);
+    }
+
     CLI11_PARSE(app, argc, argv);
+    for (const auto& [op, command] : controls)
+        if (*command) return nk::ctl::control_command(target, op, control_guest);
     if (*crash) return nk::ctl::crash_info_command(target, crash_guest, json, crash_lines);
     if (*guests) return nk::ctl::guests_command(target, json);
     if (*exec) return nk::ctl::exec_command(target, exec_guest, exec_argv);

@@ -22,6 +22,7 @@
 #include "nk/nanokernel/region_keeper.hpp"
 #include "nk/nanokernel/region_server.hpp"
 #include "notify.hpp"
+#include "control_server.hpp"
 #include "supervisor.hpp"
 
 namespace {
@@ -121,6 +122,11 @@ int run(const std::string& config_path, std::string init_path) {
                  config->name.c_str(), static_cast<unsigned long long>(region->size() >> 10), region->areas().size(),
                  config->guests.size(), server->path().c_str());
 
+    auto control = nk::nkd::ControlServer::listen(nk::run_directory() + "/" + config->name + ".ctl");
+    if (!control) {
+        std::fprintf(stderr, "nkd: %s\n", control.error().message.c_str());
+        return 1;
+    }
     if (init_path.empty()) init_path = default_init_path();
     nk::nkd::Supervisor supervisor(*region, *config, init_path, std::move(kept_consoles));
     if (!adopting) {
@@ -135,7 +141,7 @@ int run(const std::string& config_path, std::string init_path) {
     nk::daemon::notify("READY=1\nSTATUS=platform " + config->name + ": " + supervisor.status());
 
     for (;;) {
-        std::vector<pollfd> fds = {{server->fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+        std::vector<pollfd> fds = {{server->fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}, {control->fd(), POLLIN, 0}};
         const std::vector<pollfd> guest_fds = supervisor.poll_fds();
         fds.insert(fds.end(), guest_fds.begin(), guest_fds.end());
         if (::poll(fds.data(), fds.size(), supervisor.timeout_ms()) < 0) {
@@ -143,7 +149,9 @@ int run(const std::string& config_path, std::string init_path) {
             std::perror("nkd: poll");
             return 1;
         }
-        supervisor.on_ready({fds.begin() + 2, fds.end()});
+        supervisor.on_ready({fds.begin() + 3, fds.end()});
+        if ((fds[2].revents & POLLIN) != 0)
+            control->serve_one([&](const std::string& op, const std::string& guest) { return supervisor.operate(op, guest); });
         supervisor.run_due_restarts();
         nk::daemon::notify("STATUS=platform " + config->name + ": " + supervisor.status());
         if ((fds[1].revents & POLLIN) != 0) {

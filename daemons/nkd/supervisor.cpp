@@ -335,22 +335,25 @@ void Supervisor::run_due_restarts() {
         if (guest.restart_at && *guest.restart_at <= now) start(guest, true);
 }
 
+void Supervisor::stop_guest(Guest& guest, std::chrono::milliseconds grace) {
+    guest.restart_at.reset();
+    if (guest.pid <= 0) return;
+    guest.stopping = true;
+    ::kill(guest.pid, SIGTERM);
+    pollfd p{guest.pidfd.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(grace.count())) <= 0) {
+        std::fprintf(stderr, "nkd: guest '%s' did not stop within %lld ms; killing it\n", guest.config->name.c_str(),
+                     static_cast<long long>(grace.count()));
+        ::kill(guest.pid, SIGKILL);
+        ::poll(&p, 1, -1);
+    }
+    on_exit(guest);
+}
+
 void Supervisor::stop_all(std::chrono::milliseconds grace) {
     for (auto it = guests_.rbegin(); it != guests_.rend(); ++it) {
         Guest& guest = *it;
-        guest.restart_at.reset();
-        if (guest.pid > 0) {
-            guest.stopping = true;
-            ::kill(guest.pid, SIGTERM);
-            pollfd p{guest.pidfd.get(), POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(grace.count())) <= 0) {
-                std::fprintf(stderr, "nkd: guest '%s' did not stop within %lld ms; killing it\n",
-                             guest.config->name.c_str(), static_cast<long long>(grace.count()));
-                ::kill(guest.pid, SIGKILL);
-                ::poll(&p, 1, -1);
-            }
-            on_exit(guest);
-        }
+        stop_guest(guest, grace);
         if (guest.cgroup) {
             if (auto killed = guest.cgroup->kill_all(); !killed) std::fprintf(stderr, "nkd: %s\n", killed.error().message.c_str());
             if (auto removed = guest.cgroup->remove(); !removed)
@@ -358,6 +361,38 @@ void Supervisor::stop_all(std::chrono::milliseconds grace) {
             guest.cgroup.reset();
         }
     }
+}
+
+Result<std::string> Supervisor::operate(std::string_view op, std::string_view name) {
+    auto it = std::find_if(guests_.begin(), guests_.end(), [&](const Guest& g) { return g.config->name == name; });
+    if (it == guests_.end()) return fail(RegionError::NotFound, "no guest is named '" + std::string(name) + "'");
+    Guest& guest = *it;
+    if (!guest.config->runnable())
+        return fail(RegionError::InvalidArgument, "guest '" + std::string(name) + "' has nothing for nkd to run");
+    const bool up = guest.pid > 0;
+    if (op == "stop") {
+        if (!up && !guest.restart_at) return std::string("guest '" + std::string(name) + "' is not running");
+        std::fprintf(stderr, "nkd: stopping guest '%s' (nkctl stop)\n", guest.config->name.c_str());
+        stop_guest(guest, std::chrono::milliseconds(5000));
+        region_.set_guest_state(guest.config->id, layout::GuestState::Stopped, false);
+        return std::string("guest '" + std::string(name) + "' stopped");
+    }
+    if (op == "start") {
+        if (up) return std::string("guest '" + std::string(name) + "' is already running");
+        guest.failures_in_a_row = 0;
+        start(guest, false);
+        if (guest.pid <= 0) return fail(RegionError::NotRunning, "guest '" + std::string(name) + "' did not start (see nkd's log)");
+        return std::string("guest '" + std::string(name) + "' started");
+    }
+    if (op == "restart") {
+        std::fprintf(stderr, "nkd: restarting guest '%s' (nkctl restart)\n", guest.config->name.c_str());
+        stop_guest(guest, std::chrono::milliseconds(5000));
+        guest.failures_in_a_row = 0;
+        start(guest, true);
+        if (guest.pid <= 0) return fail(RegionError::NotRunning, "guest '" + std::string(name) + "' did not start (see nkd's log)");
+        return std::string("guest '" + std::string(name) + "' restarted");
+    }
+    return fail(RegionError::InvalidArgument, "unknown operation '" + std::string(op) + "' (stop, start, restart)");
 }
 
 std::string Supervisor::status() const {

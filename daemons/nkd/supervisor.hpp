@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nk/nanokernel/cgroup.hpp"
@@ -64,6 +65,9 @@ public:
     // SIGTERM to every guest in reverse config order, SIGKILL after `grace`; cgroups removed.
     void stop_all(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
 
+    // An operator's request (nkctl stop|start|restart GUEST): what was done, for a person.
+    [[nodiscard]] Result<std::string> operate(std::string_view op, std::string_view guest);
+
     // A summary for systemd's STATUS=.
     [[nodiscard]] std::string status() const;
 
@@ -86,6 +90,7 @@ private:
     };
 
     void start(Guest& guest, bool is_restart);
+    void stop_guest(Guest& guest, std::chrono::milliseconds grace);
     [[nodiscard]] bool adopt(Guest& guest, const GuestInfo& info);
     void on_exit(Guest& guest);
     void drain_console(Guest& guest, bool flush);

@@ -382,3 +382,41 @@ TEST_F(Supervisor, PanicInAGuestIsReportedByCrashInfoAndOnlyThatGuestRestarts) {
 
 }  // namespace
 }  // namespace nk
+
+namespace nk {
+namespace {
+
+TEST_F(Supervisor, OperatorStopsStartsAndRestartsOneGuest) {
+    start_nkd();
+    const auto rt_pid = guest("rt")["pid"];
+    auto nkctl_op = [&](const std::string& op, const std::string& name) {
+        return run(dir, test::binary("nkctl") + " " + op + " --platform " + platform + " " + name);
+    };
+    auto stopped = nkctl_op("stop", "linux");
+    EXPECT_EQ(stopped.status, 0) << stopped.output;
+    EXPECT_EQ(stopped.output, "guest 'linux' stopped\n");
+    EXPECT_EQ(state_of("linux"), "stopped");
+    EXPECT_EQ(guest("linux")["last_failure"]["kind"], "stopped");
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(state_of("linux"), "stopped");  // a stop on request is not a failure: no restart
+
+    auto started = nkctl_op("start", "linux");
+    EXPECT_EQ(started.status, 0) << started.output;
+    EXPECT_EQ(state_of("linux"), "running");
+    EXPECT_EQ(guest("linux")["incarnation"], 2);
+
+    auto restarted = nkctl_op("restart", "linux");
+    EXPECT_EQ(restarted.status, 0) << restarted.output;
+    EXPECT_EQ(guest("linux")["incarnation"], 3);
+    EXPECT_EQ(state_of("linux"), "running");
+    EXPECT_EQ(guest("rt")["pid"], rt_pid);  // the other guest untouched throughout
+
+    auto unknown = nkctl_op("restart", "nosuch");
+    EXPECT_EQ(unknown.status, 1);
+    EXPECT_NE(unknown.output.find("no guest is named 'nosuch'"), std::string::npos) << unknown.output;
+    auto again = nkctl_op("start", "linux");
+    EXPECT_EQ(again.output, "guest 'linux' is already running\n");
+}
+
+}  // namespace
+}  // namespace nk
