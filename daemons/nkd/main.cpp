@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "nk/nanokernel/cgroup.hpp"
 #include "nk/nanokernel/platform_config.hpp"
 #include "nk/nanokernel/region.hpp"
 #include "nk/nanokernel/region_client.hpp"
@@ -89,6 +90,12 @@ int run(const std::string& config_path, std::string init_path) {
         std::fprintf(stderr, "nkd: %s\n", kept.error().message.c_str());
         return 1;
     } else {
+        if (auto pids = nk::GuestCgroup::platform_pids(config->name); !pids.empty()) {
+            std::fprintf(stderr, "nkd: a platform named '%s' is running already (its guest cgroups hold %zu processes, "
+                                 "pid %d among them), perhaps served from another NK_RUN_DIR; stop it first\n",
+                         config->name.c_str(), pids.size(), pids.front());
+            return 1;
+        }
         auto created = nk::Region::create(*config);
         if (!created) {
             std::fprintf(stderr, "nkd: cannot create the region of platform '%s': %s\n", config->name.c_str(),

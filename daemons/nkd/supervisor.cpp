@@ -100,12 +100,6 @@ std::vector<std::string> Supervisor::init_argv(const GuestConfig& g) const {
     return argv;
 }
 
-std::uint64_t Supervisor::rt_guest_count() const {
-    std::uint64_t rt_guests = 0;
-    for (const auto& g : config_.guests) rt_guests += g.sched == SchedClass::Rt ? 1 : 0;
-    return rt_guests;
-}
-
 void Supervisor::watch_failures(Guest& guest) {
     if (!guest.console_ring) {
         auto ring = ConsoleRing::open(region_, guest.config->id, true);
@@ -152,7 +146,7 @@ bool Supervisor::adopt(Guest& guest, const GuestInfo& info) {
         std::fprintf(stderr, "nkd: guest '%s' (pid %d) is gone; starting it again\n", g.name.c_str(), pid);
         return false;
     }
-    auto group = GuestCgroup::create(config_.name, g.name, {g.cpus, g.cpu_weight, g.memory_limit, 0, 0});
+    auto group = GuestCgroup::create(config_.name, g.name, {g.cpus, g.cpu_weight, g.memory_limit, g.sched == SchedClass::Rt});
     if (group) guest.cgroup = std::move(*group);
     guest.pid = pid;
     guest.pidfd = UniqueFd(pidfd);
@@ -173,11 +167,7 @@ void Supervisor::start(Guest& guest, bool is_restart) {
         region_.set_guest_state(g.id, layout::GuestState::Down, false);
     };
     if (!guest.cgroup) {
-        CgroupLimits limits{g.cpus, g.cpu_weight, g.memory_limit, 0, 0};
-        if (g.sched == SchedClass::Rt) {
-            limits.rt_runtime_us = kRtRuntimePerGuestUs;
-            limits.platform_rt_runtime_us = kRtRuntimePerGuestUs * rt_guest_count();
-        }
+        const CgroupLimits limits{g.cpus, g.cpu_weight, g.memory_limit, g.sched == SchedClass::Rt};
         auto group = GuestCgroup::create(config_.name, g.name, limits);
         if (!group) return fail_start("its cgroup: " + group.error().message);
         guest.cgroup = std::move(*group);

@@ -97,7 +97,6 @@ private:
     void log_console_line(Guest& guest, const std::string& line);
     void watch_failures(Guest& guest);
     [[nodiscard]] std::vector<std::string> init_argv(const GuestConfig& config) const;
-    [[nodiscard]] std::uint64_t rt_guest_count() const;
 
     Region& region_;
     const PlatformConfig& config_;

@@ -1,6 +1,7 @@
 // GuestCgroup (cgroup.hpp): v2 when the unified root offers cpuset, cpu and memory; else v1.
 #include "nk/nanokernel/cgroup.hpp"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
@@ -95,6 +96,8 @@ Result<GuestCgroup> GuestCgroup::create(std::string_view platform, std::string_v
     }
     for (const char* controller : kControllers) {
         const std::string root = v1_mount(controller);
+        if (limits.realtime && std::string_view(controller) == "cpu" && ::access((root + "/cpu.rt_runtime_us").c_str(), F_OK) == 0)
+            continue;  // see CgroupLimits::realtime
         if (root.empty())
             return fail(RegionError::NotFound, std::string("no cgroup hierarchy offers the ") + controller +
                                                    " controller (neither cgroup v2 at /sys/fs/cgroup nor a v1 mount)");
@@ -109,18 +112,6 @@ Result<GuestCgroup> GuestCgroup::create(std::string_view platform, std::string_v
                     if (read_text(dir + "/" + file).empty())
                         if (auto ok = write_text(dir + "/" + file, read_text(parent + "/" + file)); !ok)
                             return fail(ok.error());
-            }
-            // v1 RT group scheduling: real-time runtime flows down from the parent. The nk level
-            // takes what the root may hand on, the platform level what its rt guests need, the
-            // guest its share; several platforms then fit side by side.
-            const std::string rt_file = dir + "/cpu.rt_runtime_us";
-            if (std::string_view(controller) == "cpu" && limits.rt_runtime_us > 0 && ::access(rt_file.c_str(), W_OK) == 0) {
-                const std::size_t level = static_cast<std::size_t>(&part - &tail[0]);
-                const std::string value = level == 0   ? read_text(parent + "/cpu.rt_runtime_us")
-                                          : level == 1 ? std::to_string(limits.platform_rt_runtime_us)
-                                                       : std::to_string(limits.rt_runtime_us);
-                if (read_text(rt_file) != value)
-                    if (auto ok = write_text(rt_file, value); !ok) return fail(ok.error());
             }
         }
         Result<void> ok;
@@ -162,6 +153,22 @@ Result<GuestCgroup> GuestCgroup::of_process(pid_t pid) {
     if (group.paths_.empty())
         return fail(RegionError::NotFound, "process " + std::to_string(pid) + " is in no cgroup nk manages");
     return group;
+}
+
+std::vector<pid_t> GuestCgroup::platform_pids(std::string_view platform) {
+    // The memory hierarchy holds every guest (rt guests too) under v1; v2 has one hierarchy.
+    const std::string root = v2_usable() ? std::string(kV2Root) : v1_mount("memory");
+    std::vector<pid_t> pids;
+    const std::string dir = root + "/nk/" + std::string(platform);
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (const dirent* entry = ::readdir(d)) {
+            if (entry->d_type != DT_DIR || entry->d_name[0] == '.') continue;
+            std::ifstream procs(dir + "/" + entry->d_name + "/cgroup.procs");
+            for (pid_t pid; procs >> pid;) pids.push_back(pid);
+        }
+        ::closedir(d);
+    }
+    return pids;
 }
 
 Result<void> GuestCgroup::add(pid_t pid) const {

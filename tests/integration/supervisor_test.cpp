@@ -341,6 +341,15 @@ TEST_F(Supervisor, SecondNkdForARunningPlatformIsRefusedAndAdoptsNothing) {
     EXPECT_NE(second.output.find("already served by another nkd"), std::string::npos) << second.output;
     EXPECT_EQ(guest("rt")["pid"], rt_pid);
     EXPECT_EQ(nkd, first);
+
+    // Served from another run directory, the same platform would share the guests' cgroups.
+    char other_pattern[] = "/tmp/nk-sup-other-XXXXXX";
+    const std::string other = ::mkdtemp(other_pattern);
+    auto elsewhere = run(other, test::binary("nkd") + " --config " + config);
+    std::filesystem::remove_all(other);
+    EXPECT_EQ(elsewhere.status, 1);
+    EXPECT_NE(elsewhere.output.find("is running already"), std::string::npos) << elsewhere.output;
+    EXPECT_EQ(guest("rt")["pid"], rt_pid);
 }
 
 }  // namespace

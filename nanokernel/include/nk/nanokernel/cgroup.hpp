@@ -30,10 +30,11 @@ struct CgroupLimits {
     std::vector<std::uint32_t> cpus;   // the guest's CPUs
     std::uint32_t cpu_weight = 100;    // 1..10000, as cgroup v2's cpu.weight
     std::uint64_t memory_limit = 0;    // bytes; 0: no limit
-    // v1 with RT group scheduling only: SCHED_FIFO runtime per second granted to the group (a
-    // group with none cannot run real-time threads). 0: none, for general guests.
-    std::uint64_t rt_runtime_us = 0;
-    std::uint64_t platform_rt_runtime_us = 0;  // what the platform's level holds for all its rt guests
+    // The guest runs SCHED_FIFO. Under v1 with RT group scheduling a cpu group grants no
+    // real-time runtime unless budgets are carved out level by level, so such a guest is left
+    // in the root of the cpu hierarchy (the kernel's global RT limit applies) and only its
+    // cpuset and memory groups are its own. Its CPU weight means nothing to SCHED_FIFO anyway.
+    bool realtime = false;
 };
 
 class GuestCgroup {
@@ -45,6 +46,10 @@ public:
     // The groups a running process is in (the cpuset, cpu and memory hierarchies under v1, the
     // unified one under v2), as /proc/PID/cgroup names them: how `nkctl exec` joins a guest.
     [[nodiscard]] static Result<GuestCgroup> of_process(pid_t pid);
+
+    // Pids in any guest group of `platform` now: a platform of that name is running (perhaps
+    // served from another run directory), and its groups are not ours to take.
+    [[nodiscard]] static std::vector<pid_t> platform_pids(std::string_view platform);
 
     // Moves `pid` (a process, with its later children) into the group.
     [[nodiscard]] Result<void> add(pid_t pid) const;
