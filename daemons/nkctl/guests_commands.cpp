@@ -120,6 +120,7 @@ int crash_info_command(const Target& target, const std::string& guest_name, bool
     if (json) {
         nlohmann::json out = guest_json(*g, unix_ns_now());
         out["detector"] = detector;
+        out["missed_heartbeats"] = g->missed_heartbeats;
         out["panic"] = nullptr;
         if (record)
             out["panic"] = {{"reason", record->reason},   {"pid", record->pid},
@@ -137,6 +138,8 @@ int crash_info_command(const Target& target, const std::string& guest_name, bool
         std::printf("last failure: %s at %s, detected by %s%s\n", std::string(to_string(g->last_failure)).c_str(),
                     iso_time(g->last_failure_unix_ns).c_str(), detector.c_str(),
                     g->last_exit_status >= 0 ? (", init " + exit_text(g->last_exit_status)).c_str() : "");
+        if (g->last_failure == layout::FailureKind::Heartbeat)
+            std::printf("missed heartbeats: %u periods\n", g->missed_heartbeats);
     }
     if (record) {
         std::printf("panic record: \"%s\" by %s (pid %u in the guest, incarnation %u) at %s\n", record->reason.c_str(),

@@ -159,6 +159,7 @@ int run(const std::string& config_path, std::string init_path) {
         supervisor.on_ready({fds.begin() + 3, fds.end()});
         if ((fds[2].revents & POLLIN) != 0)
             control->serve_one([&](const std::string& op, const std::string& guest) { return supervisor.operate(op, guest); });
+        supervisor.check_heartbeats();
         supervisor.run_due_restarts();
         nk::daemon::notify("STATUS=platform " + config->name + ": " + supervisor.status());
         if ((fds[1].revents & POLLIN) != 0) {

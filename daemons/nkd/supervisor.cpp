@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nk/nanokernel/heartbeat.hpp"
 #include "nk/nanokernel/panic.hpp"
 #include "nk/nanokernel/partition.hpp"
 
@@ -267,7 +268,9 @@ void Supervisor::on_exit(Guest& guest) {
     layout::FailureKind kind = layout::FailureKind::Killed;  // also an adopted init's end: it did not stop on request
     const auto record = read_failure_record(region_, g.id);
     const bool panicked = record && record->sequence != guest.panic_sequence;
-    if (panicked) {
+    if (guest.hung) {
+        kind = layout::FailureKind::Heartbeat;
+    } else if (panicked) {
         kind = layout::FailureKind::Panic;
         std::fprintf(stderr, "nkd: guest '%s' panicked: %s (pid %u, %s)\n", g.name.c_str(), record->reason.c_str(),
                      record->pid, record->program.c_str());
@@ -280,13 +283,15 @@ void Supervisor::on_exit(Guest& guest) {
     update.exit_status = status;
     update.failure = kind;
     update.failure_unix_ns = unix_ns();
+    update.missed_heartbeats = guest.hung.value_or(0);
+    guest.hung.reset();
     region_.set_guest_runtime(g.id, update);
     std::fprintf(stderr, "nkd: guest '%s' %s after %.1f s\n", g.name.c_str(),
                  status == -1 ? "ended (adopted: exit status unknown)" : describe(status).c_str(),
                  std::chrono::duration<double>(ran).count());
 
-    const bool failed =
-        kind == layout::FailureKind::Killed || kind == layout::FailureKind::Exited || kind == layout::FailureKind::Panic;
+    const bool failed = kind == layout::FailureKind::Killed || kind == layout::FailureKind::Exited ||
+                        kind == layout::FailureKind::Panic || kind == layout::FailureKind::Heartbeat;
     const bool wanted = !guest.stopping && (g.restart == RestartPolicy::Always ||
                                             (g.restart == RestartPolicy::OnFailure && failed));
     if (!wanted) {
@@ -314,9 +319,37 @@ int Supervisor::timeout_ms() const {
     std::optional<Clock::time_point> next;
     for (const auto& guest : guests_)
         if (guest.restart_at && (!next || *guest.restart_at < *next)) next = guest.restart_at;
-    if (!next) return -1;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*next - Clock::now()).count();
-    return static_cast<int>(std::max<long long>(0, left + 1));
+    int timeout = -1;
+    if (next) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*next - Clock::now()).count();
+        timeout = static_cast<int>(std::max<long long>(0, left + 1));
+    }
+    // Armed heartbeats are looked at four times a period, so a hang is seen within
+    // period * (misses + 1/4).
+    for (const auto& guest : guests_) {
+        if (guest.pid <= 0) continue;
+        if (auto beat = heartbeat::read(region_, guest.config->id)) {
+            const int quarter = static_cast<int>(std::max<std::uint32_t>(1, beat->period_ms / 4));
+            timeout = timeout < 0 ? quarter : std::min(timeout, quarter);
+        }
+    }
+    return timeout;
+}
+
+void Supervisor::check_heartbeats() {
+    for (auto& guest : guests_) {
+        if (guest.pid <= 0 || guest.stopping || guest.hung) continue;
+        const auto beat = heartbeat::read(region_, guest.config->id);
+        if (!beat || !beat->stale()) continue;
+        guest.hung = static_cast<std::uint32_t>(std::min<std::uint64_t>(beat->missed(), UINT32_MAX));
+        std::fprintf(stderr,
+                     "nkd: guest '%s' is hung: no heartbeat for %.1f ms (%u periods of %u ms missed, %u allowed; "
+                     "last health word %llu, %llu beats); recovering it\n",
+                     guest.config->name.c_str(), static_cast<double>(beat->age_ns) / 1e6, *guest.hung, beat->period_ms,
+                     beat->misses, static_cast<unsigned long long>(beat->health),
+                     static_cast<unsigned long long>(beat->sequence));
+        ::kill(guest.pid, SIGKILL);  // works on a stopped init too; its end comes through the pidfd
+    }
 }
 
 void Supervisor::run_due_restarts() {

@@ -61,6 +61,8 @@ public:
     [[nodiscard]] int timeout_ms() const;
     // Starts the guests whose back-off has run out.
     void run_due_restarts();
+    // Recovers the running guests whose heartbeat went stale (heartbeat.hpp): a hang.
+    void check_heartbeats();
 
     // SIGTERM to every guest in reverse config order, SIGKILL after `grace`; cgroups removed.
     void stop_all(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
@@ -82,6 +84,7 @@ private:
         bool adopted = false;      // started by an earlier nkd: not our child, its status unknown
         std::optional<ConsoleRing> console_ring;  // the console's tail, in the guest's PNV area
         std::uint64_t panic_sequence = 0;         // the failure record's sequence when it started
+        std::optional<std::uint32_t> hung;        // set when its heartbeat went stale: periods missed
         std::string console_tail;  // an unfinished last line
         Clock::time_point started{};
         std::optional<Clock::time_point> restart_at;

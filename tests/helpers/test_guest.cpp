@@ -5,13 +5,16 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <string>
 
 #include "nk/ipc/pnv.hpp"
 #include "nk/ipc/segment.hpp"
 #include "nk/nanokernel/directory.hpp"
 #include "nk/nanokernel/guest.hpp"
+#include "nk/nanokernel/heartbeat.hpp"
 #include "nk/nanokernel/panic.hpp"
 
 namespace {
@@ -44,6 +47,19 @@ int main(int argc, char** argv) {
     const std::string command = argv[1];
     auto arg = [&](int i) { return i < argc ? std::string(argv[i]) : std::string(); };
 
+    if (command == "heartbeat") {  // PERIOD_MS MISSES BEATS: arms, beats BEATS times, then hangs (no beats)
+        const auto period = std::chrono::milliseconds(std::stoi(arg(2)));
+        if (auto armed = nk::heartbeat::arm(region, period, static_cast<std::uint32_t>(std::stoul(arg(3)))); !armed)
+            return fail_with(armed.error());
+        const int beats = std::stoi(arg(4));
+        say("armed");
+        for (int i = 0; i < beats || beats < 0; ++i) {
+            std::this_thread::sleep_for(period);
+            if (auto beat = nk::heartbeat::beat(region, static_cast<std::uint64_t>(i)); !beat) return fail_with(beat.error());
+        }
+        say("stopped beating");
+        wait_to_be_killed();
+    }
     if (command == "panic") {  // REASON: the guest's panic trap
         nk::panic(region, arg(2));
     }

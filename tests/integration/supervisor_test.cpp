@@ -49,13 +49,14 @@ std::string read_file(const std::string& path) {
     return text.str();
 }
 
-// A linux guest with one service and an rt guest running the 1 kHz ticker of the examples,
+// A linux guest with one service (`sleep infinity` unless linux_extra names its services) and an rt guest running the 1 kHz ticker of the examples,
 // which publishes segment "rt.status" and stops on SIGTERM.
 std::string platform_toml(const std::string& name, const std::string& linux_extra = {}) {
     return "[platform]\nname = \"" + name + "\"\nlock_memory = false\n"
            "[areas]\nlink_size = \"64 KiB\"\ncommon_size = \"64 KiB\"\npnv_size = \"64 KiB\"\n"
-           "[[guests]]\nid = 1\nname = \"linux\"\nkind = \"linux\"\nmemory = \"64 KiB\"\ncpus = [0]\n"
-           "services = [[\"sleep\", \"infinity\"]]\n" + linux_extra +
+           "[[guests]]\nid = 1\nname = \"linux\"\nkind = \"linux\"\nmemory = \"64 KiB\"\ncpus = [0]\n" +
+           std::string(linux_extra.find("services") == std::string::npos ? "services = [[\"sleep\", \"infinity\"]]\n" : "") +
+           linux_extra +
            "\n[[guests]]\nid = 2\nname = \"rt\"\nkind = \"rt\"\nmemory = \"64 KiB\"\ncpus = [0]\npriority = 10\n"
            "run = [\"nk_example_rt_ticker\", \"linux\"]\n"
            "[[links]]\nguests = [\"linux\", \"rt\"]\n"
@@ -425,6 +426,44 @@ TEST_F(Supervisor, OperatorStopsStartsAndRestartsOneGuest) {
     EXPECT_NE(unknown.output.find("no guest is named 'nosuch'"), std::string::npos) << unknown.output;
     auto again = nkctl_op("start", "linux");
     EXPECT_EQ(again.output, "guest 'linux' is already running\n");
+}
+
+}  // namespace
+}  // namespace nk
+
+namespace nk {
+namespace {
+
+TEST_F(Supervisor, HungGuestIsFoundByItsStaleHeartbeatAndRestarted) {
+    // The guest's watchdog stand-in beats every 20 ms and tolerates 3 misses.
+    start_nkd("services = [[\"nk_test_guest\", \"heartbeat\", \"20\", \"3\", \"-1\"]]\n");
+    const auto rt_pid = guest("rt")["pid"];
+    pid_t beater = -1;
+    ASSERT_TRUE(wait_until([&] {
+        auto found = run(dir, "pgrep -f 'nk_test_guest heartbeat 20'");
+        beater = found.status == 0 ? std::atoi(found.output.c_str()) : -1;
+        return beater > 0;
+    }, 5s));
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(guest("linux")["incarnation"], 1) << "a beating guest was declared hung";
+
+    const auto stopped_at = Clock::now();
+    ASSERT_EQ(::kill(beater, SIGSTOP), 0);  // alive but stuck: only the heartbeat can tell
+    ASSERT_TRUE(wait_until([&] { return state_of("linux") != "running"; }, 5s)) << read_file(log);
+    const auto detected_ms = std::chrono::duration<double, std::milli>(Clock::now() - stopped_at).count();
+    std::printf("[ timing ] SIGSTOP -> hang detected: %.1f ms (period 20 ms x 3 misses)\n", detected_ms);
+    EXPECT_GE(detected_ms, 40.0);   // not before period * misses after the last beat, which was <= 1 period ago
+    EXPECT_LE(detected_ms, 2000.0); // generous for a loaded CI machine; the benchmark measures it tightly
+    ASSERT_TRUE(wait_until([&] { return guest("linux")["incarnation"] == 2 && state_of("linux") == "running"; }, 10s))
+        << read_file(log);
+    EXPECT_EQ(guest("rt")["pid"], rt_pid);
+
+    auto info = run(dir, test::binary("nkctl") + " crash-info --json --platform " + platform + " linux");
+    auto crash = nlohmann::json::parse(info.output);
+    EXPECT_EQ(crash["detector"], "heartbeat") << info.output;
+    EXPECT_EQ(crash["last_failure"]["kind"], "heartbeat");
+    EXPECT_GE(crash["missed_heartbeats"].get<int>(), 3);
+    EXPECT_NE(read_file(log).find("guest 'linux' is hung: no heartbeat"), std::string::npos) << read_file(log);
 }
 
 }  // namespace

@@ -162,7 +162,9 @@ struct GuestEntry {
     std::int32_t last_exit_status;       // wait(2) status of the last end; -1: none yet
     std::uint32_t last_failure;          // FailureKind of the last end
     std::uint64_t last_failure_unix_ns;  // CLOCK_REALTIME of the last end
-    std::uint8_t reserved[32];
+    std::uint32_t missed_heartbeats;     // with last_failure Heartbeat: periods without a beat
+    std::uint32_t reserved1;
+    std::uint8_t reserved[24];
 };
 
 struct LinkEntry {
@@ -208,6 +210,20 @@ struct FailureRecord {
     std::uint8_t reserved[40];
 };
 
+// A guest's heartbeat (the software watchdog of the Nanokernel paper, 4.5 and 5.2(2)): its
+// watchdog writes it every `period_ms`; nkd declares the guest hung once it is older than
+// period_ms * misses. Written by the guest, so nkd bounds every field before it believes it.
+struct Heartbeat {
+    std::uint64_t sequence;      // atomic; beats so far in this incarnation; 0: not armed
+    std::uint64_t monotonic_ns;  // atomic; CLOCK_MONOTONIC of the last beat (the host's clock: no time namespaces)
+    std::uint64_t health;        // atomic; a word the guest's applications feed (0: healthy)
+    std::uint32_t period_ms;     // atomic; 1..60000
+    std::uint32_t misses;        // atomic; 1..100
+    std::uint32_t incarnation;   // atomic; the incarnation that armed it (a stale one is ignored)
+    std::uint32_t reserved0;
+    std::uint8_t reserved[24];
+};
+
 // A guest's control page: the only management memory a guest may write. Later layers add
 // heartbeats and requests in the reserved space.
 struct ControlPage {
@@ -217,7 +233,8 @@ struct ControlPage {
     std::uint32_t reserved0;
     std::uint8_t reserved1[48];
     FailureRecord failure;  // the last nk::panic() of the guest
-    std::uint8_t reserved[2112];
+    Heartbeat heartbeat;    // its watchdog's beat
+    std::uint8_t reserved[2048];
 };
 
 // One named object in an area's directory (see docs/ARCHITECTURE.md, "Directories").
@@ -284,7 +301,7 @@ static_assert(offsetof(GuestEntry, state) == 8 && offsetof(GuestEntry, incarnati
 static_assert(offsetof(GuestEntry, cpu_mask) == 24 && offsetof(GuestEntry, control_area) == 56);
 static_assert(offsetof(GuestEntry, name) == 64 && offsetof(GuestEntry, init_pid) == 96);
 static_assert(offsetof(GuestEntry, started_unix_ns) == 104 && offsetof(GuestEntry, last_exit_status) == 112);
-static_assert(offsetof(GuestEntry, last_failure_unix_ns) == 120);
+static_assert(offsetof(GuestEntry, last_failure_unix_ns) == 120 && offsetof(GuestEntry, missed_heartbeats) == 128);
 
 static_assert(kRegionSafe<LinkEntry> && sizeof(LinkEntry) == 8);
 
@@ -300,7 +317,9 @@ static_assert(sizeof(ManagementTables) ==
 static_assert(kRegionSafe<FailureRecord> && sizeof(FailureRecord) == 1920 && alignof(FailureRecord) == 8);
 static_assert(offsetof(FailureRecord, reason) == 24 && offsetof(FailureRecord, backtrace) == 280);
 static_assert(kRegionSafe<ControlPage> && sizeof(ControlPage) == kSmallPage);
-static_assert(offsetof(ControlPage, failure) == 64);
+static_assert(offsetof(ControlPage, failure) == 64 && offsetof(ControlPage, heartbeat) == 1984);
+static_assert(kRegionSafe<Heartbeat> && sizeof(Heartbeat) == 64);
+static_assert(offsetof(Heartbeat, period_ms) == 24 && offsetof(Heartbeat, incarnation) == 32);
 
 static_assert(kRegionSafe<DirectoryEntry>);
 static_assert(sizeof(DirectoryEntry) == 104 && alignof(DirectoryEntry) == 8);

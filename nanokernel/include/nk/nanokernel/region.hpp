@@ -90,6 +90,7 @@ struct GuestInfo {
     std::int32_t last_exit_status = -1;
     layout::FailureKind last_failure = layout::FailureKind::None;
     std::uint64_t last_failure_unix_ns = 0;
+    std::uint32_t missed_heartbeats = 0;
 };
 
 // What nkd records when a guest's partition starts or ends.
@@ -100,6 +101,7 @@ struct GuestRuntimeUpdate {
     std::optional<std::int32_t> exit_status;
     std::optional<layout::FailureKind> failure;
     std::uint64_t failure_unix_ns = 0;
+    std::uint32_t missed_heartbeats = 0;  // stored with `failure`
 };
 
 [[nodiscard]] std::string_view to_string(layout::AreaKind kind);
