@@ -1,0 +1,347 @@
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "nk/ipc/message_ring.hpp"
+#include "test_platform.hpp"
+
+namespace nk::ipc {
+namespace {
+
+std::span<const std::byte> as_bytes(const std::vector<std::uint8_t>& v) { return std::as_bytes(std::span(v)); }
+
+// Payload `seq` of `length` bytes: recognisable content so that a torn or misplaced record shows.
+std::vector<std::uint8_t> pattern(std::uint64_t seq, std::size_t length) {
+    std::vector<std::uint8_t> v(length);
+    for (std::size_t i = 0; i < length; ++i) v[i] = static_cast<std::uint8_t>(seq * 131 + i * 7 + 1);
+    return v;
+}
+
+bool matches(std::span<const std::byte> record, std::uint64_t seq) {
+    const auto want = pattern(seq, record.size());
+    return std::equal(record.begin(), record.end(), as_bytes(want).begin());
+}
+
+// Loops shrink under sanitizers (NK_SANITIZED is set by the sanitizer presets' environment, or
+// detected here).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+constexpr std::uint64_t scaled(std::uint64_t n) { return kSanitized ? n / 10 : n; }
+
+class MessageRingTest : public test::SmallPlatformTest {
+protected:
+    MessageRing make(std::string_view name, std::uint32_t capacity, std::uint32_t max_record) {
+        auto ring = MessageRing::create(*linux_guest, name, capacity, max_record, "rt");
+        EXPECT_TRUE(ring) << ring.error().message;
+        return std::move(*ring);
+    }
+    MessageRingHeader& shared_header(const MessageRing& ring) { return *ring.view().header(); }
+    std::byte* buffer(const MessageRing& ring) {
+        return reinterpret_cast<std::byte*>(ring.view().header()) + sizeof(MessageRingHeader);
+    }
+};
+
+TEST_F(MessageRingTest, NewlyCreatedRingIsEmpty) {
+    MessageRing ring = make("fresh", 4096, 256);
+    EXPECT_EQ(ring.capacity(), 4096U);
+    EXPECT_EQ(ring.max_record_size(), 256U);
+    EXPECT_EQ(ring.area_label(), "link.linux-rt");
+    auto rx = ring.consumer();
+    ASSERT_TRUE(rx) << rx.error().message;
+    EXPECT_FALSE(rx->peek());
+    std::array<std::byte, 16> out{};
+    EXPECT_EQ(rx->try_read(out).status, ReadStatus::Empty);
+    EXPECT_TRUE(rx->health());
+    const MessageRingHeader& header = shared_header(ring);
+    EXPECT_EQ(header.magic, kMessageRingMagic);
+    EXPECT_EQ(header.layout_version, kMessageRingLayoutVersion);
+    EXPECT_EQ(header.head, 0U);
+    EXPECT_EQ(header.tail, 0U);
+    EXPECT_EQ(ring.stats().used_bytes, 0U);
+}
+
+TEST_F(MessageRingTest, OpenedByThePeerSeesTheSameRecords) {
+    MessageRing mine = make("shared", 4096, 512);
+    auto theirs = MessageRing::open(*rt_guest, "shared");
+    ASSERT_TRUE(theirs) << theirs.error().message;
+    EXPECT_EQ(theirs->capacity(), 4096U);
+    EXPECT_EQ(theirs->max_record_size(), 512U);
+    auto tx = mine.producer();
+    auto rx = theirs->consumer();
+    ASSERT_TRUE(tx && rx);
+    const auto a = pattern(1, 100), b = pattern(2, 7);
+    ASSERT_EQ(tx->try_write(as_bytes(a)), WriteStatus::Ok);
+    ASSERT_EQ(tx->try_write(as_bytes(b)), WriteStatus::Ok);
+    std::vector<std::byte> out(512);
+    auto r = rx->try_read(out);
+    ASSERT_EQ(r.status, ReadStatus::Ok);
+    EXPECT_EQ(r.length, 100U);
+    EXPECT_TRUE(matches(std::span(out).first(r.length), 1));
+    r = rx->try_read(out);
+    ASSERT_EQ(r.status, ReadStatus::Ok);
+    EXPECT_EQ(r.length, 7U);
+    EXPECT_TRUE(matches(std::span(out).first(r.length), 2));
+    EXPECT_EQ(rx->try_read(out).status, ReadStatus::Empty);
+    EXPECT_EQ(theirs->stats().records, 2U);
+    EXPECT_EQ(theirs->stats().bytes, 107U);
+}
+
+TEST_F(MessageRingTest, CreateRefusesBadShapes) {
+    EXPECT_FALSE(MessageRing::create(*linux_guest, "a", 1000, 64, "rt"));    // not a power of two
+    EXPECT_FALSE(MessageRing::create(*linux_guest, "b", 128, 16, "rt"));     // below the minimum
+    EXPECT_FALSE(MessageRing::create(*linux_guest, "c", 1024, 0, "rt"));     // no payload
+    auto big = MessageRing::create(*linux_guest, "d", 1024, 512, "rt");      // 512 + 32 > 1024 / 2
+    ASSERT_FALSE(big);
+    EXPECT_EQ(big.error().code, make_error_code(RegionError::InvalidArgument));
+    EXPECT_NE(big.error().message.find("512"), std::string::npos) << big.error().message;
+    EXPECT_TRUE(MessageRing::create(*linux_guest, "e", 1024, 480, "rt"));
+    EXPECT_FALSE(MessageRing::open(*linux_guest, "nothing-here"));
+}
+
+TEST_F(MessageRingTest, RecordLargerThanTheMaximumIsAClearError) {
+    MessageRing ring = make("max", 4096, 100);
+    auto tx = ring.producer();
+    ASSERT_TRUE(tx);
+    EXPECT_EQ(tx->reserve(101).status, WriteStatus::TooLarge);
+    const Error e = tx->error_of(WriteStatus::TooLarge, 101);
+    EXPECT_EQ(e.code, make_error_code(RegionError::InvalidArgument));
+    EXPECT_NE(e.message.find("101"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("100"), std::string::npos) << e.message;
+    EXPECT_TRUE(tx->reserve(100));
+    EXPECT_TRUE(tx->commit());
+    EXPECT_FALSE(tx->corrupt());
+}
+
+TEST_F(MessageRingTest, FullRingRefusesWithBackPressureUntilTheConsumerMakesRoom) {
+    MessageRing ring = make("full", 1024, 200);
+    auto tx = ring.producer();
+    auto rx = ring.consumer();
+    ASSERT_TRUE(tx && rx);
+    // 96-byte strides: 10 records fill 960 of 1024 bytes; the 11th does not fit.
+    const auto payload = pattern(0, 64);
+    int written = 0;
+    while (tx->try_write(as_bytes(payload)) == WriteStatus::Ok) ++written;
+    EXPECT_EQ(written, 10);
+    EXPECT_EQ(tx->try_write(as_bytes(payload)), WriteStatus::Full);
+    EXPECT_EQ(ring.stats().full, 2U);
+    EXPECT_EQ(tx->error_of(WriteStatus::Full, 64).code, make_error_code(RegionError::NoSpace));
+    std::vector<std::byte> out(200);
+    ASSERT_EQ(rx->try_read(out).status, ReadStatus::Ok);
+    EXPECT_EQ(tx->try_write(as_bytes(payload)), WriteStatus::Ok);
+    EXPECT_FALSE(tx->corrupt());
+}
+
+TEST_F(MessageRingTest, PeekReturnsTheRecordInPlaceUntilRelease) {
+    MessageRing ring = make("peek", 4096, 256);
+    auto tx = ring.producer();
+    auto rx = ring.consumer();
+    ASSERT_TRUE(tx && rx);
+    auto slot = tx->reserve(40);
+    ASSERT_TRUE(slot);
+    ASSERT_EQ(slot.data.size(), 40U);
+    const auto content = pattern(9, 40);
+    std::memcpy(slot.data.data(), content.data(), 40);
+    EXPECT_FALSE(rx->peek()) << "a reserved record must not be visible";
+    EXPECT_EQ(tx->reserve(8).status, WriteStatus::Pending);
+    ASSERT_TRUE(tx->commit());
+    EXPECT_FALSE(tx->commit());
+    auto first = rx->peek();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->data(), slot.data.data()) << "peek must not copy";
+    EXPECT_TRUE(matches(*first, 9));
+    auto again = rx->peek();
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->data(), first->data());
+    rx->release();
+    EXPECT_FALSE(rx->peek());
+    EXPECT_EQ(ring.stats().records, 1U);
+}
+
+TEST_F(MessageRingTest, EmptyRecordAndAbandonedReservationAreHandled) {
+    MessageRing ring = make("zero", 4096, 256);
+    auto tx = ring.producer();
+    auto rx = ring.consumer();
+    ASSERT_TRUE(tx && rx);
+    ASSERT_TRUE(tx->reserve(50));
+    EXPECT_TRUE(tx->abandon());
+    ASSERT_EQ(tx->try_write({}), WriteStatus::Ok);
+    auto record = rx->peek();
+    ASSERT_TRUE(record);
+    EXPECT_EQ(record->size(), 0U);
+    rx->release();
+    EXPECT_EQ(ring.stats().abandoned, 1U);
+    EXPECT_EQ(ring.stats().records, 1U);
+}
+
+TEST_F(MessageRingTest, BufferTooSmallLeavesTheRecordInTheRing) {
+    MessageRing ring = make("small", 4096, 256);
+    auto tx = ring.producer();
+    auto rx = ring.consumer();
+    ASSERT_TRUE(tx && rx);
+    ASSERT_EQ(tx->try_write(as_bytes(pattern(3, 100))), WriteStatus::Ok);
+    std::vector<std::byte> tiny(10), enough(100);
+    auto r = rx->try_read(tiny);
+    EXPECT_EQ(r.status, ReadStatus::BufferTooSmall);
+    EXPECT_EQ(r.length, 100U);
+    r = rx->try_read(enough);
+    ASSERT_EQ(r.status, ReadStatus::Ok);
+    EXPECT_TRUE(matches(enough, 3));
+}
+
+TEST_F(MessageRingTest, WrapAroundUsesPaddingAndRecordsNeverWrap) {
+    MessageRing ring = make("wrap", 1024, 400);
+    auto tx = ring.producer();
+    auto rx = ring.consumer();
+    ASSERT_TRUE(tx && rx);
+    std::vector<std::byte> out(400);
+    // 300-byte records take 352 bytes: the third starts at 704 and needs 352 > 320 left, so it
+    // pads to the end and starts at 0.
+    std::uint64_t seq = 0;
+    for (int round = 0; round < 50; ++round) {
+        for (int i = 0; i < 2; ++i) ASSERT_EQ(tx->try_write(as_bytes(pattern(seq + i, 300))), WriteStatus::Ok);
+        for (int i = 0; i < 2; ++i) {
+            auto record = rx->peek();
+            ASSERT_TRUE(record) << "round " << round;
+            ASSERT_EQ(record->size(), 300U);
+            const auto start = static_cast<std::size_t>(record->data() - buffer(ring));
+            EXPECT_LE(start + record->size(), 1024U) << "a record wrapped";
+            EXPECT_TRUE(matches(*record, seq++));
+            rx->release();
+        }
+    }
+    EXPECT_EQ(ring.stats().records, 100U);
+    EXPECT_TRUE(rx->health());
+    EXPECT_TRUE(tx->health());
+}
+
+TEST_F(MessageRingTest, RecordsOfEverySizeUpToTheMaximumRoundTrip) {
+    constexpr std::uint32_t kMax = 1000;
+    MessageRing ring = make("sizes", 4096, kMax);
+    auto tx = ring.producer();
+    auto rx = ring.consumer();
+    ASSERT_TRUE(tx && rx);
+    std::vector<std::byte> out(kMax);
+    for (std::uint32_t size = 1; size <= kMax; ++size) {
+        ASSERT_EQ(tx->try_write(as_bytes(pattern(size, size))), WriteStatus::Ok) << size;
+        if (size % 3 == 0) continue;  // leave some behind so that the ring is rarely empty
+        while (true) {
+            auto r = rx->try_read(out);
+            if (r.status == ReadStatus::Empty) break;
+            ASSERT_EQ(r.status, ReadStatus::Ok);
+        }
+    }
+    // Check the contents on a second pass: one record at a time, each size again.
+    for (std::uint32_t size = 1; size <= kMax; ++size) {
+        ASSERT_EQ(tx->try_write(as_bytes(pattern(size, size))), WriteStatus::Ok) << size;
+        auto r = rx->try_read(out);
+        ASSERT_EQ(r.status, ReadStatus::Ok) << size;
+        ASSERT_EQ(r.length, size);
+        ASSERT_TRUE(matches(std::span(out).first(size), size)) << size;
+    }
+    EXPECT_TRUE(rx->health());
+}
+
+// Each producer thread writes its id, a sequence number and a checksum; the consumer checks that
+// each producer's records arrive complete, once, in order.
+struct Stamped {
+    std::uint32_t producer;
+    std::uint32_t length;
+    std::uint64_t seq;
+};
+
+std::uint64_t checksum(std::span<const std::byte> bytes) {
+    std::uint64_t h = 1469598103934665603ULL;
+    for (std::byte b : bytes) h = (h ^ static_cast<std::uint8_t>(b)) * 1099511628211ULL;
+    return h;
+}
+
+void write_stamped(MessageRingProducer& tx, std::uint32_t producer, std::uint64_t seq, std::size_t length) {
+    while (true) {
+        auto slot = tx.reserve(length);
+        if (slot.status == WriteStatus::Full) {
+            std::this_thread::yield();
+            continue;
+        }
+        ASSERT_TRUE(slot) << to_string(slot.status);
+        const Stamped s{producer, static_cast<std::uint32_t>(length), seq};
+        std::memcpy(slot.data.data(), &s, sizeof s);
+        for (std::size_t i = sizeof s; i + 8 < length; ++i) slot.data[i] = static_cast<std::byte>(seq + i);
+        const std::uint64_t sum = checksum(slot.data.first(length - 8));
+        std::memcpy(slot.data.data() + length - 8, &sum, 8);
+        ASSERT_TRUE(tx.commit());
+        return;
+    }
+}
+
+// Consumes until `expected` records per producer have arrived; checks order and content.
+void consume_stamped(MessageRingConsumer& rx, std::uint32_t producers, std::uint64_t expected) {
+    std::vector<std::uint64_t> next(producers, 0);
+    std::uint64_t remaining = expected * producers;
+    while (remaining > 0) {
+        auto record = rx.peek();
+        if (!record) {
+            ASSERT_FALSE(rx.corrupt()) << rx.health().error().message;
+            std::this_thread::yield();
+            continue;
+        }
+        ASSERT_GE(record->size(), sizeof(Stamped) + 8);
+        Stamped s{};
+        std::memcpy(&s, record->data(), sizeof s);
+        ASSERT_LT(s.producer, producers);
+        ASSERT_EQ(s.length, record->size());
+        ASSERT_EQ(s.seq, next[s.producer]) << "producer " << s.producer << " lost, repeated or reordered";
+        std::uint64_t sum = 0;
+        std::memcpy(&sum, record->data() + record->size() - 8, 8);
+        ASSERT_EQ(sum, checksum(record->first(record->size() - 8))) << "torn record";
+        ++next[s.producer];
+        --remaining;
+        rx.release();
+    }
+}
+
+std::size_t length_for(std::uint64_t seq, std::uint32_t producer) {
+    return sizeof(Stamped) + 8 + static_cast<std::size_t>((seq * 37 + producer * 11) % 400);
+}
+
+TEST_F(MessageRingTest, ManyProducerThreadsOneConsumerLoseNothing) {
+    MessageRing ring = make("threads", 8192, 1024);
+    constexpr std::uint32_t kProducers = 4;
+    const std::uint64_t per = scaled(20000);
+    std::vector<std::thread> threads;
+    for (std::uint32_t p = 0; p < kProducers; ++p) {
+        threads.emplace_back([&, p] {
+            auto tx = ring.producer();
+            ASSERT_TRUE(tx);
+            for (std::uint64_t seq = 0; seq < per; ++seq) write_stamped(*tx, p, seq, length_for(seq, p));
+        });
+    }
+    auto rx = ring.consumer();
+    ASSERT_TRUE(rx);
+    consume_stamped(*rx, kProducers, per);
+    for (auto& t : threads) t.join();
+    EXPECT_FALSE(rx->peek());
+    EXPECT_EQ(ring.stats().records, kProducers * per);
+    EXPECT_EQ(ring.stats().abandoned, 0U);
+}
+
+}  // namespace
+}  // namespace nk::ipc
