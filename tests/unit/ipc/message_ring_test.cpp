@@ -343,5 +343,351 @@ TEST_F(MessageRingTest, ManyProducerThreadsOneConsumerLoseNothing) {
     EXPECT_EQ(ring.stats().abandoned, 0U);
 }
 
+
+// ---- processes ------------------------------------------------------------------------------
+
+// Runs `body` in a forked child that shares the test's mappings; the child's exit status says
+// whether its assertions held.
+template <class Body>
+pid_t fork_child(Body body) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        body();
+        ::_exit(::testing::Test::HasFailure() ? 1 : 0);
+    }
+    return pid;
+}
+
+int exit_code_of(pid_t pid) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST_F(MessageRingTest, ManyProducerProcessesOneConsumerLoseNothing) {
+    MessageRing ring = make("processes", 16384, 1024);
+    constexpr std::uint32_t kProducers = 3;
+    const std::uint64_t per = scaled(20000);
+    std::vector<pid_t> children;
+    for (std::uint32_t p = 0; p < kProducers; ++p) {
+        children.push_back(fork_child([&, p] {
+            auto theirs = MessageRing::open(*linux_guest, "processes");
+            ASSERT_TRUE(theirs);
+            auto tx = theirs->producer();
+            ASSERT_TRUE(tx);
+            for (std::uint64_t seq = 0; seq < per; ++seq) write_stamped(*tx, p, seq, length_for(seq, p));
+        }));
+        ASSERT_GT(children.back(), 0);
+    }
+    auto rx = MessageRing::open(*rt_guest, "processes")->consumer();
+    ASSERT_TRUE(rx);
+    consume_stamped(*rx, kProducers, per);
+    for (pid_t child : children) EXPECT_EQ(exit_code_of(child), 0);
+    EXPECT_FALSE(rx->peek());
+    EXPECT_EQ(ring.stats().abandoned, 0U);
+}
+
+// A child commits one record, reserves a second and writes half of it, tells the parent, and
+// waits to be killed.
+pid_t spawn_half_writer(const MessageRing& ring, int ready_fd) {
+    return fork_child([&] {
+        auto tx = ring.producer();
+        ASSERT_TRUE(tx);
+        ASSERT_EQ(tx->try_write(as_bytes(pattern(1, 64))), WriteStatus::Ok);
+        auto slot = tx->reserve(200);
+        ASSERT_TRUE(slot);
+        std::memset(slot.data.data(), 0x5a, 100);
+        const char ready = 'r';
+        ASSERT_EQ(::write(ready_fd, &ready, 1), 1);
+        while (true) ::pause();
+    });
+}
+
+void wait_ready(int fd) {
+    char c = 0;
+    ASSERT_EQ(::read(fd, &c, 1), 1);
+}
+
+TEST_F(MessageRingTest, WriterKilledBetweenReserveAndCommitIsSkippedAndCounted) {
+    MessageRing ring = make("killed", 4096, 512);
+    auto rx = MessageRing::open(*rt_guest, "killed")->consumer();
+    ASSERT_TRUE(rx);
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t child = spawn_half_writer(ring, fds[1]);
+    ASSERT_GT(child, 0);
+    wait_ready(fds[0]);
+
+    auto first = rx->peek();
+    ASSERT_TRUE(first);
+    EXPECT_TRUE(matches(*first, 1));
+    rx->release();
+    // The writer lives: its reservation is "not yet", however often the consumer looks.
+    for (int i = 0; i < 500; ++i) ASSERT_FALSE(rx->peek());
+    EXPECT_EQ(rx->stats().abandoned, 0U);
+
+    ASSERT_EQ(::kill(child, SIGKILL), 0);
+    EXPECT_EQ(exit_code_of(child), 128 + SIGKILL);
+    auto tx = ring.producer();
+    ASSERT_TRUE(tx);
+    ASSERT_EQ(tx->try_write(as_bytes(pattern(2, 30))), WriteStatus::Ok);
+    std::optional<std::span<const std::byte>> next;
+    for (int i = 0; i < 1000 && !next; ++i) next = rx->peek();
+    ASSERT_TRUE(next) << "the dead writer's record still blocks the ring";
+    EXPECT_EQ(next->size(), 30U);
+    EXPECT_TRUE(matches(*next, 2));
+    rx->release();
+    EXPECT_EQ(ring.stats().abandoned, 1U);
+    EXPECT_EQ(ring.stats().records, 2U);
+    EXPECT_TRUE(rx->health());
+    ::close(fds[0]);
+    ::close(fds[1]);
+}
+
+TEST_F(MessageRingTest, KilledWriterNotYetReapedIsAlsoSkipped) {
+    MessageRing ring = make("zombie", 4096, 512);
+    auto rx = ring.consumer();
+    ASSERT_TRUE(rx);
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t child = spawn_half_writer(ring, fds[1]);
+    ASSERT_GT(child, 0);
+    wait_ready(fds[0]);
+    ASSERT_EQ(::kill(child, SIGKILL), 0);
+    // Not reaped yet: kill(pid, 0) still succeeds; the consumer must look at the process state.
+    for (int i = 0; i < 2000 && ring.stats().abandoned == 0; ++i) {
+        if (rx->peek()) rx->release();
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    EXPECT_EQ(ring.stats().abandoned, 1U);
+    EXPECT_EQ(ring.stats().records, 1U);
+    EXPECT_EQ(exit_code_of(child), 128 + SIGKILL);
+    ::close(fds[0]);
+    ::close(fds[1]);
+}
+
+MessageRecordHeader& pending_record(std::span<std::byte> reserved) {
+    return *reinterpret_cast<MessageRecordHeader*>(reserved.data() - sizeof(MessageRecordHeader));
+}
+
+TEST_F(MessageRingTest, WriterDeclaredDeadLearnsItAtCommit) {
+    MessageRing ring = make("late", 4096, 512);
+    auto tx = ring.producer();
+    auto rx = ring.consumer();
+    ASSERT_TRUE(tx && rx);
+    // A pid that is free: a child that has exited and been reaped.
+    const pid_t gone = fork_child([] {});
+    ASSERT_EQ(exit_code_of(gone), 0);
+    auto slot = tx->reserve(64);
+    ASSERT_TRUE(slot);
+    pending_record(slot.data).pid = static_cast<std::uint32_t>(gone);  // as if the writer were that process
+    for (int i = 0; i < 100 && ring.stats().abandoned == 0; ++i) EXPECT_FALSE(rx->peek());
+    EXPECT_EQ(ring.stats().abandoned, 1U);
+    EXPECT_FALSE(tx->commit()) << "a record the consumer skipped must not be committed";
+    ASSERT_EQ(tx->try_write(as_bytes(pattern(5, 10))), WriteStatus::Ok);
+    auto record = rx->peek();
+    ASSERT_TRUE(record);
+    EXPECT_TRUE(matches(*record, 5));
+}
+
+TEST_F(MessageRingTest, WriterInAnotherPidNamespaceIsJudgedByItsGuest) {
+    MessageRing ring = make("guestdown", 4096, 512);
+    auto theirs = MessageRing::open(*rt_guest, "guestdown");
+    ASSERT_TRUE(theirs);
+    auto tx = ring.producer();  // guest linux (1)
+    auto rx = theirs->consumer();
+    ASSERT_TRUE(tx && rx);
+    auto slot = tx->reserve(64);
+    ASSERT_TRUE(slot);
+    pending_record(slot.data).pid_ns = 1;  // as if written from another pid namespace
+    // The guest is up, same incarnation: the record is only "not yet".
+    for (int i = 0; i < 300; ++i) ASSERT_FALSE(rx->peek());
+    EXPECT_EQ(theirs->stats().abandoned, 0U);
+    creator->set_guest_state(1, layout::GuestState::Down, false);
+    for (int i = 0; i < 300 && theirs->stats().abandoned == 0; ++i) EXPECT_FALSE(rx->peek());
+    EXPECT_EQ(theirs->stats().abandoned, 1U);
+    EXPECT_FALSE(tx->commit());
+}
+
+TEST_F(MessageRingTest, WriterOfAnEarlierIncarnationIsSkipped) {
+    MessageRing ring = make("incarnation", 4096, 512);
+    auto tx = ring.producer();
+    auto rx = MessageRing::open(*rt_guest, "incarnation")->consumer();
+    ASSERT_TRUE(tx && rx);
+    auto slot = tx->reserve(64);
+    ASSERT_TRUE(slot);
+    pending_record(slot.data).pid_ns = 1;
+    creator->set_guest_state(1, layout::GuestState::Running, true);  // restarted: incarnation moves on
+    for (int i = 0; i < 300 && ring.stats().abandoned == 0; ++i) EXPECT_FALSE(rx->peek());
+    EXPECT_EQ(ring.stats().abandoned, 1U);
+}
+
+// ---- corruption -----------------------------------------------------------------------------
+
+class MessageRingCorruptionTest : public MessageRingTest {
+protected:
+    void SetUp() override {
+        MessageRingTest::SetUp();
+        ring.emplace(make("scribbled", 1024, 200));
+        auto p = ring->producer();
+        auto c = ring->consumer();
+        ASSERT_TRUE(p && c);
+        tx.emplace(std::move(*p));
+        rx.emplace(std::move(*c));
+    }
+    void expect_consumer_stopped(const char* what) {
+        EXPECT_FALSE(rx->peek()) << what;
+        EXPECT_TRUE(rx->corrupt()) << what;
+        auto health = rx->health();
+        ASSERT_FALSE(health) << what;
+        EXPECT_EQ(health.error().code, make_error_code(RegionError::Corrupt));
+        EXPECT_NE(health.error().message.find("scribbled"), std::string::npos) << health.error().message;
+        std::array<std::byte, 8> out{};
+        EXPECT_EQ(rx->try_read(out).status, ReadStatus::Stopped);
+    }
+    MessageRecordHeader& first_record() { return *reinterpret_cast<MessageRecordHeader*>(buffer(*ring)); }
+
+    std::optional<MessageRing> ring;
+    std::optional<MessageRingProducer> tx;
+    std::optional<MessageRingConsumer> rx;
+};
+
+TEST_F(MessageRingCorruptionTest, HeadBeyondCapacityStopsTheConsumer) {
+    layout::atomic(shared_header(*ring).head).store(4096, std::memory_order_relaxed);
+    expect_consumer_stopped("head beyond capacity");
+}
+
+TEST_F(MessageRingCorruptionTest, UnalignedHeadStopsBothSides) {
+    layout::atomic(shared_header(*ring).head).store(33, std::memory_order_relaxed);
+    expect_consumer_stopped("unaligned head");
+    EXPECT_EQ(tx->reserve(10).status, WriteStatus::Stopped);
+    EXPECT_FALSE(tx->health());
+    EXPECT_EQ(tx->error_of(WriteStatus::Stopped, 10).code, make_error_code(RegionError::Corrupt));
+}
+
+TEST_F(MessageRingCorruptionTest, HeadMovingBackwardsStopsTheConsumer) {
+    ASSERT_EQ(tx->try_write(as_bytes(pattern(0, 100))), WriteStatus::Ok);
+    ASSERT_EQ(tx->try_write(as_bytes(pattern(1, 100))), WriteStatus::Ok);
+    ASSERT_TRUE(rx->peek());
+    rx->release();
+    ASSERT_TRUE(rx->peek());
+    rx->release();
+    layout::atomic(shared_header(*ring).head).store(128, std::memory_order_relaxed);
+    expect_consumer_stopped("head behind tail");
+}
+
+TEST_F(MessageRingCorruptionTest, TailBeyondHeadStopsTheProducer) {
+    const auto payload = pattern(0, 100);
+    while (tx->try_write(as_bytes(payload)) == WriteStatus::Ok) {
+    }
+    layout::atomic(shared_header(*ring).tail).store(1ULL << 40, std::memory_order_relaxed);
+    EXPECT_EQ(tx->try_write(as_bytes(payload)), WriteStatus::Stopped);
+    EXPECT_TRUE(tx->corrupt());
+    EXPECT_FALSE(tx->health());
+}
+
+TEST_F(MessageRingCorruptionTest, ProducerRefusesACorruptTailAtStart) {
+    layout::atomic(shared_header(*ring).tail).store(7, std::memory_order_relaxed);
+    auto p = ring->producer();
+    ASSERT_FALSE(p);
+    EXPECT_EQ(p.error().code, make_error_code(RegionError::Corrupt));
+    EXPECT_FALSE(ring->consumer());
+}
+
+TEST_F(MessageRingCorruptionTest, RecordLengthBeyondTheMaximumStopsTheConsumer) {
+    ASSERT_EQ(tx->try_write(as_bytes(pattern(0, 100))), WriteStatus::Ok);
+    first_record().length = 100000;
+    expect_consumer_stopped("record length");
+}
+
+TEST_F(MessageRingCorruptionTest, RecordLengthBeyondHeadStopsTheConsumer) {
+    ASSERT_EQ(tx->try_write(as_bytes(pattern(0, 100))), WriteStatus::Ok);
+    first_record().length = 190;  // within the maximum, but past the bytes reserved
+    expect_consumer_stopped("record past head");
+}
+
+TEST_F(MessageRingCorruptionTest, UnknownRecordStateStopsTheConsumer) {
+    ASSERT_EQ(tx->try_write(as_bytes(pattern(0, 100))), WriteStatus::Ok);
+    std::uint64_t word = first_record().word;
+    first_record().word = (word & ~std::uint64_t{0xff}) | 9;
+    expect_consumer_stopped("record state");
+}
+
+TEST_F(MessageRingCorruptionTest, BadPaddingLengthStopsTheConsumer) {
+    // 150-byte records take 192 bytes: five end at 960, so the sixth pads the last 64 bytes.
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_EQ(tx->try_write(as_bytes(pattern(static_cast<std::uint64_t>(i), 150))), WriteStatus::Ok);
+        ASSERT_TRUE(rx->peek());
+        rx->release();
+    }
+    ASSERT_EQ(tx->try_write(as_bytes(pattern(5, 150))), WriteStatus::Ok);
+    auto* pad = reinterpret_cast<MessageRecordHeader*>(buffer(*ring) + 960);
+    ASSERT_EQ(detail::word_state(pad->word), static_cast<std::uint8_t>(RecordState::Padding));
+    pad->length = 4000;
+    expect_consumer_stopped("padding length");
+}
+
+TEST_F(MessageRingCorruptionTest, StaleOrGarbageWordIsNotYetRatherThanARead) {
+    ASSERT_EQ(tx->try_write(as_bytes(pattern(0, 100))), WriteStatus::Ok);
+    first_record().word = detail::record_word(RecordState::Committed, 1, 1024);  // the next lap's tag
+    EXPECT_FALSE(rx->peek());
+    EXPECT_FALSE(rx->corrupt());
+}
+
+TEST_F(MessageRingCorruptionTest, OpenRefusesADamagedHeader) {
+    MessageRingHeader& header = shared_header(*ring);
+    const MessageRingHeader saved = header;
+    header.capacity = 1000;
+    auto bad = MessageRing::open(*rt_guest, "scribbled");
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, make_error_code(RegionError::Corrupt));
+    header.capacity = 1U << 20;  // larger than the object
+    bad = MessageRing::open(*rt_guest, "scribbled");
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, make_error_code(RegionError::Corrupt));
+    header = saved;
+    header.max_record_size = 600;
+    EXPECT_FALSE(MessageRing::open(*rt_guest, "scribbled"));
+    header = saved;
+    header.layout_version = 99;
+    bad = MessageRing::open(*rt_guest, "scribbled");
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, make_error_code(RegionError::VersionMismatch));
+    header = saved;
+    header.magic = 0x1234;
+    bad = MessageRing::open(*rt_guest, "scribbled");
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, make_error_code(RegionError::BadMagic));
+    header = saved;
+    EXPECT_TRUE(MessageRing::open(*rt_guest, "scribbled"));
+}
+
+// ---- the view, on plain memory --------------------------------------------------------------
+
+TEST(MessageRingView, FormatsAndAttachesPlainMemory) {
+    alignas(64) static std::array<std::byte, MessageRingView::bytes_for(1024)> memory;
+    memory.fill(std::byte{0xee});  // not zero: format must not trust what was there
+    auto made = MessageRingView::format(memory, 1024, 100, "embedded");
+    ASSERT_TRUE(made) << made.error().message;
+    auto seen = MessageRingView::attach(memory, "embedded");
+    ASSERT_TRUE(seen) << seen.error().message;
+    EXPECT_EQ(seen->capacity(), 1024U);
+    auto tx = made->producer(WriterGuest{2, 7});
+    auto rx = seen->consumer();
+    ASSERT_TRUE(tx && rx);
+    for (std::uint64_t i = 0; i < 100; ++i) {
+        ASSERT_EQ(tx->try_write(as_bytes(pattern(i, i % 100))), WriteStatus::Ok);
+        auto record = rx->peek();
+        ASSERT_TRUE(record);
+        ASSERT_TRUE(matches(*record, i));
+        rx->release();
+    }
+    EXPECT_EQ(seen->stats().records, 100U);
+    EXPECT_FALSE(MessageRingView::attach(std::span(memory).first(100), "short"));
+    EXPECT_FALSE(MessageRingView::format(std::span(memory).subspan(8), 512, 100, "unaligned"));
+    EXPECT_FALSE(MessageRingView::format(std::span(memory).first(600), 1024, 100, "small"));
+}
+
 }  // namespace
 }  // namespace nk::ipc
