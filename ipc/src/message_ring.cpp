@@ -229,7 +229,7 @@ Reservation MessageRingProducer::reserve(std::size_t length) noexcept {
     const std::uint64_t need = detail::record_stride(length);
     // relaxed: a guess for the CAS below, which checks it.
     std::uint64_t head = layout::atomic(header_->head).load(std::memory_order_relaxed);
-    bool reloaded = false;
+    bool tail_is_fresh = false;  // tail was reloaded against the head we are checking
     for (int attempt = 0; attempt < kMaxReserveAttempts; ++attempt) {
         if (head % kAlign != 0) {
             stop({"producer index (alignment)", detail::kNoSlot, head, 0, 0});
@@ -239,8 +239,8 @@ Reservation MessageRingProducer::reserve(std::size_t length) noexcept {
         const std::uint64_t total = need <= contiguous ? need : contiguous + need;
         // cached_tail_ is never ahead of the real tail, so this errs towards "full".
         if (head - cached_tail_ > capacity_ || head - cached_tail_ + total > capacity_) {
-            if (!reloaded) {
-                reloaded = true;
+            if (!tail_is_fresh) {
+                tail_is_fresh = true;
                 if (!reload_tail(head)) return {{}, WriteStatus::Stopped};
                 continue;
             }
@@ -251,8 +251,10 @@ Reservation MessageRingProducer::reserve(std::size_t length) noexcept {
         // relaxed on both outcomes: the CAS hands out the bytes [head, head + total) and publishes
         // nothing (P2); on failure `head` is the current value to try again with.
         if (!layout::atomic(header_->head)
-                 .compare_exchange_weak(head, head + total, std::memory_order_relaxed, std::memory_order_relaxed))
+                 .compare_exchange_weak(head, head + total, std::memory_order_relaxed, std::memory_order_relaxed)) {
+            tail_is_fresh = false;  // others moved head on: the consumer may have moved tail too
             continue;
+        }
         const detail::ProcessIdentity& me = detail::this_process();
         std::uint64_t position = head;
         if (total != need) {  // the record does not fit before the end: pad to it, start at 0
