@@ -491,6 +491,53 @@ TEST_F(MessageRingTest, WriterDeclaredDeadLearnsItAtCommit) {
     EXPECT_TRUE(matches(*record, 5));
 }
 
+TEST_F(MessageRingTest, ReusedPidIsToldApartByItsStartTime) {
+    MessageRing ring = make("reused", 4096, 512);
+    auto tx = ring.producer();
+    auto rx = ring.consumer();
+    ASSERT_TRUE(tx && rx);
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    // A live process that is not the writer: the record claims its pid with another start time,
+    // as when the writer died and the pid went to a new process.
+    const pid_t other = fork_child([&] {
+        const char ready = 'r';
+        ASSERT_EQ(::write(fds[1], &ready, 1), 1);
+        while (true) ::pause();
+    });
+    ASSERT_GT(other, 0);
+    wait_ready(fds[0]);
+    auto slot = tx->reserve(64);
+    ASSERT_TRUE(slot);
+    MessageRecordHeader& record = pending_record(slot.data);
+    record.pid = static_cast<std::uint32_t>(other);
+    const std::uint64_t real_start = record.start_time;
+    ASSERT_NE(real_start, 0U) << "the writer's start time was not recorded";
+    // Same pid, same start time as the live process: alive.
+    std::uint64_t other_start = 0;
+    {
+        std::FILE* f = std::fopen(("/proc/" + std::to_string(other) + "/stat").c_str(), "r");
+        ASSERT_NE(f, nullptr);
+        char buffer[1024] = {};
+        ASSERT_GT(std::fread(buffer, 1, sizeof buffer - 1, f), 0U);
+        std::fclose(f);
+        const char* p = std::strrchr(buffer, ')') + 2;
+        for (int field = 3; field < 22; ++field) p = std::strchr(p, ' ') + 1;
+        other_start = std::strtoull(p, nullptr, 10);
+    }
+    record.start_time = other_start;
+    for (int i = 0; i < 300; ++i) ASSERT_FALSE(rx->peek());
+    EXPECT_EQ(ring.stats().abandoned, 0U);
+    record.start_time = other_start + 1;
+    for (int i = 0; i < 300 && ring.stats().abandoned == 0; ++i) EXPECT_FALSE(rx->peek());
+    EXPECT_EQ(ring.stats().abandoned, 1U);
+    EXPECT_FALSE(tx->commit());
+    ASSERT_EQ(::kill(other, SIGKILL), 0);
+    EXPECT_EQ(exit_code_of(other), 128 + SIGKILL);
+    ::close(fds[0]);
+    ::close(fds[1]);
+}
+
 TEST_F(MessageRingTest, WriterInAnotherPidNamespaceIsJudgedByItsGuest) {
     MessageRing ring = make("guestdown", 4096, 512);
     auto theirs = MessageRing::open(*rt_guest, "guestdown");
