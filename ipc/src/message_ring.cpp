@@ -29,6 +29,7 @@
 #include "nk/ipc/message_ring.hpp"
 
 #include <bit>
+#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -401,6 +402,37 @@ bool MessageRingConsumer::writer_is_dead(const MessageRecordHeader& record) noex
     return info->state == layout::GuestState::Down || info->incarnation != record.incarnation;
 }
 
+std::uint64_t MessageRingConsumer::headerless_claim() noexcept {
+    // Normally the writer is between its head CAS and its header store, a few instructions: wait.
+    // Look at the clock only every 64th time, and act only after the timeout.
+    if (hole_position_ != tail_) {
+        hole_position_ = tail_;
+        hole_seen_ = 0;
+        hole_since_ns_ = 0;
+    }
+    if (hole_seen_++ % 64 != 0) return 0;
+    const auto now = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count());
+    if (hole_since_ns_ == 0) hole_since_ns_ = now;
+    if (now - hole_since_ns_ < kHeaderlessClaimTimeoutNs) return 0;
+    // The claim ends where the next record (or padding) of this lap starts: the first position
+    // after tail whose word carries that position's tag. Only the bytes up to it are skipped; with
+    // no such record yet, keep waiting (the next writer's record will mark the end). The scan is
+    // bounded by head, itself checked to lie within capacity of tail.
+    if (!load_head()) return 0;
+    for (std::uint64_t position = tail_ + kAlign; position - tail_ < cached_head_ - tail_; position += kAlign) {
+        // acquire: pairs with the release stores of words in reserve()/commit(), as in peek().
+        const std::uint64_t word =
+            layout::atomic(record_at(data_, position & mask_)->word).load(std::memory_order_acquire);
+        const std::uint8_t state = detail::word_state(word);
+        if (detail::word_tag(word) == detail::record_tag(position) && state >= state_byte(RecordState::Reserved) &&
+            state <= state_byte(RecordState::Padding))
+            return position - tail_;
+    }
+    return 0;
+}
+
 std::optional<std::span<const std::byte>> MessageRingConsumer::peek() noexcept {
     if (fault_) return std::nullopt;
     if (peeked_stride_ != 0)
@@ -419,7 +451,14 @@ std::optional<std::span<const std::byte>> MessageRingConsumer::peek() noexcept {
         const std::uint8_t state = detail::word_state(word);
         // Another lap's tag, or nothing yet: the writer won its head CAS and has not stored its
         // header yet (see docs/message-ring.md for the writer that dies right there).
-        if (detail::word_tag(word) != detail::record_tag(tail_) || state == 0) return std::nullopt;
+        if (detail::word_tag(word) != detail::record_tag(tail_) || state == 0) {
+            const std::uint64_t hole = headerless_claim();
+            if (hole == 0) return std::nullopt;
+            // relaxed: a statistic; this handle is its only writer.
+            layout::atomic(header_->abandoned).store(++abandoned_, std::memory_order_relaxed);
+            advance(hole);
+            continue;
+        }
         MessageRecordHeader record{};
         record.word = word;
         // Read once, then checked: the fields after the word.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -536,6 +537,56 @@ TEST_F(MessageRingTest, ReusedPidIsToldApartByItsStartTime) {
     EXPECT_EQ(exit_code_of(other), 128 + SIGKILL);
     ::close(fds[0]);
     ::close(fds[1]);
+}
+
+// A writer killed right after its head CAS leaves claimed bytes with no header at all. The
+// consumer skips them once they outlast the timeout and the next record marks where they end.
+TEST_F(MessageRingTest, ClaimWithoutHeaderIsSkippedOnceTheNextRecordMarksItsEnd) {
+    MessageRing ring = make("headerless", 4096, 512);
+    auto tx = ring.producer();
+    auto rx = ring.consumer();
+    ASSERT_TRUE(tx && rx);
+    ASSERT_EQ(tx->try_write(as_bytes(pattern(1, 20))), WriteStatus::Ok);
+    // The dead writer's claim: head moved on by 160 bytes, nothing written there.
+    layout::atomic(shared_header(ring).head).fetch_add(160, std::memory_order_relaxed);
+    auto first = rx->peek();
+    ASSERT_TRUE(first);
+    EXPECT_TRUE(matches(*first, 1));
+    rx->release();
+    const auto start = std::chrono::steady_clock::now();
+    auto waited = [&] { return std::chrono::steady_clock::now() - start; };
+    // Nothing after the claim yet: however long it lasts, the consumer cannot know its end.
+    while (waited() < std::chrono::nanoseconds(kHeaderlessClaimTimeoutNs + 200'000'000)) {
+        ASSERT_FALSE(rx->peek());
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    EXPECT_EQ(ring.stats().abandoned, 0U);
+    ASSERT_EQ(tx->try_write(as_bytes(pattern(2, 40))), WriteStatus::Ok);
+    std::optional<std::span<const std::byte>> next;
+    for (int i = 0; i < 1000 && !next; ++i) next = rx->peek();
+    ASSERT_TRUE(next) << "the headerless claim still blocks the ring";
+    EXPECT_TRUE(matches(*next, 2));
+    rx->release();
+    EXPECT_EQ(ring.stats().abandoned, 1U);
+    EXPECT_TRUE(rx->health());
+}
+
+TEST_F(MessageRingTest, ClaimWithoutHeaderIsWaitedForUntilTheTimeout) {
+    MessageRing ring = make("slowclaim", 4096, 512);
+    auto tx = ring.producer();
+    auto rx = ring.consumer();
+    ASSERT_TRUE(tx && rx);
+    layout::atomic(shared_header(ring).head).fetch_add(64, std::memory_order_relaxed);
+    ASSERT_EQ(tx->try_write(as_bytes(pattern(3, 40))), WriteStatus::Ok);
+    // Well before the timeout the claim is a slow writer, not a dead one.
+    for (int i = 0; i < 1000; ++i) ASSERT_FALSE(rx->peek());
+    EXPECT_EQ(ring.stats().abandoned, 0U);
+    std::this_thread::sleep_for(std::chrono::nanoseconds(kHeaderlessClaimTimeoutNs + 50'000'000));
+    std::optional<std::span<const std::byte>> next;
+    for (int i = 0; i < 1000 && !next; ++i) next = rx->peek();
+    ASSERT_TRUE(next);
+    EXPECT_TRUE(matches(*next, 3));
+    EXPECT_EQ(ring.stats().abandoned, 1U);
 }
 
 TEST_F(MessageRingTest, WriterInAnotherPidNamespaceIsJudgedByItsGuest) {

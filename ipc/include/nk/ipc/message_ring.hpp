@@ -100,6 +100,10 @@ struct WriterGuest {
 
 class MessageRingView;
 
+// How long the consumer waits on bytes a writer claimed but never put a header on (it died right
+// after its head CAS; docs/message-ring.md) before it skips them.
+inline constexpr std::uint64_t kHeaderlessClaimTimeoutNs = 500'000'000;
+
 // The producing side. One thread at a time; any number of producers per ring.
 class alignas(detail::kCacheLine) MessageRingProducer {
 public:
@@ -171,6 +175,7 @@ private:
     MessageRingConsumer(const MessageRingView& view, const Region* region, std::uint64_t head, std::uint64_t tail);
     [[nodiscard]] bool load_head() noexcept;
     [[nodiscard]] bool writer_is_dead(const MessageRecordHeader& record) noexcept;
+    [[nodiscard]] std::uint64_t headerless_claim() noexcept;
     void advance(std::uint64_t bytes) noexcept;
     void stop(const detail::QueueFault& fault) noexcept { fault_ = fault; }
 
@@ -187,6 +192,9 @@ private:
     std::uint64_t records_ = 0, bytes_ = 0, abandoned_ = 0;
     std::uint64_t stall_position_ = ~std::uint64_t{0};  // a Reserved record peek() keeps finding
     std::uint32_t stall_seen_ = 0;
+    std::uint64_t hole_position_ = ~std::uint64_t{0};  // a claim without a header that peek() keeps finding
+    std::uint32_t hole_seen_ = 0;
+    std::uint64_t hole_since_ns_ = 0;
     std::optional<detail::QueueFault> fault_;
     std::string name_;
 };
