@@ -414,8 +414,8 @@ std::uint64_t MessageRingConsumer::headerless_claim() noexcept {
     const auto now = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
             .count());
-    if (hole_since_ns_ == 0) hole_since_ns_ = now;
-    if (now - hole_since_ns_ < kHeaderlessClaimTimeoutNs) return 0;
+    if (hole_seen_ == 1) hole_since_ns_ = now;
+    if (now - hole_since_ns_ < headerless_timeout_ns_) return 0;
     // The claim ends where the next record (or padding) of this lap starts: the first position
     // after tail whose word carries that position's tag. Only the bytes up to it are skipped; with
     // no such record yet, keep waiting (the next writer's record will mark the end). The scan is

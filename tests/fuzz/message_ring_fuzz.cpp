@@ -53,6 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::optional<nk::ipc::MessageRingConsumer> rx;
     if (auto p = view->producer({1, 1})) tx.emplace(std::move(*p));
     if (auto c = view->consumer()) rx.emplace(std::move(*c));
+    if (rx && size % 2 == 0) rx->set_headerless_claim_timeout(0);
     Input in{data, size};
     std::byte sink[kMaxRecord];
     std::uint64_t checksum = 0;
@@ -111,6 +112,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 if (command & 0x10) {
                     rx.reset();
                     if (auto c = view->consumer()) rx.emplace(std::move(*c));
+                    // Skip headerless claims at once, so the forward scan runs on scribbled bytes too.
+                    if (rx && (command & 0x40)) rx->set_headerless_claim_timeout(0);
                 } else if (command & 0x20) {
                     tx.reset();
                     if (auto p = view->producer({2, 3})) tx.emplace(std::move(*p));

@@ -164,6 +164,10 @@ public:
     // peek + copy into `out` + release.
     [[nodiscard]] ReadResult try_read(std::span<std::byte> out) noexcept;
 
+    // How long bytes claimed without a header block the tail before they are skipped
+    // (default kHeaderlessClaimTimeoutNs; see docs/message-ring.md for the trade-off).
+    void set_headerless_claim_timeout(std::uint64_t ns) noexcept { headerless_timeout_ns_ = ns; }
+
     [[nodiscard]] MessageRingStats stats() const noexcept;
     [[nodiscard]] std::uint32_t capacity() const noexcept { return capacity_; }
     [[nodiscard]] std::uint32_t max_record_size() const noexcept { return max_record_size_; }
@@ -195,6 +199,7 @@ private:
     std::uint64_t hole_position_ = ~std::uint64_t{0};  // a claim without a header that peek() keeps finding
     std::uint32_t hole_seen_ = 0;
     std::uint64_t hole_since_ns_ = 0;
+    std::uint64_t headerless_timeout_ns_ = kHeaderlessClaimTimeoutNs;
     std::optional<detail::QueueFault> fault_;
     std::string name_;
 };
