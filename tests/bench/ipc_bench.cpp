@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "message_ring_peers.hpp"
 #include "nk_transports.hpp"
 #include "pingpong_peers.hpp"
 #include "throughput_peers.hpp"
@@ -127,6 +128,7 @@ int main(int argc, char** argv) {
         pin_to_cpu(0);  // reads the CPUs this process may use before anything is pinned
         std::map<std::string, std::vector<double>> p50, p99, max;  // per transport, per round
         std::map<std::size_t, std::vector<double>> nk_rate, boost_rate;
+        MessageRingBench msgring;
         for (int round = 0; round < rounds; ++round) {
             // Fresh transports every round: a ring's handles belong to the process that used them,
             // and each round forks a new peer process.
@@ -150,6 +152,7 @@ int main(int argc, char** argv) {
                 nk_rate[size].push_back(throughput(*mine, size));
                 boost_rate[size].push_back(throughput(*theirs, size));
             }
+            msgring.run_round();
             std::fprintf(stderr, "round %d/%d done\n", round + 1, rounds);
         }
 
@@ -176,6 +179,7 @@ int main(int argc, char** argv) {
                                       median(p99["raw-cache-line"]), ratio_of(p99[nk], p99["raw-cache-line"]), "<= 1.3"));
         records.push_back(make_record("pingpong_rtt_max", "ns", median(max[nk]), "raw-cache-line",
                                       median(max["raw-cache-line"]), ratio_of(max[nk], max["raw-cache-line"]), "<= 2.0"));
+        msgring.append_records(records);
         print_table(records);
         if (!json_path.empty()) {
             std::FILE* out = std::fopen(json_path.c_str(), "w");
