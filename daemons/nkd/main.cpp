@@ -9,6 +9,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -147,11 +149,26 @@ int run(const std::string& config_path, std::string init_path) {
     supervisor.start_all(adopting);
     nk::daemon::notify("READY=1\nSTATUS=platform " + config->name + ": " + supervisor.status());
 
+    // systemd's watchdog: WATCHDOG=1 at half its interval, while the loop runs (a wedged nkd
+    // stops sending and systemd restarts it; the restarted nkd adopts the guests).
+    const std::uint64_t watchdog_us = nk::daemon::watchdog_usec();
+    const auto watchdog_every = std::chrono::microseconds(watchdog_us / 2);
+    auto next_watchdog = std::chrono::steady_clock::now();
     for (;;) {
+        int timeout = supervisor.timeout_ms();
+        if (watchdog_us != 0) {
+            const auto now = std::chrono::steady_clock::now();
+            if (now >= next_watchdog) {
+                nk::daemon::notify("WATCHDOG=1");
+                next_watchdog = now + watchdog_every;
+            }
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_watchdog - now).count() + 1;
+            timeout = timeout < 0 ? static_cast<int>(left) : std::min(timeout, static_cast<int>(left));
+        }
         std::vector<pollfd> fds = {{server->fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}, {control->fd(), POLLIN, 0}};
         const std::vector<pollfd> guest_fds = supervisor.poll_fds();
         fds.insert(fds.end(), guest_fds.begin(), guest_fds.end());
-        if (::poll(fds.data(), fds.size(), supervisor.timeout_ms()) < 0) {
+        if (::poll(fds.data(), fds.size(), timeout) < 0) {
             if (errno == EINTR) continue;
             std::perror("nkd: poll");
             return 1;

@@ -28,4 +28,12 @@ void notify(std::string_view state) {
     ::close(fd);
 }
 
+std::uint64_t watchdog_usec() {
+    const char* usec = std::getenv("WATCHDOG_USEC");
+    if (usec == nullptr || *usec == '\0') return 0;
+    const char* pid = std::getenv("WATCHDOG_PID");
+    if (pid != nullptr && *pid != '\0' && std::strtol(pid, nullptr, 10) != ::getpid()) return 0;
+    return std::strtoull(usec, nullptr, 10);
+}
+
 }  // namespace nk::daemon

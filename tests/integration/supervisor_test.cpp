@@ -1,12 +1,16 @@
 // nkd as the nanokernel's supervisor: real partitions (namespaces, cgroups), real kills, real
 // restarts, read back through nkctl as an operator would.
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -86,6 +90,7 @@ protected:
         nkd = ::fork();
         if (nkd == 0) {
             ::setenv("NK_RUN_DIR", dir.c_str(), 1);
+            for (const auto& [key, value] : nkd_env) ::setenv(key.c_str(), value.c_str(), 1);
             const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
             ::dup2(out, 2);
             const std::string bin = test::binary("nkd");
@@ -145,6 +150,7 @@ protected:
 
     static inline int counter = 0;
     int nkd_runs = 0;
+    std::vector<std::pair<std::string, std::string>> nkd_env;  // extra environment for nkd
     std::string dir, platform, config, log;
     pid_t nkd = -1;
 };
@@ -464,6 +470,50 @@ TEST_F(Supervisor, HungGuestIsFoundByItsStaleHeartbeatAndRestarted) {
     EXPECT_EQ(crash["last_failure"]["kind"], "heartbeat");
     EXPECT_GE(crash["missed_heartbeats"].get<int>(), 3);
     EXPECT_NE(read_file(log).find("guest 'linux' is hung: no heartbeat"), std::string::npos) << read_file(log);
+}
+
+}  // namespace
+}  // namespace nk
+
+namespace nk {
+namespace {
+
+TEST_F(Supervisor, SpeaksSystemdsNotifyProtocolWithWatchdog) {
+    const std::string socket_path = dir + "/notify.sock";
+    UniqueFd listener(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
+    ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    nkd_env = {{"NOTIFY_SOCKET", socket_path}, {"WATCHDOG_USEC", "100000"}};
+    start_nkd();
+
+    // Everything nkd said within `ms` milliseconds.
+    auto messages = [&](int ms) {
+        std::vector<std::string> out;
+        const auto end = Clock::now() + std::chrono::milliseconds(ms);
+        while (Clock::now() < end) {
+            pollfd p{listener.get(), POLLIN, 0};
+            if (::poll(&p, 1, 10) <= 0) continue;
+            char buffer[512];
+            const ssize_t n = ::recv(listener.get(), buffer, sizeof buffer, 0);
+            if (n > 0) out.emplace_back(buffer, static_cast<std::size_t>(n));
+        }
+        return out;
+    };
+    const auto said = messages(400);
+    bool ready = false;
+    int watchdogs = 0;
+    for (const auto& m : said) {
+        ready |= m.rfind("READY=1", 0) == 0 && m.find("STATUS=platform " + platform) != std::string::npos;
+        watchdogs += m == "WATCHDOG=1" ? 1 : 0;
+    }
+    EXPECT_TRUE(ready);
+    EXPECT_GE(watchdogs, 4);  // every 50 ms (half of WATCHDOG_USEC) for 400 ms, with slack
+    EXPECT_EQ(stop_nkd(), 0);
+    bool stopping = false;
+    for (const auto& m : messages(100)) stopping |= m == "STOPPING=1";
+    EXPECT_TRUE(stopping);
 }
 
 }  // namespace
