@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nk/nanokernel/directory.hpp"
 #include "nk/nanokernel/heartbeat.hpp"
 #include "nk/nanokernel/panic.hpp"
 #include "nk/nanokernel/partition.hpp"
@@ -101,6 +102,34 @@ std::vector<std::string> Supervisor::init_argv(const GuestConfig& g) const {
     return argv;
 }
 
+void Supervisor::reclaim_objects(const GuestConfig& g) {
+    // What the failed incarnation owned in its private area, its links and the common area goes;
+    // its PNV area is kept whole (that is what PNV memory is for).
+    for (const auto& area : region_.areas()) {
+        const bool candidate = (area.kind == layout::AreaKind::Private && area.owner_guest == g.id) ||
+                               (area.kind == layout::AreaKind::Link && area.involves(g.id)) ||
+                               area.kind == layout::AreaKind::Common;
+        if (!candidate) continue;
+        Directory directory(region_, area.index);
+        auto objects = directory.list();
+        if (!objects) {
+            std::fprintf(stderr, "nkd: guest '%s': cannot list area '%s': %s\n", g.name.c_str(), area.label.c_str(),
+                         objects.error().message.c_str());
+            continue;
+        }
+        for (const auto& object : *objects) {
+            if (object.owner_guest != g.id || object.state != layout::EntryState::Live) continue;
+            if (auto removed = directory.remove(object.name); removed)
+                std::fprintf(stderr, "nkd: guest '%s': reclaimed %s '%s' in '%s' (incarnation %u)\n", g.name.c_str(),
+                             std::string(to_string(object.kind)).c_str(), object.name.c_str(), area.label.c_str(),
+                             object.owner_incarnation);
+            else
+                std::fprintf(stderr, "nkd: guest '%s': cannot reclaim '%s': %s\n", g.name.c_str(), object.name.c_str(),
+                             removed.error().message.c_str());
+        }
+    }
+}
+
 void Supervisor::watch_failures(Guest& guest) {
     if (!guest.console_ring) {
         auto ring = ConsoleRing::open(region_, guest.config->id, true);
@@ -175,6 +204,7 @@ void Supervisor::start(Guest& guest, bool is_restart) {
     }
     auto fds = region_.export_fds(Identity::guest(g.id));
     if (!fds) return fail_start("its region descriptors: " + fds.error().message);
+    if (is_restart) reclaim_objects(g);
     watch_failures(guest);
 
     PartitionSpec spec;

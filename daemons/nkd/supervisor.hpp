@@ -6,7 +6,8 @@
 // is seen through its pidfd; the exit status, the kind of failure and the new state are written
 // to the guest table, where `nkctl guests` reads them. Restarts follow the guest's policy with
 // exponential back-off (100 ms doubling to 5 s), and stop after `restart_limit` failures in a
-// row (a guest that ran 10 s counts as healthy again).
+// row (a guest that ran 10 s counts as healthy again). Before a restart, the named objects the
+// guest owned (outside its PNV area) are reclaimed.
 //
 // The console of each guest (its init's stdout and stderr, inherited by its services) is a pipe
 // that nkd copies to its own stderr, each line prefixed with the guest's name, and into the
@@ -99,6 +100,7 @@ private:
     void drain_console(Guest& guest, bool flush);
     void log_console_line(Guest& guest, const std::string& line);
     void watch_failures(Guest& guest);
+    void reclaim_objects(const GuestConfig& config);
     [[nodiscard]] std::vector<std::string> init_argv(const GuestConfig& config) const;
 
     Region& region_;

@@ -246,6 +246,26 @@ TEST_F(Supervisor, KilledGuestIsRestartedWithItsPnvIntactAndThePeerUndisturbed) 
     EXPECT_NE(read_file(log).find("guest 'linux' was killed by SIGKILL"), std::string::npos);
 }
 
+TEST_F(Supervisor, ObjectsOfAFailedGuestAreReclaimedButNotItsPnvNorOtherGuestsObjects) {
+    start_nkd();
+    ASSERT_EQ(exec("linux", "nk_test_guest segment-create linux.scratch 4096 rt x").status, 0);
+    ASSERT_EQ(exec("linux", "nk_test_guest segment-create shared.board 4096 common x").status, 0);
+    auto segments = [&] { return run(dir, test::binary("nkctl") + " segments --platform " + platform).output; };
+    ASSERT_NE(segments().find("linux.scratch"), std::string::npos) << segments();
+    ASSERT_NE(segments().find("rt.status"), std::string::npos);  // the rt guest's
+
+    ASSERT_EQ(::kill(guest("linux")["pid"].get<pid_t>(), SIGKILL), 0);
+    ASSERT_TRUE(wait_until([&] { return guest("linux")["incarnation"] == 2 && state_of("linux") == "running"; }, 10s));
+    const std::string after = segments();
+    EXPECT_EQ(after.find("linux.scratch"), std::string::npos) << after;
+    EXPECT_EQ(after.find("shared.board"), std::string::npos) << after;
+    EXPECT_NE(after.find("rt.status"), std::string::npos) << after;  // another guest's object stays
+    EXPECT_NE(read_file(log).find("reclaimed segment 'linux.scratch' in 'link.linux-rt'"), std::string::npos);
+    // The console ring (PNV) survived: crash-info still has the first incarnation's lines.
+    auto info = run(dir, test::binary("nkctl") + " crash-info --platform " + platform + " linux");
+    EXPECT_NE(info.output.find("up with 1 services"), std::string::npos) << info.output;
+}
+
 TEST_F(Supervisor, PolicyNeverLeavesAFailedGuestDown) {
     start_nkd("restart = \"never\"\n");
     ASSERT_EQ(::kill(guest("linux")["pid"].get<pid_t>(), SIGKILL), 0);
