@@ -102,6 +102,14 @@ std::vector<std::string> Supervisor::init_argv(const GuestConfig& g) const {
     return argv;
 }
 
+CgroupLimits Supervisor::limits_for(const GuestConfig& g) const {
+    CgroupLimits limits{g.cpus, g.cpu_weight, g.memory_limit, g.sched == SchedClass::Rt, {}};
+    // Every device another guest owns is closed to this one (I/O partitioning).
+    for (const auto& other : config_.guests)
+        if (other.id != g.id) limits.denied_devices.insert(limits.denied_devices.end(), other.devices.begin(), other.devices.end());
+    return limits;
+}
+
 void Supervisor::reclaim_objects(const GuestConfig& g) {
     // What the failed incarnation owned in its private area, its links and the common area goes;
     // its PNV area is kept whole (that is what PNV memory is for).
@@ -176,7 +184,7 @@ bool Supervisor::adopt(Guest& guest, const GuestInfo& info) {
         std::fprintf(stderr, "nkd: guest '%s' (pid %d) is gone; starting it again\n", g.name.c_str(), pid);
         return false;
     }
-    auto group = GuestCgroup::create(config_.name, g.name, {g.cpus, g.cpu_weight, g.memory_limit, g.sched == SchedClass::Rt});
+    auto group = GuestCgroup::create(config_.name, g.name, limits_for(g));
     if (group) guest.cgroup = std::move(*group);
     guest.pid = pid;
     guest.pidfd = UniqueFd(pidfd);
@@ -197,8 +205,7 @@ void Supervisor::start(Guest& guest, bool is_restart) {
         region_.set_guest_state(g.id, layout::GuestState::Down, false);
     };
     if (!guest.cgroup) {
-        const CgroupLimits limits{g.cpus, g.cpu_weight, g.memory_limit, g.sched == SchedClass::Rt};
-        auto group = GuestCgroup::create(config_.name, g.name, limits);
+        auto group = GuestCgroup::create(config_.name, g.name, limits_for(g));
         if (!group) return fail_start("its cgroup: " + group.error().message);
         guest.cgroup = std::move(*group);
     }

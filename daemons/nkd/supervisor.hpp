@@ -101,6 +101,7 @@ private:
     void log_console_line(Guest& guest, const std::string& line);
     void watch_failures(Guest& guest);
     void reclaim_objects(const GuestConfig& config);
+    [[nodiscard]] CgroupLimits limits_for(const GuestConfig& config) const;
     [[nodiscard]] std::vector<std::string> init_argv(const GuestConfig& config) const;
 
     Region& region_;

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -72,6 +73,37 @@ std::string v1_mount(std::string_view controller) {
     return {};
 }
 
+// "c 4:65 rwm" for a device node, as devices.deny wants it.
+Result<std::string> device_rule(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return fail(Error{std::error_code(errno, std::system_category()), "device " + path + ": " + std::strerror(errno)});
+    if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+        return fail(RegionError::InvalidArgument, path + " is not a device node");
+    return std::string(S_ISCHR(st.st_mode) ? "c " : "b ") + std::to_string(major(st.st_rdev)) + ":" +
+           std::to_string(minor(st.st_rdev)) + " rwm";
+}
+
+Result<void> deny_devices(const std::string& tail_path, const std::vector<std::string>& devices, bool v2) {
+    if (devices.empty()) return {};
+    if (v2) return fail(RegionError::NotFound, "cgroup v2 has no devices file interface; device ownership is not enforced here");
+    const std::string root = v1_mount("devices");
+    if (root.empty()) return fail(RegionError::NotFound, "no v1 devices controller is mounted; device ownership is not enforced");
+    std::string dir = root;
+    std::stringstream parts(tail_path);
+    for (std::string part; std::getline(parts, part, '/');) {
+        if (part.empty()) continue;
+        dir += "/" + part;
+        if (auto ok = make_dir(dir); !ok) return fail(ok.error());
+    }
+    for (const auto& device : devices) {
+        auto rule = device_rule(device);
+        if (!rule) return fail(rule.error());
+        if (auto ok = write_text(dir + "/devices.deny", *rule); !ok) return fail(ok.error());
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<GuestCgroup> GuestCgroup::create(std::string_view platform, std::string_view guest, const CgroupLimits& limits) {
@@ -92,6 +124,8 @@ Result<GuestCgroup> GuestCgroup::create(std::string_view platform, std::string_v
         const std::string memory = limits.memory_limit ? std::to_string(limits.memory_limit) : "max";
         if (auto ok = write_text(dir + "/memory.max", memory); !ok) return fail(ok.error());
         group.paths_.push_back(dir);
+        if (auto denied = deny_devices("nk/" + std::string(platform) + "/" + std::string(guest), limits.denied_devices, true); !denied)
+            return fail(denied.error());
         return group;
     }
     for (const char* controller : kControllers) {
@@ -126,6 +160,11 @@ Result<GuestCgroup> GuestCgroup::create(std::string_view platform, std::string_v
         if (!ok) return fail(ok.error());
         group.paths_.push_back(dir);
     }
+    if (!limits.denied_devices.empty()) {
+        if (auto denied = deny_devices("nk/" + std::string(platform) + "/" + std::string(guest), limits.denied_devices, false); !denied)
+            return fail(denied.error());
+        group.paths_.push_back(v1_mount("devices") + "/nk/" + std::string(platform) + "/" + std::string(guest));
+    }
     return group;
 }
 
@@ -144,7 +183,8 @@ Result<GuestCgroup> GuestCgroup::of_process(pid_t pid) {
             if (controllers.empty()) group.paths_.push_back(std::string(kV2Root) + path);
             continue;
         }
-        for (const char* controller : kControllers) {
+        // The devices group too: a command that joins a guest must not escape its device rules.
+        for (const char* controller : {"cpuset", "cpu", "memory", "devices"}) {
             std::stringstream list(controllers);
             for (std::string c; std::getline(list, c, ',');)
                 if (c == controller) group.paths_.push_back(v1_mount(controller) + path);

@@ -538,3 +538,18 @@ TEST_F(Supervisor, SpeaksSystemdsNotifyProtocolWithWatchdog) {
 
 }  // namespace
 }  // namespace nk
+
+namespace nk {
+namespace {
+
+TEST_F(Supervisor, ADeviceOwnedByOneGuestCannotBeOpenedByAnother) {
+    // /dev/full stands for a device the config gives to the linux guest.
+    start_nkd("devices = [\"/dev/full\"]\n");
+    EXPECT_EQ(exec("linux", "sh -c 'head -c 1 /dev/full > /dev/null'").status, 0);
+    auto refused = exec("rt", "sh -c 'head -c 1 /dev/full > /dev/null'");
+    EXPECT_NE(refused.status, 0);
+    EXPECT_NE(refused.output.find("Operation not permitted"), std::string::npos) << refused.output;
+}
+
+}  // namespace
+}  // namespace nk

@@ -101,6 +101,24 @@ TEST(GuestPartitionConfig, MistakesNameFileLineAndField) {
     EXPECT_EQ(error_of(platform("", "run = [\"\"]")), "p.toml:21: guests[1].run: the program name is empty");
 }
 
+TEST(GuestPartitionConfig, DevicesAndExclusiveCpusArePartitioned) {
+    auto config = parse_platform_config(platform("devices = [\"/dev/ttyS1\"]\nexclusive_cpus = false"), "p.toml");
+    ASSERT_TRUE(config) << config.error().message;
+    EXPECT_EQ(config->guests[0].devices, (std::vector<std::string>{"/dev/ttyS1"}));
+    EXPECT_EQ(error_of(platform("devices = [\"/dev/ttyS1\"]", "devices = [\"/dev/ttyS1\"]")),
+              "p.toml:21: guests[1].devices: /dev/ttyS1 is already owned by guest 'lin_ux' (line 7); a device "
+              "belongs to one guest");
+    // Both guests are on CPU 0: allowed unless one of them wants its CPUs for itself.
+    EXPECT_EQ(error_of(platform("exclusive_cpus = true")),
+              "p.toml:19: guests[1].cpus: CPU 0 is also guest 'lin_ux''s (line 7), and 'lin_ux''s CPUs are exclusive");
+    EXPECT_EQ(error_of(platform("", "exclusive_cpus = true")),
+              "p.toml:19: guests[1].cpus: CPU 0 is also guest 'lin_ux''s (line 7), and this guest's CPUs are exclusive");
+    EXPECT_EQ(error_of(platform("devices = [\"/etc/passwd\"]")),
+              "p.toml:13: guests[0].devices: must hold device paths under /dev/, e.g. \"/dev/ttyS1\"");
+    EXPECT_EQ(error_of(platform("devices = \"/dev/ttyS1\"")),
+              "p.toml:13: guests[0].devices: must be an array of device paths, e.g. [\"/dev/ttyS1\"]");
+}
+
 TEST(GuestPartitionConfig, PoliciesPrintAsTheConfigSpellsThem) {
     EXPECT_EQ(to_string(RestartPolicy::OnFailure), "on-failure");
     EXPECT_EQ(to_string(RestartPolicy::Always), "always");

@@ -35,6 +35,9 @@ struct CgroupLimits {
     // in the root of the cpu hierarchy (the kernel's global RT limit applies) and only its
     // cpuset and memory groups are its own. Its CPU weight means nothing to SCHED_FIFO anyway.
     bool realtime = false;
+    // Device nodes other guests own: the group may not open them (v1 devices controller; cgroup
+    // v2 has no such file interface, and create() says so rather than pretend).
+    std::vector<std::string> denied_devices;
 };
 
 class GuestCgroup {

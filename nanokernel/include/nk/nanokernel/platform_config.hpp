@@ -75,6 +75,8 @@ struct GuestConfig {
     std::uint32_t restart_limit = 5;             // restarts in a row before nkd gives up on it
     std::uint64_t memory_limit = 0;              // cgroup memory limit in bytes; 0: none
     std::uint32_t cpu_weight = 100;              // cgroup CPU weight, 1..10000
+    bool exclusive_cpus = false;                 // no other guest may be given any of its CPUs
+    std::vector<std::string> devices;            // device nodes it owns ("/dev/ttyS1"); no other guest may open them
     SourceLocation where;
 
     // True when nkd has something to start for this guest.
