@@ -178,42 +178,57 @@ int exec_command(const Target& target, const std::string& guest_name, const std:
     if (pidfd < 0) return fail_with("its init (pid " + std::to_string(info->init_pid) + "): " + std::strerror(errno));
     auto group = GuestCgroup::of_process(static_cast<pid_t>(info->init_pid));
     if (!group) return fail_with("its cgroup: " + group.error().message);
-    if (::setns(pidfd, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET) != 0)
-        return fail_with(std::string("entering its namespaces: ") + std::strerror(errno) +
-                         (errno == EPERM ? " (needs root)" : ""));
-
-    // After setns(CLONE_NEWPID) only children land in the guest's PID namespace.
-    const pid_t child = ::fork();
-    if (child < 0) return fail_with(std::string("fork: ") + std::strerror(errno));
-    if (child == 0) {
-        // Only the command joins the guest's cgroup: nkctl must outlive a guest that ends under it.
-        if (auto joined = group->add(::getpid()); !joined) {
-            std::fprintf(stderr, "nkctl exec %s: joining its cgroup: %s\n", guest_name.c_str(), joined.error().message.c_str());
+    // nkctl itself stays in its own namespaces (its sanitizers' leak checker, for one, cannot work
+    // from another PID namespace): a helper child enters the guest's, and its child runs the
+    // command, since after setns(CLONE_NEWPID) only children land in the new PID namespace.
+    const auto wait_for = [](pid_t pid) {
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        if (WIFEXITED(status)) return WEXITSTATUS(status);
+        if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+        return 1;
+    };
+    const pid_t helper = ::fork();
+    if (helper < 0) return fail_with(std::string("fork: ") + std::strerror(errno));
+    if (helper == 0) {
+        // _exit everywhere below: the helper is a copy of nkctl and must not run its exit handlers.
+        if (::setns(pidfd, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET) != 0) {
+            std::fprintf(stderr, "nkctl exec %s: entering its namespaces: %s%s\n", guest_name.c_str(),
+                         std::strerror(errno), errno == EPERM ? " (needs root)" : "");
             ::_exit(125);
         }
-        for (int fd : fds) ::fcntl(fd, F_SETFD, 0);
-        ::setenv("NK_REGION_FDS", fd_list.c_str(), 1);
-        ::setenv("NK_REGION_ROLE", ("guest:" + std::to_string(info->id)).c_str(), 1);
-        ::setenv("NK_PLATFORM", std::string(observer->platform_name()).c_str(), 1);
-        ::setenv("NK_GUEST", guest_name.c_str(), 1);
-        // The PATH of the guest's own services: nk's programs (beside nkctl), then the system's.
-        ::setenv("PATH", (own_directory() + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").c_str(), 1);
-        std::vector<char*> argv;
-        for (const auto& word : command) argv.push_back(const_cast<char*>(word.c_str()));
-        argv.push_back(nullptr);
-        ::execvp(argv[0], argv.data());
-        std::fprintf(stderr, "nkctl exec %s: cannot run %s: %s\n", guest_name.c_str(), argv[0], std::strerror(errno));
-        ::_exit(127);
+        const pid_t child = ::fork();
+        if (child < 0) ::_exit(125);
+        if (child == 0) {
+            // Only the command joins the guest's cgroup: nkctl must outlive a guest that ends under it.
+            if (auto joined = group->add(::getpid()); !joined) {
+                std::fprintf(stderr, "nkctl exec %s: joining its cgroup: %s\n", guest_name.c_str(),
+                             joined.error().message.c_str());
+                ::_exit(125);
+            }
+            for (int fd : fds) ::fcntl(fd, F_SETFD, 0);
+            ::setenv("NK_REGION_FDS", fd_list.c_str(), 1);
+            ::setenv("NK_REGION_ROLE", ("guest:" + std::to_string(info->id)).c_str(), 1);
+            ::setenv("NK_PLATFORM", std::string(observer->platform_name()).c_str(), 1);
+            ::setenv("NK_GUEST", guest_name.c_str(), 1);
+            // The PATH of the guest's own services: nk's programs (beside nkctl), then the system's.
+            ::setenv("PATH", (own_directory() + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").c_str(), 1);
+            std::vector<char*> argv;
+            for (const auto& word : command) argv.push_back(const_cast<char*>(word.c_str()));
+            argv.push_back(nullptr);
+            ::execvp(argv[0], argv.data());
+            std::fprintf(stderr, "nkctl exec %s: cannot run %s: %s\n", guest_name.c_str(), argv[0], std::strerror(errno));
+            ::_exit(127);
+        }
+        ::signal(SIGINT, SIG_IGN);
+        ::signal(SIGQUIT, SIG_IGN);
+        ::_exit(wait_for(child));
     }
     // The command owns the terminal's signals; nkctl only waits and passes its status on.
     ::signal(SIGINT, SIG_IGN);
     ::signal(SIGQUIT, SIG_IGN);
-    int status = 0;
-    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return 1;
+    return wait_for(helper);
 }
 
 }  // namespace nk::ctl
