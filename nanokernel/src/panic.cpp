@@ -30,6 +30,26 @@ void copy_text(char* out, std::size_t capacity, std::string_view text) {
     out[n] = '\0';
 }
 
+// The record as 64-bit words (sequence first), so both sides touch it only atomically.
+constexpr std::size_t kRecordWords = sizeof(layout::FailureRecord) / 8;
+static_assert(sizeof(layout::FailureRecord) % 8 == 0 && offsetof(layout::FailureRecord, sequence) == 0);
+
+std::uint64_t* words(layout::FailureRecord& r) { return reinterpret_cast<std::uint64_t*>(&r); }
+
+// Seqlock writer. Odd while writing: a reader that sees it, or sees it change, drops its copy.
+void store_record(layout::FailureRecord& shared, const layout::FailureRecord& local) {
+    auto sequence = layout::atomic(shared.sequence);
+    // odd; stays odd after a writer that died mid-record. acquire (on an RMW): the field stores
+    // below cannot move before the odd mark.
+    const std::uint64_t start = sequence.load(std::memory_order_relaxed) | 1U;
+    sequence.exchange(start, std::memory_order_acquire);
+    const std::uint64_t* from = reinterpret_cast<const std::uint64_t*>(&local);
+    for (std::size_t i = 1; i < kRecordWords; ++i)
+        layout::atomic(words(shared)[i]).store(from[i], std::memory_order_relaxed);  // ordered by the marks
+    // release: publishes the fields; pairs with the acquire in read_failure_record().
+    sequence.store(start + 1, std::memory_order_release);
+}
+
 std::string bounded(const char* text, std::size_t capacity) { return std::string(text, strnlen(text, capacity)); }
 
 }  // namespace
@@ -40,22 +60,18 @@ void panic(const Region& region, std::string_view reason) {
     const Identity& who = region.identity();
     if (who.role == Role::Guest) {
         if (auto* page = control_page(region, who.guest_id, true)) {
-            layout::FailureRecord& r = page->failure;
-            auto sequence = layout::atomic(r.sequence);
-            // Odd while writing: a reader that sees it, or sees it change, drops its copy.
-            const std::uint64_t start = sequence.load(std::memory_order_relaxed) | 1U;  // odd; stays odd after a writer that died
-            sequence.store(start, std::memory_order_relaxed);
-            std::atomic_thread_fence(std::memory_order_release);  // the odd mark before the fields
+            // The record is filled locally, then published word by word under the seqlock.
+            layout::FailureRecord local{};
             timespec ts{};
             ::clock_gettime(CLOCK_REALTIME, &ts);
-            r.unix_ns = static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-            r.pid = static_cast<std::uint32_t>(::getpid());
+            local.unix_ns = static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+            local.pid = static_cast<std::uint32_t>(::getpid());
             auto info = region.guest(who.guest_id);
-            r.incarnation = info ? info->incarnation : 0;
-            copy_text(r.reason, sizeof r.reason, reason);
+            local.incarnation = info ? info->incarnation : 0;
+            copy_text(local.reason, sizeof local.reason, reason);
             std::string program;
             std::getline(std::ifstream("/proc/self/comm"), program);
-            copy_text(r.program, sizeof r.program, program);
+            copy_text(local.program, sizeof local.program, program);
             void* frames[32];
             const int count = ::backtrace(frames, 32);
             std::string trace;
@@ -63,9 +79,8 @@ void panic(const Region& region, std::string_view reason) {
                 for (int i = 1; i < count; ++i) trace += std::string(names[i]) + "\n";  // frame 0 is panic()
                 std::free(names);
             }
-            copy_text(r.backtrace, sizeof r.backtrace, trace);
-            // release: publishes the fields; pairs with the acquire in read_failure_record().
-            sequence.store(start + 1, std::memory_order_release);
+            copy_text(local.backtrace, sizeof local.backtrace, trace);
+            store_record(page->failure, local);
         }
     }
     // The guest's init takes it from here (nk-init ends the guest); an rt guest's PID 1 is us.
@@ -86,9 +101,10 @@ std::optional<FailureReport> read_failure_record(const Region& region, std::uint
     // acquire: pairs with the release that completed the record.
     const std::uint64_t before = layout::atomic(shared.sequence).load(std::memory_order_acquire);
     if (before == 0 || (before & 1U) != 0) return std::nullopt;
-    layout::FailureRecord copy;
-    std::memcpy(static_cast<void*>(&copy), &shared, sizeof copy);
-    std::atomic_thread_fence(std::memory_order_acquire);  // the copy before the re-check
+    layout::FailureRecord copy{};
+    auto* to = reinterpret_cast<std::uint64_t*>(&copy);
+    // acquire on each word: the re-check of the sequence below cannot move before the copy.
+    for (std::size_t i = 1; i < kRecordWords; ++i) to[i] = layout::atomic(words(shared)[i]).load(std::memory_order_acquire);
     if (layout::atomic(shared.sequence).load(std::memory_order_relaxed) != before) return std::nullopt;
     FailureReport report;
     report.sequence = before;
