@@ -15,17 +15,12 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "nk/nanokernel/cgroup.hpp"
+#include "nk/nanokernel/clock.hpp"
 #include "nk/nanokernel/console_ring.hpp"
 #include "nk/nanokernel/panic.hpp"
 
 namespace nk::ctl {
 namespace {
-
-std::uint64_t unix_ns_now() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 std::string own_directory() {
     char exe[4096];
@@ -71,7 +66,7 @@ int guests_command(const Target& target, bool json) {
         std::fprintf(stderr, "nkctl guests: %s\n", region.error().message.c_str());
         return 1;
     }
-    const std::uint64_t now = unix_ns_now();
+    const std::uint64_t now = clock::unix_ns();
     const auto guests = region->guests();
     if (json) {
         nlohmann::json out = nlohmann::json::array();
@@ -118,7 +113,7 @@ int crash_info_command(const Target& target, const std::string& guest_name, bool
                                  : g->last_failure == layout::FailureKind::Heartbeat ? "heartbeat"
                                                                                      : "death";
     if (json) {
-        nlohmann::json out = guest_json(*g, unix_ns_now());
+        nlohmann::json out = guest_json(*g, clock::unix_ns());
         out["detector"] = detector;
         out["missed_heartbeats"] = g->missed_heartbeats;
         out["panic"] = nullptr;

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nk/nanokernel/clock.hpp"
 #include "nk/nanokernel/directory.hpp"
 #include "nk/nanokernel/heartbeat.hpp"
 #include "nk/nanokernel/panic.hpp"
@@ -35,12 +36,6 @@ constexpr auto kHealthyAfter = 10s;
 // 950 ms.
 constexpr std::uint64_t kRtRuntimePerGuestUs = 200'000;  // a guest that ran this long starts a fresh failure count
 constexpr const char* kSystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-std::uint64_t unix_ns() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 std::string describe(int status) {
     if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -241,7 +236,7 @@ void Supervisor::start(Guest& guest, bool is_restart) {
     GuestRuntimeUpdate update;
     update.init_pid = static_cast<std::uint32_t>(guest.pid);
     update.count_restart = is_restart;
-    update.started_unix_ns = unix_ns();
+    update.started_unix_ns = clock::unix_ns();
     region_.set_guest_runtime(g.id, update);
     region_.set_guest_state(g.id, layout::GuestState::Running, false);
     const auto info = region_.guest(g.id);
@@ -319,7 +314,7 @@ void Supervisor::on_exit(Guest& guest) {
     GuestRuntimeUpdate update;
     update.exit_status = status;
     update.failure = kind;
-    update.failure_unix_ns = unix_ns();
+    update.failure_unix_ns = clock::unix_ns();
     update.missed_heartbeats = guest.hung.value_or(0);
     guest.hung.reset();
     region_.set_guest_runtime(g.id, update);

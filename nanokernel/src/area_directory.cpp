@@ -1,3 +1,4 @@
+#include "nk/nanokernel/clock.hpp"
 #include "nk/nanokernel/area_directory.hpp"
 
 #include <algorithm>
@@ -20,12 +21,6 @@ namespace {
 
 using layout::DirectoryEntry;
 using layout::EntryState;
-
-std::uint64_t now_unix_ns() {
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count());
-}
 
 std::uint64_t round_up(std::uint64_t value, std::uint64_t to) { return (value + to - 1) / to * to; }
 
@@ -225,7 +220,7 @@ Result<std::uint32_t> AreaDirectory::reserve(std::string_view name, layout::Obje
     entry.attach_count = 0;
     entry.offset = *offset;
     entry.size = rounded;
-    entry.created_unix_ns = now_unix_ns();
+    entry.created_unix_ns = clock::unix_ns();
     entry.last_attach_unix_ns = entry.created_unix_ns;
     std::memset(entry.name, 0, sizeof entry.name);
     std::memcpy(entry.name, name.data(), name.size());
@@ -265,7 +260,7 @@ Result<ObjectInfo> AreaDirectory::attach_or_create(std::string_view name, layout
         if (!writable_) return info_of(entry);
         auto& live = header().entries[i];
         live.attach_count = entry.attach_count + 1;
-        live.last_attach_unix_ns = now_unix_ns();
+        live.last_attach_unix_ns = clock::unix_ns();
         live.owner_incarnation = owner_incarnation;
         entry.attach_count = live.attach_count;
         entry.last_attach_unix_ns = live.last_attach_unix_ns;

@@ -1,16 +1,10 @@
 // Heartbeats (heartbeat.hpp).
 #include "nk/nanokernel/heartbeat.hpp"
 
-#include <time.h>
+#include "nk/nanokernel/clock.hpp"
 
 namespace nk::heartbeat {
 namespace {
-
-std::uint64_t monotonic_ns() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 layout::Heartbeat* heartbeat_of(const Region& region, std::uint16_t guest_id, bool want_write) {
     auto info = region.guest(guest_id);
@@ -42,7 +36,7 @@ Result<void> arm(const Region& region, std::chrono::milliseconds period, std::ui
     layout::atomic((*hb)->period_ms).store(static_cast<std::uint32_t>(period.count()), std::memory_order_relaxed);
     layout::atomic((*hb)->misses).store(misses, std::memory_order_relaxed);
     layout::atomic((*hb)->incarnation).store(info ? info->incarnation : 0, std::memory_order_relaxed);
-    layout::atomic((*hb)->monotonic_ns).store(monotonic_ns(), std::memory_order_relaxed);
+    layout::atomic((*hb)->monotonic_ns).store(clock::monotonic_ns(), std::memory_order_relaxed);
     // release: the fields above before the armed sequence; pairs with the acquire in read().
     layout::atomic((*hb)->sequence).store(1, std::memory_order_release);
     return {};
@@ -52,7 +46,7 @@ Result<void> beat(const Region& region, std::uint64_t health) {
     auto hb = mine(region);
     if (!hb) return fail(std::move(hb.error()));
     layout::atomic((*hb)->health).store(health, std::memory_order_relaxed);
-    layout::atomic((*hb)->monotonic_ns).store(monotonic_ns(), std::memory_order_relaxed);
+    layout::atomic((*hb)->monotonic_ns).store(clock::monotonic_ns(), std::memory_order_relaxed);
     // release: the time and health before the count; pairs with the acquire in read().
     layout::atomic((*hb)->sequence).fetch_add(1, std::memory_order_release);
     return {};
@@ -81,7 +75,7 @@ std::optional<State> read(const Region& region, std::uint16_t guest_id) {
     // A guest may write anything here: out-of-range values mean "not armed", never a verdict.
     if (s.period_ms < 1 || s.period_ms > kMaxPeriodMs || s.misses < 1 || s.misses > kMaxMisses) return std::nullopt;
     if (s.incarnation != info->incarnation) return std::nullopt;
-    const std::uint64_t now = monotonic_ns();
+    const std::uint64_t now = clock::monotonic_ns();
     s.age_ns = last <= now ? now - last : 0;  // a beat "from the future" counts as fresh
     return s;
 }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "nk/nanokernel/clock.hpp"
 #include "nk/nanokernel/guest.hpp"
 
 namespace nk {
@@ -62,9 +63,7 @@ void panic(const Region& region, std::string_view reason) {
         if (auto* page = control_page(region, who.guest_id, true)) {
             // The record is filled locally, then published word by word under the seqlock.
             layout::FailureRecord local{};
-            timespec ts{};
-            ::clock_gettime(CLOCK_REALTIME, &ts);
-            local.unix_ns = static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+            local.unix_ns = clock::unix_ns();
             local.pid = static_cast<std::uint32_t>(::getpid());
             auto info = region.guest(who.guest_id);
             local.incarnation = info ? info->incarnation : 0;

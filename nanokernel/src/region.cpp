@@ -1,3 +1,4 @@
+#include "nk/nanokernel/clock.hpp"
 #include "nk/nanokernel/region.hpp"
 
 #include <fcntl.h>
@@ -25,12 +26,6 @@ using layout::AreaKind;
 void copy_name(char* field, std::size_t capacity, std::string_view name) {
     std::memset(field, 0, capacity);
     std::memcpy(field, name.data(), std::min(name.size(), capacity - 1));
-}
-
-std::uint64_t now_unix_ns() {
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count());
 }
 
 std::string basename_of(const std::string& path) {
@@ -133,7 +128,7 @@ Result<Region> Region::create(const PlatformConfig& config) {
     h.header_size = sizeof(layout::ManagementTables);
     h.region_size = plan->region_size;
     h.page_size = plan->page_size;
-    h.created_unix_ns = now_unix_ns();
+    h.created_unix_ns = clock::unix_ns();
     h.generation = 1;
     h.flags = (config.hugepages ? layout::kRegionFlagHugepages : 0U) | (config.lock_memory ? layout::kRegionFlagLocked : 0U);
     h.area_count = static_cast<std::uint32_t>(plan->areas.size());

@@ -19,22 +19,9 @@
 namespace nk {
 namespace {
 
-struct CommandResult {
-    int status = -1;
-    std::string output;
-};
+using test::CommandResult;
 
-// Runs a shell command with NK_RUN_DIR set; returns its exit status and stdout+stderr.
-CommandResult run(const std::string& run_dir, const std::string& command) {
-    const std::string full = "NK_RUN_DIR=" + run_dir + " " + command + " 2>&1";
-    FILE* pipe = ::popen(full.c_str(), "r");
-    CommandResult result;
-    char buffer[4096];
-    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) result.output += buffer;
-    const int status = ::pclose(pipe);
-    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
-}
+CommandResult run(const std::string& run_dir, const std::string& command) { return test::run_command(run_dir, command); }
 
 class Nkd : public ::testing::Test {
 protected:

@@ -30,21 +30,9 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-struct CommandResult {
-    int status = -1;
-    std::string output;
-};
+using test::CommandResult;
 
-CommandResult run(const std::string& run_dir, const std::string& command) {
-    const std::string full = "NK_RUN_DIR=" + run_dir + " " + command + " 2>&1";
-    FILE* pipe = ::popen(full.c_str(), "r");
-    CommandResult result;
-    char buffer[4096];
-    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) result.output += buffer;
-    const int status = ::pclose(pipe);
-    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
-}
+CommandResult run(const std::string& run_dir, const std::string& command) { return test::run_command(run_dir, command); }
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path);

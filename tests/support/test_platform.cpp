@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -133,6 +134,18 @@ int GuestProcess::wait() const {
     }
     ::close(stdout_fd);
     return status;
+}
+
+CommandResult run_command(const std::string& run_dir, const std::string& command) {
+    const std::string full = "NK_RUN_DIR=" + run_dir + " " + command + " 2>&1";
+    FILE* pipe = ::popen(full.c_str(), "r");
+    CommandResult result;
+    if (pipe == nullptr) return result;
+    char buffer[4096];
+    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) result.output += buffer;
+    const int status = ::pclose(pipe);
+    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
 }
 
 }  // namespace nk::test

@@ -49,6 +49,13 @@ struct GuestProcess {
 // Spawns nk_test_guest with only the environment given (attach by name).
 [[nodiscard]] GuestProcess spawn_with_env(const std::vector<std::string>& env, const std::vector<std::string>& args);
 
+// A shell command's exit status and its stdout+stderr, run with NK_RUN_DIR=run_dir.
+struct CommandResult {
+    int status = -1;
+    std::string output;
+};
+[[nodiscard]] CommandResult run_command(const std::string& run_dir, const std::string& command);
+
 // Path of a built binary of this tree (nkd, nkctl, nk_test_guest).
 [[nodiscard]] std::string binary(const std::string& name);
 
