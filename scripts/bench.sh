@@ -21,7 +21,7 @@ case "$area" in
   ipc)
     cmake --build "$build" -j"$(nproc)" --target nk_bench_ipc >/dev/null
     echo "== ipc: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n1)"
-    "$build/tests/bench/nk_bench_ipc" --json bench-results/ipc.json "$@"
+    "$build/bin/nk_bench_ipc" --json bench-results/ipc.json "$@"
     echo "wrote bench-results/ipc.json"
     ;;
   net | rpc | rt | watchdog)
