@@ -59,14 +59,11 @@ Result<Event> Event::create(const Region& region, std::string_view name, EventMo
     if (!made) return fail(std::move(made.error()));
     auto data = region.bytes(made->region_offset, made->object.size, true);
     if (!data) return fail(std::move(data.error()));
-    auto* header = reinterpret_cast<EventHeader*>(*data);  // page-aligned: the 64-byte alignment holds
-    header->layout_version = kEventLayoutVersion;
-    header->header_size = sizeof(EventHeader);
-    header->mode = static_cast<std::uint32_t>(mode);
-    header->spin_ns = static_cast<std::uint32_t>(spin.count());
-    // release: publishes the fields above; pairs with the acquire in open().
-    layout::atomic(header->magic).store(kEventMagic, std::memory_order_release);
-    return Event(std::move(made->object), header, mode, header->spin_ns);
+    // Page-aligned: the 64-byte alignment holds.
+    auto event = embedded(reinterpret_cast<EventHeader*>(*data), name, true, mode, spin);
+    if (!event) return fail(std::move(event.error()));
+    event->object_ = std::move(made->object);
+    return event;
 }
 
 Result<Event> Event::open(const Region& region, std::string_view name) {
@@ -78,21 +75,46 @@ Result<Event> Event::open(const Region& region, std::string_view name) {
         return fail(RegionError::Corrupt, what + " is smaller than its header; the directory entry is damaged");
     auto data = region.bytes(found->region_offset, found->object.size, true);
     if (!data) return fail(std::move(data.error()));
-    auto* header = reinterpret_cast<EventHeader*>(*data);
-    // acquire: pairs with the release in create().
+    auto event = embedded(reinterpret_cast<EventHeader*>(*data), name, false);
+    if (!event) return fail(std::move(event.error()));
+    event->object_ = std::move(found->object);
+    return event;
+}
+
+Result<Event> Event::embedded(EventHeader* header, std::string_view name, bool format, EventMode mode,
+                              std::chrono::nanoseconds spin) {
+    const std::string what = detail::describe(kKind, name);
+    ObjectInfo object;
+    object.name = std::string(name);
+    object.kind = kKind;
+    if (format) {
+        if (mode != EventMode::AutoReset && mode != EventMode::ManualReset)
+            return fail(RegionError::InvalidArgument, what + ": unknown mode");
+        if (spin.count() < 0 || spin.count() > kMaxSpinNs)
+            return fail(RegionError::InvalidArgument, what + ": spin time must be 0 to 10 ms");
+        header->layout_version = kEventLayoutVersion;
+        header->header_size = sizeof(EventHeader);
+        header->mode = static_cast<std::uint32_t>(mode);
+        header->spin_ns = static_cast<std::uint32_t>(spin.count());
+        // release: publishes the fields above; pairs with the acquire below in a later open.
+        layout::atomic(header->magic).store(kEventMagic, std::memory_order_release);
+        return Event(std::move(object), header, mode, header->spin_ns);
+    }
+    // acquire: pairs with the release above.
     const std::uint64_t magic = layout::atomic(header->magic).load(std::memory_order_acquire);
     if (magic == 0) return fail(RegionError::Busy, what + " is not initialised yet (or its creator died doing so)");
     if (magic != kEventMagic) return fail(RegionError::BadMagic, what + " does not start with an event header");
     // Read once into locals, then checked: the handle never re-reads them.
-    const std::uint32_t version = header->layout_version, size = header->header_size, mode = header->mode,
-                        spin = header->spin_ns;
+    const std::uint32_t version = header->layout_version, size = header->header_size, seen_mode = header->mode,
+                        seen_spin = header->spin_ns;
     if (version != kEventLayoutVersion)
         return fail(RegionError::VersionMismatch, what + " has layout version " + std::to_string(version));
     if (size != sizeof(EventHeader)) return fail(RegionError::SizeMismatch, what + " has a header of " + std::to_string(size) + " bytes");
-    if (mode != static_cast<std::uint32_t>(EventMode::AutoReset) && mode != static_cast<std::uint32_t>(EventMode::ManualReset))
-        return fail(RegionError::Corrupt, what + " has mode " + std::to_string(mode) + ", neither auto- nor manual-reset");
-    if (spin > kMaxSpinNs) return fail(RegionError::Corrupt, what + " has a spin time of " + std::to_string(spin) + " ns");
-    return Event(std::move(found->object), header, static_cast<EventMode>(mode), spin);
+    if (seen_mode != static_cast<std::uint32_t>(EventMode::AutoReset) &&
+        seen_mode != static_cast<std::uint32_t>(EventMode::ManualReset))
+        return fail(RegionError::Corrupt, what + " has mode " + std::to_string(seen_mode) + ", neither auto- nor manual-reset");
+    if (seen_spin > kMaxSpinNs) return fail(RegionError::Corrupt, what + " has a spin time of " + std::to_string(seen_spin) + " ns");
+    return Event(std::move(object), header, static_cast<EventMode>(seen_mode), seen_spin);
 }
 
 Result<void> Event::remove(const Region& region, std::string_view name) { return detail::remove_object(region, name, kKind); }

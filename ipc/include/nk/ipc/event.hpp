@@ -89,6 +89,12 @@ public:
     [[nodiscard]] static Result<Event> open(const Region& region, std::string_view name);
     [[nodiscard]] static Result<void> remove(const Region& region, std::string_view name);
 
+    // An event inside another shared object (a Port's wake-ups): with `format`, `header` (zeroed,
+    // 64-byte aligned) is set up as a new event; without, it is checked as open() checks.
+    [[nodiscard]] static Result<Event> embedded(EventHeader* header, std::string_view name, bool format,
+                                                EventMode mode = EventMode::AutoReset,
+                                                std::chrono::nanoseconds spin = std::chrono::microseconds(20));
+
     // Waits until signalled. Errors only for a corrupt event (RegionError::Corrupt).
     [[nodiscard]] Result<void> wait(WaitStyle style = WaitStyle::Adaptive);
     [[nodiscard]] Result<WaitResult> wait_for(std::chrono::nanoseconds timeout, WaitStyle style = WaitStyle::Adaptive);
