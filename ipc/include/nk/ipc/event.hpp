@@ -109,6 +109,18 @@ public:
     [[nodiscard]] Result<void> reset();
 
     [[nodiscard]] Result<EventStats> stats() const;
+
+    // The futex word every signal and broadcast moves: for waiting on many events at once
+    // (asio_port.hpp). Read it before checking what the event guards, then wait while it is
+    // unchanged.
+    [[nodiscard]] std::uint32_t* futex_word() const { return &header_->sequence; }
+    // Counts (true) or uncounts (false) a waiter that sleeps on futex_word() by other means:
+    // signallers wake the word only while someone is counted (W2 in src/event.cpp).
+    void count_external_waiter(bool waiting) const {
+        auto waiters = layout::atomic(header_->waiters);
+        if (waiting) waiters.fetch_add(1, std::memory_order_seq_cst);
+        else waiters.fetch_sub(1, std::memory_order_seq_cst);
+    }
     [[nodiscard]] EventMode mode() const { return mode_; }
     [[nodiscard]] const ObjectInfo& object() const { return object_; }
 

@@ -83,6 +83,10 @@ public:
     [[nodiscard]] Result<std::optional<std::size_t>> try_receive(std::span<std::byte> out);
 
     [[nodiscard]] MessageRingStats stats() const { return ring_.stats(); }
+    // The word senders move after each message (the data event's): for asio_port.hpp.
+    [[nodiscard]] std::uint32_t* arrival_word() const { return data_.futex_word(); }
+    // A waiter on arrival_word() counts itself here, so that senders wake the word.
+    void count_arrival_waiter(bool waiting) const { data_.count_external_waiter(waiting); }
     [[nodiscard]] std::uint32_t max_message() const { return max_message_; }
 
 private:
