@@ -29,12 +29,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kFirstBackoff = 100ms;
 constexpr auto kMaxBackoff = 5000ms;
-constexpr auto kHealthyAfter = 10s;
-// Where the kernel groups real-time scheduling (cgroup v1 with RT group scheduling), each rt
-// guest may run SCHED_FIFO for this long in every second: ample for an executive that mostly
-// waits for its timers, and a bound on a runaway loop; several platforms fit under the kernel's
-// 950 ms.
-constexpr std::uint64_t kRtRuntimePerGuestUs = 200'000;  // a guest that ran this long starts a fresh failure count
+constexpr auto kHealthyAfter = 10s;  // a guest that ran this long starts a fresh failure count
 constexpr const char* kSystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::string describe(int status) {
