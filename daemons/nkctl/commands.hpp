@@ -11,6 +11,8 @@ namespace nk::ctl {
 int map_command(const Target& target, bool json);
 int segments_command(const Target& target, bool json);
 int pnv_list_command(const Target& target, bool json);
+int events_command(const Target& target, bool json);
+int ports_command(const Target& target, bool json);
 int guests_command(const Target& target, bool json);
 int crash_info_command(const Target& target, const std::string& guest, bool json, std::size_t lines);
 // op: "stop", "start" or "restart".

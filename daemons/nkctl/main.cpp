@@ -4,6 +4,8 @@
 //   nkctl segments [--json]            named segments in the link and common areas
 //   nkctl pnv [--json]                 PNV allocations of every guest
 //   nkctl pnv free GUEST ID            free one PNV allocation (operator)
+//   nkctl events [--json]              event variables: mode, set, waiters, counters
+//   nkctl ports [--json]               ports: owner, up or down, capacity, queued, sent, received, drops
 //   nkctl guests [--json]              every guest: state, init pid, incarnation, restarts, last failure
 //   nkctl crash-info GUEST [--json]    its last failure: detector, panic record, console tail
 //   nkctl stop|start|restart GUEST     ask nkd to stop, start or restart one guest
@@ -42,6 +44,13 @@ int main(int argc, char** argv) {
     pnv_free->add_option("guest", guest, "guest name")->required();
     pnv_free->add_option("id", id, "allocation id")->required();
 
+    auto* events = app.add_subcommand("events", "list event variables");
+    add_target(events);
+    events->add_flag("--json", json, "print JSON");
+    auto* ports = app.add_subcommand("ports", "list ports");
+    add_target(ports);
+    ports->add_flag("--json", json, "print JSON");
+
     auto* guests = app.add_subcommand("guests", "list the guests: state, pid, incarnation, restarts, last failure");
     add_target(guests);
     guests->add_flag("--json", json, "print JSON");
@@ -73,6 +82,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     for (const auto& [op, command] : controls)
         if (*command) return nk::ctl::control_command(target, op, control_guest);
+    if (*events) return nk::ctl::events_command(target, json);
+    if (*ports) return nk::ctl::ports_command(target, json);
     if (*crash) return nk::ctl::crash_info_command(target, crash_guest, json, crash_lines);
     if (*guests) return nk::ctl::guests_command(target, json);
     if (*exec) return nk::ctl::exec_command(target, exec_guest, exec_argv);

@@ -10,7 +10,9 @@
 #include <thread>
 #include <string>
 
+#include "nk/ipc/event.hpp"
 #include "nk/ipc/pnv.hpp"
+#include "nk/ipc/port.hpp"
 #include "nk/ipc/segment.hpp"
 #include "nk/nanokernel/directory.hpp"
 #include "nk/nanokernel/guest.hpp"
@@ -59,6 +61,20 @@ int main(int argc, char** argv) {
         }
         say("stopped beating");
         wait_to_be_killed();
+    }
+    if (command == "ipc-objects") {  // PEER: an event (signalled once) and a port holding one message
+        auto event = nk::ipc::Event::create(region, "demo.event", nk::ipc::EventMode::ManualReset, arg(2));
+        if (!event) return fail_with(event.error());
+        if (auto signalled = event->signal(); !signalled) return fail_with(signalled.error());
+        auto port = nk::ipc::Port::create(region, "demo.port", {4096, 128, arg(2)});
+        if (!port) return fail_with(port.error());
+        auto sender = nk::ipc::PortSender::open(region, "demo.port");
+        if (!sender) return fail_with(sender.error());
+        const std::string text = "hello";
+        if (auto sent = sender->send(std::as_bytes(std::span(text.data(), text.size())), std::chrono::seconds(1)); !sent)
+            return fail_with(sent.error());
+        say("made demo.event and demo.port");
+        return 0;
     }
     if (command == "panic") {  // REASON: the guest's panic trap
         nk::panic(region, arg(2));

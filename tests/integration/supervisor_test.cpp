@@ -541,3 +541,37 @@ TEST_F(Supervisor, ADeviceOwnedByOneGuestCannotBeOpenedByAnother) {
 
 }  // namespace
 }  // namespace nk
+
+namespace nk {
+namespace {
+
+TEST_F(Supervisor, NkctlListsEventsAndPortsWithTheirCounters) {
+    start_nkd();
+    auto made = exec("linux", "nk_test_guest ipc-objects rt");
+    ASSERT_EQ(made.status, 0) << made.output;
+    auto events = run(dir, test::binary("nkctl") + " events --json --platform " + platform);
+    ASSERT_EQ(events.status, 0) << events.output;
+    auto event_list = nlohmann::json::parse(events.output);
+    ASSERT_EQ(event_list.size(), 1U) << events.output;
+    EXPECT_EQ(event_list[0]["name"], "demo.event");
+    EXPECT_EQ(event_list[0]["mode"], "manual-reset");
+    EXPECT_EQ(event_list[0]["set"], true);
+    EXPECT_EQ(event_list[0]["signals"], 1);
+    EXPECT_EQ(event_list[0]["owner"], "linux");
+
+    auto ports = run(dir, test::binary("nkctl") + " ports --json --platform " + platform);
+    ASSERT_EQ(ports.status, 0) << ports.output;
+    auto port_list = nlohmann::json::parse(ports.output);
+    ASSERT_EQ(port_list.size(), 1U) << ports.output;
+    EXPECT_EQ(port_list[0]["name"], "demo.port");
+    EXPECT_EQ(port_list[0]["area"], "link.linux-rt");
+    EXPECT_EQ(port_list[0]["owner_up"], true);
+    EXPECT_EQ(port_list[0]["sent"], 1);
+    EXPECT_EQ(port_list[0]["received"], 0);
+    EXPECT_GT(port_list[0]["queued_bytes"].get<int>(), 0);
+    auto table = run(dir, test::binary("nkctl") + " ports --platform " + platform);
+    EXPECT_NE(table.output.find("demo.port"), std::string::npos) << table.output;
+}
+
+}  // namespace
+}  // namespace nk
