@@ -140,6 +140,9 @@ int main(int argc, char** argv) {
             transports.push_back(make_eventfd());
             transports.push_back(make_pipe());
             transports.push_back(make_unix_socket());
+            transports.push_back(make_nk_event_pingpong(std::chrono::nanoseconds(0)));
+            transports.push_back(make_nk_event_pingpong(std::chrono::microseconds(20)));
+            transports.push_back(make_pthread_cond());
             for (auto& t : transports) {
                 const auto stats = percentiles(pingpong(*t));
                 p50[t->name()].push_back(stats.p50);
@@ -179,6 +182,13 @@ int main(int argc, char** argv) {
                                       median(p99["raw-cache-line"]), ratio_of(p99[nk], p99["raw-cache-line"]), "<= 1.3"));
         records.push_back(make_record("pingpong_rtt_max", "ns", median(max[nk]), "raw-cache-line",
                                       median(max["raw-cache-line"]), ratio_of(max[nk], max["raw-cache-line"]), "<= 2.0"));
+        // Event variables: sleeping wake-ups (spin 0) against a raw futex and a pthread condition
+        // variable, and the default (spin, then sleep) against the raw futex.
+        for (const auto& [peer, goal] : std::vector<std::pair<std::string, std::string>>{{"futex", "<= 1.2"}, {"pthread-cond", "<= 1.0"}})
+            records.push_back(make_record("event_wakeup_rtt_p50", "ns", median(p50["nk-event-nospin"]), peer,
+                                          median(p50[peer]), ratio_of(p50["nk-event-nospin"], p50[peer]), goal));
+        records.push_back(make_record("event_pingpong_rtt_p50", "ns", median(p50["nk-event"]), "futex",
+                                      median(p50["futex"]), ratio_of(p50["nk-event"], p50["futex"]), "<= 1.0"));
         msgring.append_records(records);
         print_table(records);
         if (!json_path.empty()) {

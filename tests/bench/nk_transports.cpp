@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 
+#include "nk/ipc/event.hpp"
 #include "nk/ipc/spsc_ring.hpp"
 #include "nk/nanokernel/platform_config.hpp"
 #include "nk/nanokernel/region.hpp"
@@ -104,5 +106,40 @@ private:
 
 std::unique_ptr<PingPong> make_nk_spsc_pingpong() { return std::make_unique<NkSpscPingPong>(); }
 std::unique_ptr<ItemQueue> make_nk_spsc_queue(std::size_t item_size) { return std::make_unique<NkSpscQueue>(item_size); }
+
+}  // namespace nk::bench
+
+namespace nk::bench {
+namespace {
+
+// Ping-pong through two nk event variables: what a wake-up through ipc::Event costs. With a spin
+// time of 0 every wait sleeps on the futex (the fair comparison with a raw futex); with the
+// default spin a busy peer is caught spinning.
+class NkEventPingPong final : public PingPong {
+public:
+    explicit NkEventPingPong(std::chrono::nanoseconds spin)
+        : spin_(spin),
+          region_(make_region()),
+          to_server_(check(ipc::Event::create(region_, "to-server", ipc::EventMode::AutoReset, {}, spin))),
+          to_client_(check(ipc::Event::create(region_, "to-client", ipc::EventMode::AutoReset, {}, spin))) {}
+    std::string name() const override { return spin_.count() == 0 ? "nk-event-nospin" : "nk-event"; }
+    void send(Side from, std::uint64_t) override {
+        if (!(from == Side::Client ? to_server_ : to_client_).signal()) throw std::runtime_error("event signal failed");
+    }
+    void wait(Side at, std::uint64_t) override {
+        if (!(at == Side::Server ? to_server_ : to_client_).wait()) throw std::runtime_error("event wait failed");
+    }
+
+private:
+    std::chrono::nanoseconds spin_;
+    Region region_;
+    ipc::Event to_server_, to_client_;
+};
+
+}  // namespace
+
+std::unique_ptr<PingPong> make_nk_event_pingpong(std::chrono::nanoseconds spin) {
+    return std::make_unique<NkEventPingPong>(spin);
+}
 
 }  // namespace nk::bench

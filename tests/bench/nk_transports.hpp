@@ -2,6 +2,7 @@
 // prefaulted as nkd creates it), shared with the forked peer process.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 
@@ -12,5 +13,7 @@ namespace nk::bench {
 
 std::unique_ptr<PingPong> make_nk_spsc_pingpong();
 std::unique_ptr<ItemQueue> make_nk_spsc_queue(std::size_t item_size);
+// Two event variables; `spin` 0 makes every wait sleep on the futex.
+std::unique_ptr<PingPong> make_nk_event_pingpong(std::chrono::nanoseconds spin);
 
 }  // namespace nk::bench

@@ -1,6 +1,7 @@
 #include "pingpong_peers.hpp"
 
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -68,6 +69,49 @@ public:
 
 private:
     Lines* lines_;
+};
+
+// A process-shared pthread mutex and condition variable per direction: what portable code uses.
+class PthreadCond final : public PingPong {
+public:
+    PthreadCond() : shared_(shared_new<Shared>()) {
+        pthread_mutexattr_t mutex_attr;
+        pthread_condattr_t cond_attr;
+        pthread_mutexattr_init(&mutex_attr);
+        pthread_mutexattr_setpshared(&mutex_attr, PTHREAD_PROCESS_SHARED);
+        pthread_condattr_init(&cond_attr);
+        pthread_condattr_setpshared(&cond_attr, PTHREAD_PROCESS_SHARED);
+        for (auto& d : shared_->direction) {
+            pthread_mutex_init(&d.mutex, &mutex_attr);
+            pthread_cond_init(&d.cond, &cond_attr);
+        }
+    }
+    ~PthreadCond() override { shared_delete(shared_); }
+    std::string name() const override { return "pthread-cond"; }
+    void send(Side from, std::uint64_t value) override {
+        auto& d = shared_->direction[own(from)];
+        pthread_mutex_lock(&d.mutex);
+        d.value = value;
+        pthread_cond_signal(&d.cond);
+        pthread_mutex_unlock(&d.mutex);
+    }
+    void wait(Side at, std::uint64_t value) override {
+        auto& d = shared_->direction[other(at)];
+        pthread_mutex_lock(&d.mutex);
+        while (d.value != value) pthread_cond_wait(&d.cond, &d.mutex);
+        pthread_mutex_unlock(&d.mutex);
+    }
+
+private:
+    struct Direction {
+        pthread_mutex_t mutex;
+        pthread_cond_t cond;
+        std::uint64_t value = ~0ULL;
+    };
+    struct Shared {
+        Direction direction[2];
+    };
+    Shared* shared_;
 };
 
 // Any pair of byte-stream descriptors: [0] carries client->server, [1] server->client.
@@ -165,6 +209,7 @@ private:
 
 std::unique_ptr<PingPong> make_raw_cache_line() { return std::make_unique<RawCacheLine>(); }
 std::unique_ptr<PingPong> make_futex() { return std::make_unique<Futex>(); }
+std::unique_ptr<PingPong> make_pthread_cond() { return std::make_unique<PthreadCond>(); }
 std::unique_ptr<PingPong> make_eventfd() { return std::make_unique<EventFd>(); }
 std::unique_ptr<PingPong> make_pipe() { return std::make_unique<Pipe>(); }
 std::unique_ptr<PingPong> make_unix_socket() { return std::make_unique<UnixSocket>(); }

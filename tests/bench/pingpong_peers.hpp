@@ -24,6 +24,7 @@ public:
 
 std::unique_ptr<PingPong> make_raw_cache_line();
 std::unique_ptr<PingPong> make_futex();
+std::unique_ptr<PingPong> make_pthread_cond();
 std::unique_ptr<PingPong> make_eventfd();
 std::unique_ptr<PingPong> make_pipe();
 std::unique_ptr<PingPong> make_unix_socket();
