@@ -5,10 +5,12 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -107,6 +109,23 @@ inline void print_table(const std::vector<Record>& records) {
     for (const auto& r : records)
         std::printf("%-34s %-8s %12.1f  %-22s %12.1f %8.2f  %-7s %s\n", r.metric.c_str(), r.unit.c_str(), r.nk,
                     r.peer.c_str(), r.peer_value, r.ratio, r.goal.c_str(), r.met ? "yes" : "NO");
+}
+
+// Runs `body` in a child process pinned to `cpu`; the child exits 1 if `body` throws.
+inline pid_t fork_pinned(int cpu, const std::function<void()>& body) {
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork");
+    if (pid == 0) {
+        pin_to_cpu(cpu);
+        try {
+            body();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "bench child: %s\n", e.what());
+            ::_exit(1);
+        }
+        ::_exit(0);
+    }
+    return pid;
 }
 
 }  // namespace nk::bench

@@ -29,22 +29,6 @@ constexpr int kWarmup = 2000;
 constexpr int kTrips = 20000;
 constexpr std::uint64_t kItems = 2'000'000;
 
-pid_t fork_pinned(int cpu, const std::function<void()>& body) {
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("fork");
-    if (pid == 0) {
-        pin_to_cpu(cpu);
-        try {
-            body();
-        } catch (const std::exception& e) {
-            std::fprintf(stderr, "bench child: %s\n", e.what());
-            ::_exit(1);
-        }
-        ::_exit(0);
-    }
-    return pid;
-}
-
 void reap(pid_t pid) {
     int status = 0;
     ::waitpid(pid, &status, 0);

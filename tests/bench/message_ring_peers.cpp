@@ -134,22 +134,6 @@ private:
     int fds_[2] = {-1, -1};
 };
 
-pid_t fork_pinned(int cpu, const std::function<void()>& body) {
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("fork");
-    if (pid == 0) {
-        pin_to_cpu(cpu);
-        try {
-            body();
-        } catch (const std::exception& e) {
-            std::fprintf(stderr, "bench child: %s\n", e.what());
-            ::_exit(1);
-        }
-        ::_exit(0);
-    }
-    return pid;
-}
-
 // Millions of records per second, producer process -> this process; each record carries its
 // sequence number, checked on arrival.
 double throughput(RecordQueue& queue, std::size_t size, std::uint64_t count) {
