@@ -11,6 +11,7 @@ namespace nk::ctl {
 int map_command(const Target& target, bool json);
 int segments_command(const Target& target, bool json);
 int pnv_list_command(const Target& target, bool json);
+int queues_command(const Target& target, bool json);
 int events_command(const Target& target, bool json);
 int ports_command(const Target& target, bool json);
 int guests_command(const Target& target, bool json);

@@ -1,4 +1,4 @@
-// nkctl events and nkctl ports: every event variable and port in the link and common areas,
+// nkctl queues, nkctl events and nkctl ports: every SPSC ring, MPMC queue, event variable and port in the link and common areas,
 // read from their shared headers through read-only mappings. The headers are checked as the
 // library checks them; a damaged one is listed as corrupt with the reason, never followed.
 #include <cstdio>
@@ -10,6 +10,8 @@
 #include "format.hpp"
 #include "nk/ipc/event.hpp"
 #include "nk/ipc/message_ring.hpp"
+#include "nk/ipc/mpmc_queue.hpp"
+#include "nk/ipc/spsc_ring.hpp"
 #include "nk/ipc/port.hpp"
 #include "nk/nanokernel/directory.hpp"
 
@@ -164,6 +166,64 @@ int ports_command(const Target& target, bool json) {
     }
     if (json) std::printf("%s\n", list.dump(2).c_str());
     else if (list.empty()) std::printf("(no ports)\n");
+    else std::printf("%s", table.render().c_str());
+    return 0;
+}
+
+int queues_command(const Target& target, bool json) {
+    auto region = connect(target, Identity::observer());
+    if (!region) {
+        std::fprintf(stderr, "nkctl queues: %s\n", region.error().message.c_str());
+        return 1;
+    }
+    nlohmann::json list = nlohmann::json::array();
+    Table table({"NAME", "KIND", "AREA", "OWNER", "ITEM", "CAPACITY", "DEPTH", "FULL REFUSALS"});
+    // SPSC rings and MPMC queues share their first line's shape (queue_support.hpp); the indices
+    // are the producers' and consumers' counters on lines 1 and 2.
+    auto add = [&](const Found& f, const char* kind, std::uint64_t magic, std::uint32_t version, std::uint64_t header_size,
+                   std::size_t produced_at, std::size_t consumed_at, std::size_t full_at) {
+        nlohmann::json item{{"name", f.object.name}, {"kind", kind}, {"area", f.area},
+                            {"owner", owner_name(*region, f.object.owner_guest)}};
+        std::string problem;
+        if (f.bytes == nullptr || f.object.size < header_size) problem = "not readable";
+        std::uint64_t seen_magic = 0;
+        std::uint32_t layout_version = 0, item_size = 0, capacity = 0;
+        if (problem.empty()) {
+            std::memcpy(&seen_magic, f.bytes, 8);
+            std::memcpy(&layout_version, f.bytes + 8, 4);
+            std::memcpy(&item_size, f.bytes + 16, 4);
+            std::memcpy(&capacity, f.bytes + 20, 4);
+            if (seen_magic != magic) problem = "bad magic";
+            else if (layout_version != version) problem = "layout version " + std::to_string(layout_version);
+            else if (capacity == 0 || (capacity & (capacity - 1)) != 0) problem = "capacity " + std::to_string(capacity);
+        }
+        if (!problem.empty()) {
+            item["corrupt"] = problem;
+            table.add({f.object.name, kind, f.area, item["owner"], "corrupt: " + problem});
+            list.push_back(item);
+            return;
+        }
+        auto word = [&](std::size_t at) { return load(*reinterpret_cast<const std::uint64_t*>(f.bytes + at)); };
+        const std::uint64_t produced = word(produced_at), consumed = word(consumed_at);
+        // A scribbled index shows as a depth beyond the capacity: reported, not believed.
+        const std::uint64_t depth = produced - consumed;
+        item.update({{"item_size", item_size}, {"capacity", capacity}, {"depth", depth},
+                     {"full_refusals", word(full_at)}, {"depth_in_range", depth <= capacity}});
+        table.add({f.object.name, kind, f.area, item["owner"], std::to_string(item_size), std::to_string(capacity),
+                   depth <= capacity ? std::to_string(depth) : "corrupt (" + std::to_string(depth) + ")",
+                   std::to_string(word(full_at))});
+        list.push_back(item);
+    };
+    for (const auto& f : objects_of(*region, layout::ObjectKind::SpscRing))
+        add(f, "spsc-ring", ipc::kSpscRingMagic, ipc::kSpscRingLayoutVersion, sizeof(ipc::SpscRingHeader),
+            offsetof(ipc::SpscRingHeader, head), offsetof(ipc::SpscRingHeader, tail),
+            offsetof(ipc::SpscRingHeader, full_count));
+    for (const auto& f : objects_of(*region, layout::ObjectKind::MpmcQueue))
+        add(f, "mpmc-queue", ipc::kMpmcQueueMagic, ipc::kMpmcQueueLayoutVersion, sizeof(ipc::MpmcQueueHeader),
+            offsetof(ipc::MpmcQueueHeader, enqueue_pos), offsetof(ipc::MpmcQueueHeader, dequeue_pos),
+            offsetof(ipc::MpmcQueueHeader, full_count));
+    if (json) std::printf("%s\n", list.dump(2).c_str());
+    else if (list.empty()) std::printf("(no queues)\n");
     else std::printf("%s", table.render().c_str());
     return 0;
 }

@@ -4,6 +4,7 @@
 //   nkctl segments [--json]            named segments in the link and common areas
 //   nkctl pnv [--json]                 PNV allocations of every guest
 //   nkctl pnv free GUEST ID            free one PNV allocation (operator)
+//   nkctl queues [--json]              SPSC rings and MPMC queues: item size, capacity, depth, refusals
 //   nkctl events [--json]              event variables: mode, set, waiters, counters
 //   nkctl ports [--json]               ports: owner, up or down, capacity, queued, sent, received, drops
 //   nkctl guests [--json]              every guest: state, init pid, incarnation, restarts, last failure
@@ -44,6 +45,9 @@ int main(int argc, char** argv) {
     pnv_free->add_option("guest", guest, "guest name")->required();
     pnv_free->add_option("id", id, "allocation id")->required();
 
+    auto* queues = app.add_subcommand("queues", "list SPSC rings and MPMC queues");
+    add_target(queues);
+    queues->add_flag("--json", json, "print JSON");
     auto* events = app.add_subcommand("events", "list event variables");
     add_target(events);
     events->add_flag("--json", json, "print JSON");
@@ -82,6 +86,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     for (const auto& [op, command] : controls)
         if (*command) return nk::ctl::control_command(target, op, control_guest);
+    if (*queues) return nk::ctl::queues_command(target, json);
     if (*events) return nk::ctl::events_command(target, json);
     if (*ports) return nk::ctl::ports_command(target, json);
     if (*crash) return nk::ctl::crash_info_command(target, crash_guest, json, crash_lines);

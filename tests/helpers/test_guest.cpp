@@ -13,6 +13,7 @@
 #include "nk/ipc/event.hpp"
 #include "nk/ipc/pnv.hpp"
 #include "nk/ipc/port.hpp"
+#include "nk/ipc/spsc_ring.hpp"
 #include "nk/ipc/segment.hpp"
 #include "nk/nanokernel/directory.hpp"
 #include "nk/nanokernel/guest.hpp"
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
         say("stopped beating");
         wait_to_be_killed();
     }
-    if (command == "ipc-objects") {  // PEER: an event (signalled once) and a port holding one message
+    if (command == "ipc-objects") {  // PEER: an event (signalled once), a port and an SPSC ring holding one item each
         auto event = nk::ipc::Event::create(region, "demo.event", nk::ipc::EventMode::ManualReset, arg(2));
         if (!event) return fail_with(event.error());
         if (auto signalled = event->signal(); !signalled) return fail_with(signalled.error());
@@ -73,7 +74,12 @@ int main(int argc, char** argv) {
         const std::string text = "hello";
         if (auto sent = sender->send(std::as_bytes(std::span(text.data(), text.size())), std::chrono::seconds(1)); !sent)
             return fail_with(sent.error());
-        say("made demo.event and demo.port");
+        auto ring = nk::ipc::SpscRing::create(region, "demo.ring", 8, 16, arg(2));
+        if (!ring) return fail_with(ring.error());
+        auto producer = ring->producer();
+        const std::uint64_t value = 42;
+        if (!producer || !producer->try_push(std::as_bytes(std::span(&value, 1)))) return 1;
+        say("made demo.event, demo.port and demo.ring");
         return 0;
     }
     if (command == "panic") {  // REASON: the guest's panic trap

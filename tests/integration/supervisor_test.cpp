@@ -545,7 +545,7 @@ TEST_F(Supervisor, ADeviceOwnedByOneGuestCannotBeOpenedByAnother) {
 namespace nk {
 namespace {
 
-TEST_F(Supervisor, NkctlListsEventsAndPortsWithTheirCounters) {
+TEST_F(Supervisor, NkctlListsQueuesEventsAndPortsWithTheirCounters) {
     start_nkd();
     auto made = exec("linux", "nk_test_guest ipc-objects rt");
     ASSERT_EQ(made.status, 0) << made.output;
@@ -571,6 +571,16 @@ TEST_F(Supervisor, NkctlListsEventsAndPortsWithTheirCounters) {
     EXPECT_GT(port_list[0]["queued_bytes"].get<int>(), 0);
     auto table = run(dir, test::binary("nkctl") + " ports --platform " + platform);
     EXPECT_NE(table.output.find("demo.port"), std::string::npos) << table.output;
+
+    auto queues = run(dir, test::binary("nkctl") + " queues --json --platform " + platform);
+    ASSERT_EQ(queues.status, 0) << queues.output;
+    auto queue_list = nlohmann::json::parse(queues.output);
+    ASSERT_EQ(queue_list.size(), 1U) << queues.output;
+    EXPECT_EQ(queue_list[0]["name"], "demo.ring");
+    EXPECT_EQ(queue_list[0]["kind"], "spsc-ring");
+    EXPECT_EQ(queue_list[0]["capacity"], 16);
+    EXPECT_EQ(queue_list[0]["item_size"], 8);
+    EXPECT_EQ(queue_list[0]["depth"], 1);
 }
 
 }  // namespace
