@@ -27,37 +27,30 @@ int main(int argc, char** argv) {
         command->add_option("-p,--platform", target.platform, "the platform's name");
     };
     add_target(&app);
+    // A subcommand that takes the target options and prints a table or, with --json, JSON.
+    auto add_listing = [&](CLI::App& parent, const std::string& name, const std::string& help) {
+        auto* command = parent.add_subcommand(name, help);
+        add_target(command);
+        command->add_flag("--json", json, "print JSON");
+        return command;
+    };
 
-    auto* map = app.add_subcommand("map", "print the partition map");
-    add_target(map);
-    map->add_flag("--json", json, "print JSON");
+    auto* map = add_listing(app, "map", "print the partition map");
 
-    auto* segments = app.add_subcommand("segments", "list named segments");
-    add_target(segments);
-    segments->add_flag("--json", json, "print JSON");
+    auto* segments = add_listing(app, "segments", "list named segments");
 
-    auto* pnv = app.add_subcommand("pnv", "list PNV allocations, or free one");
-    add_target(pnv);
-    pnv->add_flag("--json", json, "print JSON");
+    auto* pnv = add_listing(app, "pnv", "list PNV allocations, or free one");
     std::string guest, id;
     auto* pnv_free = pnv->add_subcommand("free", "free a PNV allocation of a guest");
     add_target(pnv_free);
     pnv_free->add_option("guest", guest, "guest name")->required();
     pnv_free->add_option("id", id, "allocation id")->required();
 
-    auto* queues = app.add_subcommand("queues", "list SPSC rings and MPMC queues");
-    add_target(queues);
-    queues->add_flag("--json", json, "print JSON");
-    auto* events = app.add_subcommand("events", "list event variables");
-    add_target(events);
-    events->add_flag("--json", json, "print JSON");
-    auto* ports = app.add_subcommand("ports", "list ports");
-    add_target(ports);
-    ports->add_flag("--json", json, "print JSON");
+    auto* queues = add_listing(app, "queues", "list SPSC rings and MPMC queues");
+    auto* events = add_listing(app, "events", "list event variables");
+    auto* ports = add_listing(app, "ports", "list ports");
 
-    auto* guests = app.add_subcommand("guests", "list the guests: state, pid, incarnation, restarts, last failure");
-    add_target(guests);
-    guests->add_flag("--json", json, "print JSON");
+    auto* guests = add_listing(app, "guests", "list the guests: state, pid, incarnation, restarts, last failure");
 
     std::string exec_guest;
     std::vector<std::string> exec_argv;
@@ -68,11 +61,9 @@ int main(int argc, char** argv) {
 
     std::string crash_guest;
     std::size_t crash_lines = 20;
-    auto* crash = app.add_subcommand("crash-info", "a guest's last failure: detector, panic record, console tail");
-    add_target(crash);
+    auto* crash = add_listing(app, "crash-info", "a guest's last failure: detector, panic record, console tail");
     crash->add_option("guest", crash_guest, "guest name")->required();
     crash->add_option("--lines", crash_lines, "console lines to show (default 20)");
-    crash->add_flag("--json", json, "print JSON");
 
     std::string control_guest;
     std::vector<std::pair<std::string, CLI::App*>> controls;
