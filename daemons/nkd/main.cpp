@@ -6,10 +6,12 @@
 // The data path never passes through it.
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -24,6 +26,7 @@
 #include "nk/nanokernel/region_client.hpp"
 #include "nk/nanokernel/region_keeper.hpp"
 #include "nk/nanokernel/region_server.hpp"
+#include "nk/nanokernel/timer_core.hpp"
 #include "notify.hpp"
 #include "control_server.hpp"
 #include "supervisor.hpp"
@@ -146,6 +149,25 @@ int run(const std::string& config_path, std::string init_path) {
         }
         keeper = *started;
     }
+    // The timer core (virtual timers, and the guests' panic lines) runs on its own thread; a panic
+    // is handed to this loop through an eventfd, with the guests that raised it in a mask.
+    const int panic_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    std::atomic<std::uint32_t> panicked{0};
+    auto guest_bit = [&](std::uint16_t id) {
+        for (std::size_t i = 0; i < config->guests.size(); ++i)
+            if (config->guests[i].id == id) return 1U << i;
+        return 0U;
+    };
+    auto timer_core = nk::TimerCore::start(*region, [&](std::uint16_t guest) {
+        panicked.fetch_or(guest_bit(guest), std::memory_order_release);  // pairs with the exchange below
+        const std::uint64_t one = 1;
+        (void)::write(panic_fd, &one, sizeof one);
+    });
+    if (!timer_core || panic_fd < 0) {
+        std::fprintf(stderr, "nkd: cannot start the timer core: %s\n",
+                     timer_core ? "eventfd failed" : timer_core.error().message.c_str());
+        return 1;
+    }
     supervisor.start_all(adopting);
     nk::daemon::notify("READY=1\nSTATUS=platform " + config->name + ": " + supervisor.status());
 
@@ -165,7 +187,8 @@ int run(const std::string& config_path, std::string init_path) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_watchdog - now).count() + 1;
             timeout = timeout < 0 ? static_cast<int>(left) : std::min(timeout, static_cast<int>(left));
         }
-        std::vector<pollfd> fds = {{server->fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}, {control->fd(), POLLIN, 0}};
+        std::vector<pollfd> fds = {{server->fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}, {control->fd(), POLLIN, 0},
+                                   {panic_fd, POLLIN, 0}};
         const std::vector<pollfd> guest_fds = supervisor.poll_fds();
         fds.insert(fds.end(), guest_fds.begin(), guest_fds.end());
         if (::poll(fds.data(), fds.size(), timeout) < 0) {
@@ -173,10 +196,18 @@ int run(const std::string& config_path, std::string init_path) {
             std::perror("nkd: poll");
             return 1;
         }
-        supervisor.on_ready({fds.begin() + 3, fds.end()});
+        if ((fds[3].revents & POLLIN) != 0) {
+            std::uint64_t count = 0;
+            (void)::read(panic_fd, &count, sizeof count);
+            const std::uint32_t guests = panicked.exchange(0, std::memory_order_acquire);
+            for (std::size_t i = 0; i < config->guests.size(); ++i)
+                if ((guests & (1U << i)) != 0) supervisor.on_panic_line(config->guests[i].id);
+        }
+        supervisor.on_ready({fds.begin() + 4, fds.end()});
         if ((fds[2].revents & POLLIN) != 0)
             control->serve_one([&](const std::string& op, const std::string& guest) { return supervisor.operate(op, guest); });
         supervisor.check_heartbeats();
+        supervisor.end_panicked_guests();
         supervisor.run_due_restarts();
         nk::daemon::notify("STATUS=platform " + config->name + ": " + supervisor.status());
         if ((fds[1].revents & POLLIN) != 0) {
@@ -190,6 +221,7 @@ int run(const std::string& config_path, std::string init_path) {
                 std::fprintf(stderr, "nkd: signal %u: stopping platform '%s'\n", info.ssi_signo, config->name.c_str());
                 nk::daemon::notify("STOPPING=1");
                 supervisor.stop_all();
+                timer_core->reset();
                 nk::stop_region_keeper(keeper, keeper_file);
                 return 0;
             }

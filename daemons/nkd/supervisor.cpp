@@ -19,6 +19,7 @@
 #include "nk/nanokernel/clock.hpp"
 #include "nk/nanokernel/directory.hpp"
 #include "nk/nanokernel/heartbeat.hpp"
+#include "nk/nanokernel/interrupts.hpp"
 #include "nk/nanokernel/panic.hpp"
 #include "nk/nanokernel/partition.hpp"
 
@@ -29,7 +30,8 @@ using namespace std::chrono_literals;
 
 constexpr auto kFirstBackoff = 100ms;
 constexpr auto kMaxBackoff = 5000ms;
-constexpr auto kHealthyAfter = 10s;  // a guest that ran this long starts a fresh failure count
+constexpr auto kHealthyAfter = 10s;
+constexpr auto kPanicGrace = 500ms;  // for the guest's init to end the guest itself after a panic  // a guest that ran this long starts a fresh failure count
 constexpr const char* kSystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::string describe(int status) {
@@ -202,6 +204,9 @@ void Supervisor::start(Guest& guest, bool is_restart) {
     auto fds = region_.export_fds(Identity::guest(g.id));
     if (!fds) return fail_start("its region descriptors: " + fds.error().message);
     if (is_restart) reclaim_objects(g);
+    // The new incarnation starts with no pending lines and no armed timers of the old one.
+    if (auto reset = irq::reset_guest(region_, g.id); !reset)
+        std::fprintf(stderr, "nkd: guest '%s': %s\n", g.name.c_str(), reset.error().message.c_str());
     watch_failures(guest);
 
     PartitionSpec spec;
@@ -234,6 +239,7 @@ void Supervisor::start(Guest& guest, bool is_restart) {
     update.started_unix_ns = clock::unix_ns();
     region_.set_guest_runtime(g.id, update);
     region_.set_guest_state(g.id, layout::GuestState::Running, false);
+    irq::announce_peer(region_, g.id, false);
     const auto info = region_.guest(g.id);
     std::fprintf(stderr, "nkd: guest '%s' %s: pid %d, incarnation %u\n", g.name.c_str(),
                  is_restart ? "restarted" : "started", guest.pid, info ? info->incarnation : 0U);
@@ -288,6 +294,7 @@ void Supervisor::on_exit(Guest& guest) {
     const auto ran = Clock::now() - guest.started;
     guest.pidfd.reset();
     guest.pid = -1;
+    guest.kill_after_panic.reset();
     // The init's end ends its PID namespace; the cgroup catches anything that escaped it.
     if (auto killed = guest.cgroup->kill_all(); !killed) std::fprintf(stderr, "nkd: %s\n", killed.error().message.c_str());
     if (guest.console) drain_console(guest, true);
@@ -313,6 +320,9 @@ void Supervisor::on_exit(Guest& guest) {
     update.missed_heartbeats = guest.hung.value_or(0);
     guest.hung.reset();
     region_.set_guest_runtime(g.id, update);
+    // Peer-down goes out before any restart decision: the others learn of the end at once.
+    region_.set_guest_state(g.id, layout::GuestState::Down, false);
+    irq::announce_peer(region_, g.id, true);
     std::fprintf(stderr, "nkd: guest '%s' %s after %.1f s\n", g.name.c_str(),
                  status == -1 ? "ended (adopted: exit status unknown)" : describe(status).c_str(),
                  std::chrono::duration<double>(ran).count());
@@ -351,6 +361,12 @@ int Supervisor::timeout_ms() const {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*next - Clock::now()).count();
         timeout = static_cast<int>(std::max<long long>(0, left + 1));
     }
+    for (const auto& guest : guests_) {
+        if (!guest.kill_after_panic) continue;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*guest.kill_after_panic - Clock::now()).count();
+        const int wait = static_cast<int>(std::max<long long>(0, left + 1));
+        timeout = timeout < 0 ? wait : std::min(timeout, wait);
+    }
     // Armed heartbeats are looked at four times a period, so a hang is seen within
     // period * (misses + 1/4).
     for (const auto& guest : guests_) {
@@ -376,6 +392,28 @@ void Supervisor::check_heartbeats() {
                      beat->misses, static_cast<unsigned long long>(beat->health),
                      static_cast<unsigned long long>(beat->sequence));
         ::kill(guest.pid, SIGKILL);  // works on a stopped init too; its end comes through the pidfd
+    }
+}
+
+void Supervisor::on_panic_line(std::uint16_t guest_id) {
+    for (auto& guest : guests_) {
+        if (guest.config->id != guest_id || guest.pid <= 0 || guest.stopping || guest.kill_after_panic) continue;
+        const auto record = read_failure_record(region_, guest_id);
+        std::fprintf(stderr, "nkd: guest '%s' raised its panic line: %s\n", guest.config->name.c_str(),
+                     record ? record->reason.c_str() : "(no readable failure record)");
+        guest.kill_after_panic = Clock::now() + kPanicGrace;
+    }
+}
+
+void Supervisor::end_panicked_guests() {
+    const auto now = Clock::now();
+    for (auto& guest : guests_) {
+        if (!guest.kill_after_panic || *guest.kill_after_panic > now) continue;
+        guest.kill_after_panic.reset();
+        if (guest.pid <= 0) continue;
+        std::fprintf(stderr, "nkd: guest '%s' still runs %lld ms after its panic; killing it\n",
+                     guest.config->name.c_str(), static_cast<long long>(kPanicGrace.count()));
+        ::kill(guest.pid, SIGKILL);  // its end comes through the pidfd and is recorded as a panic
     }
 }
 

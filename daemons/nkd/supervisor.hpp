@@ -64,6 +64,12 @@ public:
     void run_due_restarts();
     // Recovers the running guests whose heartbeat went stale (heartbeat.hpp): a hang.
     void check_heartbeats();
+    // Guest `guest_id` raised its panic line (nk::panic()). Its init normally ends the guest at
+    // once (nk-init on the panic signal; an rt guest's process is the panicking one); if the guest
+    // still runs a grace period later, nkd kills it. Either way the end is recorded as a panic.
+    void on_panic_line(std::uint16_t guest_id);
+    // Kills the guests whose panic grace ran out.
+    void end_panicked_guests();
 
     // SIGTERM to every guest in reverse config order, SIGKILL after `grace`; cgroups removed.
     void stop_all(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
@@ -86,6 +92,7 @@ private:
         std::optional<ConsoleRing> console_ring;  // the console's tail, in the guest's PNV area
         std::uint64_t panic_sequence = 0;         // the failure record's sequence when it started
         std::optional<std::uint32_t> hung;        // set when its heartbeat went stale: periods missed
+        std::optional<Clock::time_point> kill_after_panic;  // its panic line was raised; kill it then
         std::string console_tail;  // an unfinished last line
         Clock::time_point started{};
         std::optional<Clock::time_point> restart_at;

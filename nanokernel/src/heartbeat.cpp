@@ -2,17 +2,14 @@
 #include "nk/nanokernel/heartbeat.hpp"
 
 #include "nk/nanokernel/clock.hpp"
+#include "control_page.hpp"
 
 namespace nk::heartbeat {
 namespace {
 
 layout::Heartbeat* heartbeat_of(const Region& region, std::uint16_t guest_id, bool want_write) {
-    auto info = region.guest(guest_id);
-    if (!info) return nullptr;
-    const AreaInfo* area = region.area(info->control_area);
-    if (area == nullptr || area->kind != layout::AreaKind::Control || area->owner_guest != guest_id) return nullptr;
-    auto bytes = region.bytes(area->offset, sizeof(layout::ControlPage), want_write);
-    return bytes ? &reinterpret_cast<layout::ControlPage*>(*bytes)->heartbeat : nullptr;
+    auto* page = detail::control_page(region, guest_id, want_write);
+    return page != nullptr ? &page->heartbeat : nullptr;
 }
 
 Result<layout::Heartbeat*> mine(const Region& region) {

@@ -12,18 +12,13 @@
 
 #include "nk/nanokernel/clock.hpp"
 #include "nk/nanokernel/guest.hpp"
+#include "control_page.hpp"
+#include "doorbell.hpp"
 
 namespace nk {
 namespace {
 
-layout::ControlPage* control_page(const Region& region, std::uint16_t guest_id, bool want_write) {
-    auto info = region.guest(guest_id);
-    if (!info) return nullptr;
-    const AreaInfo* area = region.area(info->control_area);
-    if (area == nullptr || area->kind != layout::AreaKind::Control || area->owner_guest != guest_id) return nullptr;
-    auto bytes = region.bytes(area->offset, sizeof(layout::ControlPage), want_write);
-    return bytes ? reinterpret_cast<layout::ControlPage*>(*bytes) : nullptr;
-}
+using detail::control_page;
 
 void copy_text(char* out, std::size_t capacity, std::string_view text) {
     const std::size_t n = std::min(text.size(), capacity - 1);
@@ -80,6 +75,9 @@ void panic(const Region& region, std::string_view reason) {
             }
             copy_text(local.backtrace, sizeof local.backtrace, trace);
             store_record(page->failure, local);
+            // The panic line: nkd's timer core hears it at once and ends the guest, whatever its
+            // init does next.
+            detail::ring(page->to_nanokernel, layout::kPanicLine);
         }
     }
     // The guest's init takes it from here (nk-init ends the guest); an rt guest's PID 1 is us.

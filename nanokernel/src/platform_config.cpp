@@ -126,8 +126,9 @@ public:
 
 private:
     bool parse_document(const toml::table& root) {
-        return check_keys(root, "", {"platform", "areas", "guests", "links", "access"}) && parse_platform(root) &&
-               parse_areas(root) && parse_guests(root) && parse_links(root) && parse_access(root);
+        return check_keys(root, "", {"platform", "areas", "guests", "links", "access", "interrupts"}) &&
+               parse_platform(root) && parse_areas(root) && parse_guests(root) && parse_links(root) &&
+               parse_access(root) && parse_interrupts(root);
     }
 
     bool parse_platform(const toml::table& root) {
@@ -445,6 +446,62 @@ private:
         return true;
     }
 
+    bool linked(std::string_view a, std::string_view b) const {
+        return std::any_of(config_.links.begin(), config_.links.end(), [&](const LinkConfig& l) {
+            return (l.first == a && l.second == b) || (l.first == b && l.second == a);
+        });
+    }
+
+    bool parse_interrupts(const toml::table& root) {
+        const toml::array* lines = nullptr;
+        if (!table_array(root, "interrupts", layout::kMaxInterruptLines, lines)) return false;
+        if (lines == nullptr) return true;
+        std::set<std::string> names;
+        std::set<std::pair<std::string, std::int64_t>> numbers;
+        for (std::size_t i = 0; i < lines->size(); ++i) {
+            const toml::table& t = *(*lines)[i].as_table();
+            const std::string prefix = "interrupts[" + std::to_string(i) + "].";
+            if (!check_keys(t, prefix, {"name", "owner", "line", "raisers"})) return false;
+            InterruptConfig irq;
+            irq.where = where(t);
+            if (!read_string(t, prefix, "name", irq.name, true)) return false;
+            const bool name_ok = !irq.name.empty() && irq.name.size() < layout::kNameCapacity &&
+                                 std::all_of(irq.name.begin(), irq.name.end(), [](char c) { return is_name_char(c) || c == '.'; });
+            if (!name_ok)
+                return set_error(value_line(t, "name"), ConfigError::BadValue, prefix + "name",
+                                 quoted(irq.name) + " is not a line name (1 to " +
+                                     std::to_string(layout::kNameCapacity - 1) + " of A-Z a-z 0-9 _ - .)");
+            if (!names.insert(irq.name).second)
+                return set_error(value_line(t, "name"), ConfigError::Conflict, prefix + "name",
+                                 "another line is already named " + quoted(irq.name));
+            if (!read_string(t, prefix, "owner", irq.owner, true)) return false;
+            if (config_.find_guest(irq.owner) == nullptr)
+                return set_error(value_line(t, "owner"), ConfigError::BadValue, prefix + "owner",
+                                 "no guest is named " + quoted(irq.owner) + " (guests: " + guest_names() + ")");
+            std::int64_t number = 0;
+            if (!read_int(t, prefix, "line", number, true)) return false;
+            if (number < layout::kFirstConfiguredLine || number >= layout::kLinesPerGuest)
+                return set_error(value_line(t, "line"), ConfigError::BadValue, prefix + "line",
+                                 std::to_string(number) + " is not a configurable line (" +
+                                     std::to_string(layout::kFirstConfiguredLine) + " to " + std::to_string(layout::kLinesPerGuest - 1) +
+                                     "; 0 to " + std::to_string(layout::kFirstConfiguredLine - 1) + " are the nanokernel's)");
+            if (!numbers.emplace(irq.owner, number).second)
+                return set_error(value_line(t, "line"), ConfigError::Conflict, prefix + "line",
+                                 "guest " + quoted(irq.owner) + " already has a line " + std::to_string(number));
+            irq.line = static_cast<std::uint32_t>(number);
+            if (!read_guest_names(t, prefix, irq.raisers, true, "raisers")) return false;
+            for (const auto& raiser : irq.raisers) {
+                if (raiser == "*" || raiser == irq.owner || linked(raiser, irq.owner)) continue;
+                return set_error(value_line(t, "raisers"), ConfigError::Conflict, prefix + "raisers",
+                                 "guest " + quoted(raiser) + " cannot raise a line of " + quoted(irq.owner) +
+                                     ": the two have no link (add [[links]] guests = [\"" + raiser + "\", \"" +
+                                     irq.owner + "\"])");
+            }
+            config_.interrupts.push_back(std::move(irq));
+        }
+        return true;
+    }
+
     // ----- field readers: each records an error and returns false, or stores the value -----
 
     SourceLocation where(const toml::node& node) const { return SourceLocation{file_, line_of(node)}; }
@@ -590,9 +647,9 @@ private:
 
     // The `guests` array of a link or access rule: names of guests parsed above ("*" where allowed).
     bool read_guest_names(const toml::table& table, const std::string& prefix, std::vector<std::string>& out,
-                          bool allow_all = false) {
-        const std::string field = prefix + "guests";
-        const toml::node* node = table.get("guests");
+                          bool allow_all = false, std::string_view key = "guests") {
+        const std::string field = prefix + std::string(key);
+        const toml::node* node = table.get(key);
         if (node == nullptr) return missing(table, field);
         const toml::array* names = node->as_array();
         if (names == nullptr || names->empty())

@@ -199,6 +199,32 @@ Result<Region> Region::create(const PlatformConfig& config) {
         }
     }
 
+    h.line_count = static_cast<std::uint32_t>(std::min<std::size_t>(config.interrupts.size(), layout::kMaxInterruptLines));
+    for (std::size_t i = 0; i < h.line_count; ++i) {
+        const auto& ic = config.interrupts[i];
+        auto& line = t.lines[i];
+        const auto* owner = config.find_guest(ic.owner);
+        if (owner == nullptr || ic.line < layout::kFirstConfiguredLine || ic.line >= layout::kLinesPerGuest)
+            return fail(RegionError::InvalidArgument, ic.where.file + ":" + std::to_string(ic.where.line) +
+                                                          ": interrupts[" + std::to_string(i) + "]: not a valid line");
+        line.owner_guest = owner->id;
+        line.line = static_cast<std::uint8_t>(ic.line);
+        line.source_line = ic.where.line;
+        copy_name(line.name, sizeof line.name, ic.name);
+        for (const auto& name : ic.raisers) {
+            if (name == "*") {
+                // Every guest that can reach the owner's doorbells: the owner and its linked peers.
+                line.raiser_mask |= guest_bit_of_name[owner->id];
+                for (const auto& link : config.links) {
+                    if (link.first == ic.owner) line.raiser_mask |= guest_bit_of_name[config.find_guest(link.second)->id];
+                    if (link.second == ic.owner) line.raiser_mask |= guest_bit_of_name[config.find_guest(link.first)->id];
+                }
+            } else if (const auto* g = config.find_guest(name)) {
+                line.raiser_mask |= guest_bit_of_name[g->id];
+            }
+        }
+    }
+
     // One memfd per area, sized, backed and sealed before anyone else sees it.
     impl->fds.resize(h.area_count);
     for (std::uint16_t i = 0; i < h.area_count; ++i) {

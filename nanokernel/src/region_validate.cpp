@@ -57,7 +57,8 @@ Result<void> validate_tables(const layout::ManagementTables& tables, std::uint64
     if (std::memchr(header.config_file, '\0', sizeof header.config_file) == nullptr)
         return corrupt("config file name is not terminated");
     if (header.area_count == 0 || header.area_count > layout::kMaxAreas || header.guest_count > layout::kMaxGuests ||
-        header.link_count > layout::kMaxLinks || header.rule_count > layout::kMaxAccessRules)
+        header.link_count > layout::kMaxLinks || header.rule_count > layout::kMaxAccessRules ||
+        header.line_count > layout::kMaxInterruptLines)
         return corrupt("table counts out of range (areas " + std::to_string(header.area_count) + ", guests " +
                        std::to_string(header.guest_count) + ", links " + std::to_string(header.link_count) +
                        ", rules " + std::to_string(header.rule_count) + ")");
@@ -139,6 +140,16 @@ Result<void> validate_tables(const layout::ManagementTables& tables, std::uint64
             return corrupt(ref + " has unknown rights");
         if (header.guest_count < 32 && (rule.guest_mask >> header.guest_count) != 0)
             return corrupt(ref + " names guests that do not exist");
+    }
+    for (std::uint32_t i = 0; i < header.line_count; ++i) {
+        const auto& line = tables.lines[i];
+        const std::string ref = "interrupt line " + std::to_string(i);
+        if (bounded_name(line.name, sizeof line.name).empty()) return corrupt(ref + " has no terminated name");
+        if (!guest_exists(line.owner_guest)) return corrupt(ref + " belongs to no guest");
+        if (line.line < layout::kFirstConfiguredLine || line.line >= layout::kLinesPerGuest)
+            return corrupt(ref + " has number " + std::to_string(line.line));
+        if (header.guest_count < 32 && (line.raiser_mask >> header.guest_count) != 0)
+            return corrupt(ref + " names raisers that do not exist");
     }
     return {};
 }

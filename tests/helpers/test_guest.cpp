@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <chrono>
 #include <cstring>
+#include <algorithm>
+#include <vector>
 #include <thread>
 #include <string>
 
@@ -18,6 +20,8 @@
 #include "nk/nanokernel/directory.hpp"
 #include "nk/nanokernel/guest.hpp"
 #include "nk/nanokernel/heartbeat.hpp"
+#include "nk/nanokernel/interrupts.hpp"
+#include "nk/nanokernel/vtimer.hpp"
 #include "nk/nanokernel/panic.hpp"
 
 namespace {
@@ -80,6 +84,59 @@ int main(int argc, char** argv) {
         const std::uint64_t value = 42;
         if (!producer || !producer->try_push(std::as_bytes(std::span(&value, 1)))) return 1;
         say("made demo.event, demo.port and demo.ring");
+        return 0;
+    }
+    if (command == "timer") {  // PERIOD_US SECONDS: a periodic virtual timer on line 0, counted
+        const auto period = std::chrono::microseconds(std::stoll(arg(2)));
+        const auto run_for = std::chrono::duration<double>(std::stod(arg(3)));
+        auto dispatcher = nk::irq::Dispatcher::open(region);
+        if (!dispatcher) return fail_with(dispatcher.error());
+        std::uint64_t deliveries = 0, expirations = 0;
+        std::vector<std::int64_t> late_ns;
+        if (auto on = dispatcher->on(nk::irq::timer_line(0), [&](const nk::irq::Interrupt& irq) {
+                ++deliveries;
+                expirations += irq.expirations;
+                if (auto state = nk::vtimer::read(region, region.identity().guest_id, 0))
+                    late_ns.push_back(static_cast<std::int64_t>(
+                        std::chrono::steady_clock::now().time_since_epoch().count() - state->last_fire_ns));
+            });
+            !on)
+            return fail_with(on.error());
+        if (auto armed = nk::vtimer::arm(region, 0, period, period); !armed) return fail_with(armed.error());
+        const auto start = std::chrono::steady_clock::now();
+        const auto end = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(run_for);
+        while (std::chrono::steady_clock::now() < end)
+            if (auto waited = dispatcher->wait_until(end); !waited) return fail_with(waited.error());
+        (void)nk::vtimer::disarm(region, 0);
+        std::sort(late_ns.begin(), late_ns.end());
+        const auto p99 = late_ns.empty() ? 0 : late_ns[late_ns.size() * 99 / 100];
+        say("expirations " + std::to_string(expirations) + " deliveries " + std::to_string(deliveries) +
+            " wake_p99_us " + std::to_string(p99 / 1000));
+        return 0;
+    }
+    if (command == "peer-watch") {  // EVENTS: prints "down NAME" / "up NAME" for EVENTS peer changes (10 s at most)
+        auto dispatcher = nk::irq::Dispatcher::open(region);
+        if (!dispatcher) return fail_with(dispatcher.error());
+        int left = std::stoi(arg(2));
+        auto report = [&](const char* what) {
+            return [&, what](const nk::irq::Interrupt& irq) {
+                auto peer = region.guest(irq.peer);
+                say(std::string(what) + " " + (peer ? peer->name : "?"));
+                --left;
+            };
+        };
+        if (auto on = dispatcher->on(nk::irq::kPeerDownLine, report("down")); !on) return fail_with(on.error());
+        if (auto on = dispatcher->on(nk::irq::kPeerUpLine, report("up")); !on) return fail_with(on.error());
+        say("watching");
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (left > 0 && std::chrono::steady_clock::now() < end)
+            if (auto waited = dispatcher->wait_until(end); !waited) return fail_with(waited.error());
+        if (left > 0) say("timed out");
+        return left > 0 ? 1 : 0;
+    }
+    if (command == "irq-raise") {  // LINE_NAME
+        if (auto raised = nk::irq::raise(region, arg(2)); !raised) return fail_with(raised.error());
+        say("raised");
         return 0;
     }
     if (command == "panic") {  // REASON: the guest's panic trap

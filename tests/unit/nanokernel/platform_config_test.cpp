@@ -533,3 +533,64 @@ TEST(PlatformConfig, CpuListTextUsesKernelRanges) {
 
 }  // namespace
 }  // namespace nk
+
+namespace nk {
+namespace {
+
+// kValid plus one [[interrupts]] table from line 26 on.
+std::string with_interrupt(const std::string& body) { return kValid + "[[interrupts]]\n" + body; }  // 26: [[interrupts]]
+
+TEST(PlatformConfigInterrupts, ALineIsReadWithItsOwnerAndRaisers) {
+    auto config = parse_platform_config(
+        with_interrupt("name = \"rt.command\"\nowner = \"rt\"\nline = 16\nraisers = [\"linux\"]\n"), "platform.toml");
+    ASSERT_TRUE(config) << config.error().message;
+    ASSERT_EQ(config->interrupts.size(), 1U);
+    EXPECT_EQ(config->interrupts[0].name, "rt.command");
+    EXPECT_EQ(config->interrupts[0].owner, "rt");
+    EXPECT_EQ(config->interrupts[0].line, 16U);
+    EXPECT_EQ(config->interrupts[0].raisers, std::vector<std::string>{"linux"});
+    EXPECT_EQ(config->interrupts[0].where.line, 26U);
+}
+
+TEST(PlatformConfigInterrupts, BadLinesAreRefusedWithFileLineAndField) {
+    EXPECT_EQ(error_of(with_interrupt("name = \"x\"\nowner = \"rt\"\nline = 3\nraisers = [\"linux\"]\n")),
+              "platform.toml:29: interrupts[0].line: 3 is not a configurable line (16 to 63; 0 to 15 are the "
+              "nanokernel's)");
+    EXPECT_EQ(error_of(with_interrupt("name = \"x\"\nowner = \"rt\"\nline = 64\nraisers = [\"linux\"]\n")),
+              "platform.toml:29: interrupts[0].line: 64 is not a configurable line (16 to 63; 0 to 15 are the "
+              "nanokernel's)");
+    EXPECT_EQ(error_of(with_interrupt("name = \"x\"\nowner = \"nobody\"\nline = 16\nraisers = [\"linux\"]\n")),
+              "platform.toml:28: interrupts[0].owner: no guest is named 'nobody' (guests: linux, rt)");
+    EXPECT_EQ(error_of(with_interrupt("name = \"x\"\nowner = \"rt\"\nline = 16\nraisers = [\"ghost\"]\n")),
+              "platform.toml:30: interrupts[0].raisers: no guest is named 'ghost' (guests: linux, rt)");
+    EXPECT_EQ(error_of(with_interrupt("name = \"bad name\"\nowner = \"rt\"\nline = 16\nraisers = [\"linux\"]\n")),
+              "platform.toml:27: interrupts[0].name: 'bad name' is not a line name (1 to 31 of A-Z a-z 0-9 _ - .)");
+    EXPECT_EQ(error_of(with_interrupt("name = \"x\"\nowner = \"rt\"\nline = 16\nraisers = [\"linux\"]\ncolour = 1\n")).substr(0, 31),
+              "platform.toml:31: interrupts[0]");
+    EXPECT_EQ(code_of(with_interrupt("name = \"x\"\nowner = \"rt\"\nline = 16\n")), make_error_code(ConfigError::MissingField));
+}
+
+TEST(PlatformConfigInterrupts, DuplicateNamesAndNumbersConflict) {
+    const std::string first = "name = \"a\"\nowner = \"rt\"\nline = 16\nraisers = [\"linux\"]\n";  // 27-30
+    EXPECT_EQ(error_of(with_interrupt(first + "[[interrupts]]\nname = \"a\"\nowner = \"rt\"\nline = 17\nraisers = [\"linux\"]\n")),
+              "platform.toml:32: interrupts[1].name: another line is already named 'a'");
+    EXPECT_EQ(error_of(with_interrupt(first + "[[interrupts]]\nname = \"b\"\nowner = \"rt\"\nline = 16\nraisers = [\"linux\"]\n")),
+              "platform.toml:34: interrupts[1].line: guest 'rt' already has a line 16");
+    // The same number on another guest is another line.
+    EXPECT_EQ(error_of(with_interrupt(first + "[[interrupts]]\nname = \"b\"\nowner = \"linux\"\nline = 16\nraisers = [\"rt\"]\n")),
+              "<no error>");
+}
+
+TEST(PlatformConfigInterrupts, ARaiserWithoutALinkToTheOwnerIsRefused) {
+    // Without the [[links]] table (lines 20-21 blanked), linux cannot ring rt.
+    const std::string no_link = replace_line(replace_line(kValid, 21, ""), 20, "");
+    EXPECT_EQ(error_of(no_link + "[[interrupts]]\nname = \"x\"\nowner = \"rt\"\nline = 16\nraisers = [\"linux\"]\n"),
+              "platform.toml:30: interrupts[0].raisers: guest 'linux' cannot raise a line of 'rt': the two have no link "
+              "(add [[links]] guests = [\"linux\", \"rt\"])");
+    // The owner itself, and "*", need no link.
+    EXPECT_EQ(error_of(no_link + "[[interrupts]]\nname = \"x\"\nowner = \"rt\"\nline = 16\nraisers = [\"rt\", \"*\"]\n"),
+              "<no error>");
+}
+
+}  // namespace
+}  // namespace nk

@@ -32,11 +32,12 @@ namespace nk::layout {
 inline constexpr std::uint64_t kRegionMagic = 0x4e4b'5245'4749'4f4eULL;  // "NKREGION"
 inline constexpr std::uint64_t kAreaMagic = 0x4e4b'4152'4541'0001ULL;    // "NKAREA" 0001
 inline constexpr std::uint64_t kControlMagic = 0x4e4b'4354'524c'0001ULL; // "NKCTRL" 0001
-inline constexpr std::uint32_t kLayoutVersion = 2;  // 2: guest runtime fields (issue 3)
+inline constexpr std::uint32_t kLayoutVersion = 3;  // 2: guest runtime fields; 3: interrupt lines, doorbells, virtual timers
 
 inline constexpr std::uint32_t kMaxGuests = 16;
 inline constexpr std::uint32_t kMaxLinks = 32;
 inline constexpr std::uint32_t kMaxAccessRules = 64;
+inline constexpr std::uint32_t kMaxInterruptLines = 64;  // configured lines, all guests together
 // management + common + (control, private, pnv) per guest + one per link
 inline constexpr std::uint32_t kMaxAreas = 2 + 3 * kMaxGuests + kMaxLinks;
 inline constexpr std::uint32_t kDirectoryEntries = 128;
@@ -122,7 +123,7 @@ struct RegionHeader {
     std::uint32_t guest_count;
     std::uint32_t link_count;
     std::uint32_t rule_count;
-    std::uint32_t reserved0;
+    std::uint32_t line_count;       // configured interrupt lines (ManagementTables::lines)
     char platform_name[kNameCapacity];
     char config_file[kSourceFileCapacity];  // basename of the config, for messages that cite rules
     std::uint8_t reserved[88];
@@ -184,12 +185,26 @@ struct AccessRule {
     std::uint32_t reserved1;
 };
 
+// One configured virtual interrupt line (interrupts.hpp): the static ownership table of the
+// Nanokernel paper's interrupt routing. Lines 0..15 of every guest are the nanokernel's own
+// (timers, peer-down, peer-up) and are not listed here.
+struct InterruptLine {
+    std::uint16_t owner_guest;   // guest id that receives it
+    std::uint8_t line;           // 16..63
+    std::uint8_t reserved0;
+    std::uint32_t raiser_mask;   // bit i = guests[i] may raise it (the owner always may)
+    std::uint32_t source_line;   // line in RegionHeader::config_file
+    std::uint32_t reserved1;
+    char name[kNameCapacity];    // "rt.command"
+};
+
 struct ManagementTables {
     RegionHeader header;
     AreaDescriptor areas[kMaxAreas];
     GuestEntry guests[kMaxGuests];
     LinkEntry links[kMaxLinks];
     AccessRule rules[kMaxAccessRules];
+    InterruptLine lines[kMaxInterruptLines];
 };
 
 inline constexpr std::size_t kPanicReasonCapacity = 256;
@@ -224,8 +239,47 @@ struct Heartbeat {
     std::uint8_t reserved[24];
 };
 
-// A guest's control page: the only management memory a guest may write. Later layers add
-// heartbeats and requests in the reserved space.
+// Pending virtual interrupts from one source to one guest (interrupts.hpp, and the protocol in
+// docs/ARCHITECTURE.md, "Virtual interrupts"). The raiser sets a bit, bumps `wake` and wakes the
+// sleepers; the owner's dispatcher takes bits with an atomic AND. Bits are untrusted: the
+// dispatcher drops any its source may not raise.
+struct Doorbell {
+    std::uint64_t pending;  // atomic; bit n = line n raised and not yet taken
+    std::uint32_t wake;     // atomic; futex word, bumped after every raise
+    std::uint32_t waiters;  // atomic; dispatchers asleep (or about to sleep) on `wake`
+    std::uint64_t raised;   // atomic; raises so far, for the operator
+    std::uint64_t reserved;
+};
+
+inline constexpr std::uint32_t kVirtualTimers = 8;
+
+// Virtual interrupt line numbers (interrupts.hpp). Each guest has 64 lines; 0..15 are raised only
+// by the nanokernel, 16..63 are configured ([[interrupts]]).
+inline constexpr std::uint32_t kLinesPerGuest = 64;
+inline constexpr std::uint32_t kFirstTimerLine = 0;  // timer t raises line t (t < kVirtualTimers)
+inline constexpr std::uint32_t kPeerDownLine = 8;    // a peer went down (ControlPage::peers_down names it)
+inline constexpr std::uint32_t kPeerUpLine = 9;      // a peer runs again (ControlPage::peers_up)
+inline constexpr std::uint32_t kFirstConfiguredLine = 16;
+// Lines of ControlPage::to_nanokernel, raised by the guest toward nkd.
+inline constexpr std::uint32_t kPanicLine = 0;        // nk::panic() left a failure record
+inline constexpr std::uint32_t kTimerChangeLine = 1;  // a virtual timer was armed or disarmed
+
+// One virtual timer of a guest (vtimer.hpp). The guest writes the request under `sequence` (a
+// seqlock: odd while it rewrites it); nkd's timer core reads it and writes only `expirations`
+// and `last_fire_ns`. Both sides bound every value before use.
+struct VirtualTimer {
+    std::uint32_t sequence;      // atomic; odd while the guest rewrites the request
+    std::uint32_t armed;         // atomic; 1: armed
+    std::uint64_t first_ns;      // atomic; CLOCK_MONOTONIC of the first expiry
+    std::uint64_t period_ns;     // atomic; 0: one-shot
+    std::uint32_t incarnation;   // atomic; the incarnation that armed it (a stale one is ignored)
+    std::uint32_t reserved0;
+    std::uint64_t expirations;   // atomic; written by the timer core: expiries so far, overruns included
+    std::uint64_t last_fire_ns;  // atomic; written by the timer core: CLOCK_MONOTONIC of the last raise
+    std::uint8_t reserved[16];
+};
+
+// A guest's control page: the only management memory a guest may write.
 struct ControlPage {
     std::uint64_t magic;  // kControlMagic
     std::uint16_t guest_id;
@@ -234,7 +288,13 @@ struct ControlPage {
     std::uint8_t reserved1[48];
     FailureRecord failure;  // the last nk::panic() of the guest
     Heartbeat heartbeat;    // its watchdog's beat
-    std::uint8_t reserved[2048];
+    Doorbell inbox;         // lines raised by the nanokernel (timers, peers) and by the guest itself
+    Doorbell to_nanokernel; // lines the guest raises toward nkd (panic, timer changes)
+    std::uint32_t peers_down;  // atomic; bit i = guests[i] went down (with the peer-down line)
+    std::uint32_t peers_up;    // atomic; bit i = guests[i] is running again (with the peer-up line)
+    std::uint8_t reserved2[56];
+    VirtualTimer timers[kVirtualTimers];
+    std::uint8_t reserved[1408];
 };
 
 // One named object in an area's directory (see docs/ARCHITECTURE.md, "Directories").
@@ -267,7 +327,9 @@ struct AreaHeader {
     std::uint64_t change_count;   // atomic; bumped by every directory change
     std::uint64_t recoveries;       // how often recovery ran
     std::uint64_t quarantined;      // entries found corrupt so far
-    std::uint8_t reserved[64];
+    // Link areas only: doorbells[0] rings the link's first guest, doorbells[1] its second (a guest
+    // raises a peer's line here, in memory only the two share). Zero in other areas.
+    Doorbell doorbells[2];
     DirectoryEntry entries[kDirectoryEntries];
 };
 
@@ -308,16 +370,31 @@ static_assert(kRegionSafe<LinkEntry> && sizeof(LinkEntry) == 8);
 static_assert(kRegionSafe<AccessRule> && sizeof(AccessRule) == 64);
 static_assert(offsetof(AccessRule, guest_mask) == 48 && offsetof(AccessRule, source_line) == 56);
 
+static_assert(kRegionSafe<InterruptLine> && sizeof(InterruptLine) == 48 && alignof(InterruptLine) == 4);
+static_assert(offsetof(InterruptLine, raiser_mask) == 4 && offsetof(InterruptLine, name) == 16);
+
 static_assert(kRegionSafe<ManagementTables>);
 static_assert(offsetof(ManagementTables, areas) == 256);
 static_assert(offsetof(ManagementTables, guests) == 256 + 64 * kMaxAreas);
-static_assert(sizeof(ManagementTables) ==
+static_assert(offsetof(ManagementTables, lines) ==
               256 + 64 * kMaxAreas + 160 * kMaxGuests + 8 * kMaxLinks + 64 * kMaxAccessRules);
+static_assert(sizeof(ManagementTables) ==
+              256 + 64 * kMaxAreas + 160 * kMaxGuests + 8 * kMaxLinks + 64 * kMaxAccessRules + 48 * kMaxInterruptLines);
+
+static_assert(kRegionSafe<Doorbell> && sizeof(Doorbell) == 32 && alignof(Doorbell) == 8);
+static_assert(offsetof(Doorbell, wake) == 8 && offsetof(Doorbell, waiters) == 12 && offsetof(Doorbell, raised) == 16);
+static_assert(kRegionSafe<VirtualTimer> && sizeof(VirtualTimer) == 64 && alignof(VirtualTimer) == 8);
+static_assert(offsetof(VirtualTimer, first_ns) == 8 && offsetof(VirtualTimer, period_ns) == 16);
+static_assert(offsetof(VirtualTimer, incarnation) == 24 && offsetof(VirtualTimer, expirations) == 32);
+static_assert(offsetof(VirtualTimer, last_fire_ns) == 40);
 
 static_assert(kRegionSafe<FailureRecord> && sizeof(FailureRecord) == 1920 && alignof(FailureRecord) == 8);
 static_assert(offsetof(FailureRecord, reason) == 24 && offsetof(FailureRecord, backtrace) == 280);
 static_assert(kRegionSafe<ControlPage> && sizeof(ControlPage) == kSmallPage);
 static_assert(offsetof(ControlPage, failure) == 64 && offsetof(ControlPage, heartbeat) == 1984);
+static_assert(offsetof(ControlPage, inbox) == 2048 && offsetof(ControlPage, to_nanokernel) == 2080);
+static_assert(offsetof(ControlPage, peers_down) == 2112 && offsetof(ControlPage, peers_up) == 2116);
+static_assert(offsetof(ControlPage, timers) == 2176);
 static_assert(kRegionSafe<Heartbeat> && sizeof(Heartbeat) == 64);
 static_assert(offsetof(Heartbeat, period_ms) == 24 && offsetof(Heartbeat, incarnation) == 32);
 
@@ -328,7 +405,7 @@ static_assert(offsetof(DirectoryEntry, name) == 48);
 
 static_assert(kRegionSafe<AreaHeader>);
 static_assert(offsetof(AreaHeader, dirty) == 32 && offsetof(AreaHeader, change_count) == 40);
-static_assert(offsetof(AreaHeader, entries) == 128);
+static_assert(offsetof(AreaHeader, doorbells) == 64 && offsetof(AreaHeader, entries) == 128);
 static_assert(sizeof(AreaHeader) == 128 + 104 * kDirectoryEntries);
 
 }  // namespace nk::layout

@@ -100,6 +100,17 @@ struct AccessRuleConfig {
     SourceLocation where;
 };
 
+// One [[interrupts]] line: a virtual interrupt line that `owner` receives and `raisers` may raise
+// (interrupts.hpp). Every raiser other than the owner must be linked to it: the doorbell lives in
+// their link area.
+struct InterruptConfig {
+    std::string name;                  // [A-Za-z0-9_.-], 1..31 chars, unique
+    std::string owner;                 // guest name
+    std::uint32_t line = 0;            // 16..63, unique per owner
+    std::vector<std::string> raisers;  // guest names, or "*": every guest linked to the owner
+    SourceLocation where;
+};
+
 struct PlatformConfig {
     std::string name;                 // [A-Za-z0-9_-], 1..31 chars
     std::string source_file;          // the path it was loaded from (or the name given to parse)
@@ -112,6 +123,7 @@ struct PlatformConfig {
     std::vector<GuestConfig> guests;
     std::vector<LinkConfig> links;
     std::vector<AccessRuleConfig> access;
+    std::vector<InterruptConfig> interrupts;
     SourceLocation where;             // the [platform] table
 
     [[nodiscard]] const GuestConfig* find_guest(std::string_view guest_name) const;

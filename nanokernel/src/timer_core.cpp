@@ -1,0 +1,209 @@
+// The nanokernel's timer core (timer_core.hpp).
+#include "nk/nanokernel/timer_core.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "control_page.hpp"
+#include "doorbell.hpp"
+#include "nk/nanokernel/clock.hpp"
+#include "nk/nanokernel/detail/futex.hpp"
+#include "nk/nanokernel/vtimer.hpp"
+
+namespace nk {
+namespace {
+
+// What the core keeps of one guest's timer: the schedule is its own, so a guest that rewrites
+// its request mid-period cannot move an expiry the core already computed except by re-arming.
+struct Schedule {
+    std::uint32_t sequence_seen = UINT32_MAX;  // odd values never publish, so this means "never read"
+    bool active = false;
+    std::uint64_t next_ns = 0;
+    std::uint64_t period_ns = 0;
+};
+
+struct GuestTimers {
+    std::uint16_t id = 0;
+    layout::ControlPage* page = nullptr;
+    const layout::GuestEntry* entry = nullptr;
+    std::uint32_t incarnation_seen = 0;
+    Schedule timers[layout::kVirtualTimers];
+};
+
+timespec to_timespec(std::uint64_t ns) {
+    return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+}
+
+}  // namespace
+
+struct TimerCore::Impl {
+    const Region* region = nullptr;
+    PanicHandler on_panic;
+    std::vector<GuestTimers> guests;
+    std::uint32_t stop_word = 0;  // process-private futex; the destructor bumps it
+    std::atomic<bool> stopping{false};
+    std::thread thread;
+    std::atomic<std::uint64_t> raises{0}, overruns{0}, rejected{0}, wakeups{0};
+
+    // Re-reads a timer whose request changed; keeps the old schedule while the guest rewrites it.
+    void refresh(GuestTimers& g, unsigned index, std::uint32_t incarnation, bool up) {
+        Schedule& s = g.timers[index];
+        auto& t = g.page->timers[index];
+        // acquire: pairs with the release that published the request (vtimer.cpp, publish()).
+        const std::uint32_t before = layout::atomic(t.sequence).load(std::memory_order_acquire);
+        if ((before & 1U) != 0 || before == s.sequence_seen) {
+            if (!up) s.active = false;
+            return;
+        }
+        const std::uint32_t armed = layout::atomic(t.armed).load(std::memory_order_acquire);
+        const std::uint64_t first = layout::atomic(t.first_ns).load(std::memory_order_acquire);
+        const std::uint64_t period = layout::atomic(t.period_ns).load(std::memory_order_acquire);
+        const std::uint32_t owner = layout::atomic(t.incarnation).load(std::memory_order_acquire);
+        if (layout::atomic(t.sequence).load(std::memory_order_relaxed) != before) return;  // torn: next round
+        s.sequence_seen = before;
+        s.active = false;
+        if (armed != 1 || !up) return;
+        const auto min_period = static_cast<std::uint64_t>(vtimer::kMinPeriod.count());
+        const auto max_delay = static_cast<std::uint64_t>(vtimer::kMaxDelay.count());
+        const std::uint64_t now = clock::monotonic_ns();
+        const bool sane = owner == incarnation && (period == 0 || (period >= min_period && period <= max_delay)) &&
+                          first <= now + max_delay;
+        if (!sane) {
+            rejected.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        s.active = true;
+        s.next_ns = first;
+        s.period_ns = period;
+    }
+
+    // Counts and raises every due expiry; returns the nearest deadline still ahead (0: none).
+    std::uint64_t fire_due() {
+        std::uint64_t nearest = 0;
+        for (auto& g : guests) {
+            const bool up = detail::guest_is_up(*g.entry);
+            const std::uint32_t incarnation =
+                layout::atomic(const_cast<std::uint32_t&>(g.entry->incarnation)).load(std::memory_order_acquire);
+            if (incarnation != g.incarnation_seen) {
+                // A new incarnation: every request is read again, and the old one's are refused.
+                for (auto& schedule : g.timers) schedule = Schedule{};
+                g.incarnation_seen = incarnation;
+            }
+            for (unsigned i = 0; i < layout::kVirtualTimers; ++i) {
+                refresh(g, i, incarnation, up);
+                Schedule& s = g.timers[i];
+                if (!s.active) continue;
+                const std::uint64_t now = clock::monotonic_ns();
+                if (s.next_ns <= now) {
+                    const std::uint64_t due = s.period_ns != 0 ? (now - s.next_ns) / s.period_ns + 1 : 1;
+                    auto& t = g.page->timers[i];
+                    // release: the count before the ring; pairs with the dispatcher's acquire.
+                    layout::atomic(t.expirations).fetch_add(due, std::memory_order_release);
+                    layout::atomic(t.last_fire_ns).store(now, std::memory_order_release);
+                    detail::ring(g.page->inbox, layout::kFirstTimerLine + i);
+                    raises.fetch_add(1, std::memory_order_relaxed);
+                    if (due > 1) overruns.fetch_add(due - 1, std::memory_order_relaxed);
+                    if (s.period_ns != 0) {
+                        s.next_ns += due * s.period_ns;
+                    } else {
+                        s.active = false;
+                        continue;
+                    }
+                }
+                if (nearest == 0 || s.next_ns < nearest) nearest = s.next_ns;
+            }
+        }
+        return nearest;
+    }
+
+    void take_calls() {
+        for (auto& g : guests) {
+            // acq_rel: takes the lines; the panic record was published before its ring.
+            const std::uint64_t lines = layout::atomic(g.page->to_nanokernel.pending).exchange(0, std::memory_order_acq_rel);
+            if ((lines & (std::uint64_t{1} << layout::kPanicLine)) != 0 && on_panic) on_panic(g.id);
+            // kTimerChangeLine needs nothing more: fire_due() re-reads every changed request.
+        }
+    }
+
+    void run() {
+        std::vector<futex_waitv> words;
+        for (;;) {
+            words.clear();
+            for (auto& g : guests)
+                words.push_back(detail::futex_waiter(&g.page->to_nanokernel.wake,
+                                                     layout::atomic(g.page->to_nanokernel.wake).load(std::memory_order_seq_cst)));
+            const std::uint32_t stop = std::atomic_ref<std::uint32_t>(stop_word).load(std::memory_order_acquire);
+            words.push_back(detail::futex_waiter(&stop_word, stop, true));
+            if (stopping.load(std::memory_order_acquire)) return;
+            take_calls();
+            const std::uint64_t nearest = fire_due();
+            const timespec until = to_timespec(nearest);
+            (void)detail::futex_wait_any(words, nearest != 0 ? &until : nullptr);  // woken, changed, timed out or EINTR: look again
+            wakeups.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+};
+
+TimerCore::TimerCore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<TimerCore>> TimerCore::start(const Region& region, PanicHandler on_panic, int fifo_priority) {
+    if (region.identity().role != Role::Creator)
+        return fail(RegionError::AccessDenied, "the timer core runs in the region's creator (nkd)");
+    auto impl = std::make_unique<Impl>();
+    impl->region = &region;
+    impl->on_panic = std::move(on_panic);
+    const auto& t = region.tables();
+    for (std::uint32_t g = 0; g < t.header.guest_count && g < layout::kMaxGuests; ++g) {
+        GuestTimers timers;
+        timers.id = t.guests[g].id;
+        timers.page = detail::control_page(region, timers.id, true);
+        timers.entry = detail::live_guest(region, timers.id);
+        if (timers.page == nullptr || timers.entry == nullptr)
+            return fail(RegionError::NotMapped, "the control page of guest " + std::to_string(timers.id) + " is not mapped");
+        timers.incarnation_seen =
+            layout::atomic(const_cast<std::uint32_t&>(timers.entry->incarnation)).load(std::memory_order_acquire);
+        // The core sleeps on this doorbell for its whole life: one waiter, counted once.
+        layout::atomic(timers.page->to_nanokernel.waiters).fetch_add(1, std::memory_order_seq_cst);
+        impl->guests.push_back(timers);
+    }
+    Impl* raw = impl.get();
+    raw->thread = std::thread([raw, fifo_priority] {
+        (void)::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);  // 1 ns: the deadline is the deadline
+        (void)::pthread_setname_np(::pthread_self(), "nk-timer-core");
+        if (fifo_priority > 0) {
+            sched_param param{};
+            param.sched_priority = fifo_priority;
+            if (const int rc = ::pthread_setschedparam(::pthread_self(), SCHED_FIFO, &param); rc != 0)
+                std::fprintf(stderr, "nkd: timer core stays SCHED_OTHER (SCHED_FIFO %d refused: %s)\n", fifo_priority,
+                             std::strerror(rc));
+        }
+        raw->run();
+    });
+    return std::unique_ptr<TimerCore>(new TimerCore(std::move(impl)));
+}
+
+TimerCore::~TimerCore() {
+    if (!impl_) return;
+    impl_->stopping.store(true, std::memory_order_release);
+    // release: pairs with the acquire load in run(); the wake ends its sleep.
+    std::atomic_ref<std::uint32_t>(impl_->stop_word).fetch_add(1, std::memory_order_release);
+    (void)::syscall(SYS_futex, &impl_->stop_word, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+    if (impl_->thread.joinable()) impl_->thread.join();
+    for (auto& g : impl_->guests) layout::atomic(g.page->to_nanokernel.waiters).fetch_sub(1, std::memory_order_seq_cst);
+}
+
+TimerCore::Counters TimerCore::counters() const {
+    return Counters{impl_->raises.load(std::memory_order_relaxed), impl_->overruns.load(std::memory_order_relaxed),
+                    impl_->rejected.load(std::memory_order_relaxed), impl_->wakeups.load(std::memory_order_relaxed)};
+}
+
+}  // namespace nk
