@@ -83,6 +83,13 @@ echo
 nkctl segments --platform "$platform"
 
 echo
+echo "== the linux guest raises virtual interrupt line rt.command; the rt guest's handler answers on its console =="
+nkctl exec --platform "$platform" linux -- nk_example_raise rt.command
+sleep 0.2
+echo "(a line the platform does not have is refused with a clear error:)"
+nkctl exec --platform "$platform" rt -- nk_example_raise no.such.line || true
+
+echo
 echo "== kill -9 the rt guest: nkd restarts it alone; the linux guest keeps running =="
 rt_pid=$(nkctl guests --platform "$platform" --json | tr -d ' \n' | grep -o '"name":"rt","pid":[0-9]*' | grep -o '[0-9]*$')
 kill -9 "$rt_pid"

@@ -118,8 +118,10 @@ int main(int argc, char** argv) {
         auto dispatcher = nk::irq::Dispatcher::open(region);
         if (!dispatcher) return fail_with(dispatcher.error());
         int left = std::stoi(arg(2));
+        bool reporting = false;
         auto report = [&](const char* what) {
             return [&, what](const nk::irq::Interrupt& irq) {
+                if (!reporting) return;
                 auto peer = region.guest(irq.peer);
                 say(std::string(what) + " " + (peer ? peer->name : "?"));
                 --left;
@@ -127,6 +129,10 @@ int main(int argc, char** argv) {
         };
         if (auto on = dispatcher->on(nk::irq::kPeerDownLine, report("down")); !on) return fail_with(on.error());
         if (auto on = dispatcher->on(nk::irq::kPeerUpLine, report("up")); !on) return fail_with(on.error());
+        // Lines still pending from the platform's start (every guest's first peer-up) are taken
+        // unreported: the watch is about what happens from now on.
+        (void)dispatcher->poll();
+        reporting = true;
         say("watching");
         const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         while (left > 0 && std::chrono::steady_clock::now() < end)

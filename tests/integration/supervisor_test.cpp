@@ -234,6 +234,62 @@ TEST_F(Supervisor, KilledGuestIsRestartedWithItsPnvIntactAndThePeerUndisturbed) 
     EXPECT_NE(read_file(log).find("guest 'linux' was killed by SIGKILL"), std::string::npos);
 }
 
+TEST_F(Supervisor, KilledGuestIsRestartedAndThePeerIsToldByInterrupt) {
+    start_nkd();
+    const auto before_rt = guest("rt");
+    // A process of the linux guest waits on its peer-down and peer-up lines.
+    const std::string watch_cmd = "NK_RUN_DIR=" + dir + " " + test::binary("nkctl") + " exec --platform " + platform +
+                                  " linux -- nk_test_guest peer-watch 2";
+    FILE* watcher = ::popen(watch_cmd.c_str(), "r");
+    ASSERT_NE(watcher, nullptr);
+    char line[256] = {};
+    ASSERT_NE(std::fgets(line, sizeof line, watcher), nullptr);
+    ASSERT_EQ(std::string(line), "watching\n");
+
+    const auto killed_at = Clock::now();
+    ASSERT_EQ(::kill(before_rt["pid"].get<pid_t>(), SIGKILL), 0);
+    ASSERT_NE(std::fgets(line, sizeof line, watcher), nullptr);
+    const auto told_at = Clock::now();
+    EXPECT_EQ(std::string(line), "down rt\n");
+    ASSERT_NE(std::fgets(line, sizeof line, watcher), nullptr);
+    const auto up_at = Clock::now();
+    EXPECT_EQ(std::string(line), "up rt\n");
+    EXPECT_EQ(WEXITSTATUS(::pclose(watcher)), 0);
+    std::printf("[ timing ] kill -> peer-down interrupt in the other guest: %.1f ms, kill -> peer-up: %.1f ms\n",
+                std::chrono::duration<double, std::milli>(told_at - killed_at).count(),
+                std::chrono::duration<double, std::milli>(up_at - killed_at).count());
+    EXPECT_EQ(guest("rt")["incarnation"], 2);
+    EXPECT_EQ(guest("linux")["incarnation"], 1);
+}
+
+TEST_F(Supervisor, VirtualTimersOfTwoGuestsFireAtTheirRatesThroughNkd) {
+    start_nkd();
+    // Both guests run a timer for 1 s at once: linux at 1 ms, rt at 0.5 ms.
+    const std::string nkctl = "NK_RUN_DIR=" + dir + " " + test::binary("nkctl") + " exec --platform " + platform;
+    FILE* linux_run = ::popen((nkctl + " linux -- nk_test_guest timer 1000 1").c_str(), "r");
+    FILE* rt_run = ::popen((nkctl + " rt -- nk_test_guest timer 500 1").c_str(), "r");
+    ASSERT_TRUE(linux_run != nullptr && rt_run != nullptr);
+    char linux_line[256] = {}, rt_line[256] = {};
+    ASSERT_NE(std::fgets(linux_line, sizeof linux_line, linux_run), nullptr);
+    ASSERT_NE(std::fgets(rt_line, sizeof rt_line, rt_run), nullptr);
+    EXPECT_EQ(WEXITSTATUS(::pclose(linux_run)), 0);
+    EXPECT_EQ(WEXITSTATUS(::pclose(rt_run)), 0);
+    std::printf("[ timers ] linux 1 ms for 1 s: %s[ timers ] rt 0.5 ms for 1 s: %s", linux_line, rt_line);
+    unsigned long long expirations = 0, deliveries = 0, p99 = 0;
+    ASSERT_EQ(std::sscanf(linux_line, "expirations %llu deliveries %llu wake_p99_us %llu", &expirations, &deliveries, &p99), 3)
+        << linux_line;
+    // Expiries follow the deadlines (the process starts and attaches within the second, so a few
+    // periods at each end may fall outside it); deliveries merge expiries only when late.
+    EXPECT_GE(expirations, 980U);
+    EXPECT_LE(expirations, 1002U);
+    EXPECT_GE(deliveries, 800U);
+    ASSERT_EQ(std::sscanf(rt_line, "expirations %llu deliveries %llu wake_p99_us %llu", &expirations, &deliveries, &p99), 3)
+        << rt_line;
+    EXPECT_GE(expirations, 1960U);
+    EXPECT_LE(expirations, 2004U);
+    EXPECT_GE(deliveries, 1400U);
+}
+
 TEST_F(Supervisor, ObjectsOfAFailedGuestAreReclaimedButNotItsPnvNorOtherGuestsObjects) {
     start_nkd();
     ASSERT_EQ(exec("linux", "nk_test_guest segment-create linux.scratch 4096 rt x").status, 0);
@@ -398,6 +454,9 @@ TEST_F(Supervisor, PanicInAGuestIsReportedByCrashInfoAndOnlyThatGuestRestarts) {
     EXPECT_TRUE(saw_panic_line) << info.output;
     EXPECT_EQ(guest("rt")["pid"], rt_pid);
     EXPECT_NE(read_file(log).find("guest 'linux' panicked: IMU stopped answering"), std::string::npos);
+    // nkd heard the panic line itself, before the guest ended.
+    EXPECT_NE(read_file(log).find("guest 'linux' raised its panic line: IMU stopped answering"), std::string::npos)
+        << read_file(log);
 
     // A guest with no failure says so.
     auto quiet = run(dir, test::binary("nkctl") + " crash-info --platform " + platform + " rt");
