@@ -149,8 +149,8 @@ int run(const std::string& config_path, std::string init_path) {
         }
         keeper = *started;
     }
-    // The timer core (virtual timers, and the guests' panic lines) runs on its own thread; a panic
-    // is handed to this loop through an eventfd, with the guests that raised it in a mask.
+    // The guests' panic lines are heard on a thread of nkd's timer core; a panic is handed to this
+    // loop through an eventfd, with the guests that raised it in a mask.
     const int panic_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     std::atomic<std::uint32_t> panicked{0};
     auto guest_bit = [&](std::uint16_t id) {
@@ -158,11 +158,14 @@ int run(const std::string& config_path, std::string init_path) {
             if (config->guests[i].id == id) return 1U << i;
         return 0U;
     };
-    auto timer_core = nk::TimerCore::start(*region, [&](std::uint16_t guest) {
+    // (The timers themselves are served by the region keeper's core.)
+    nk::TimerCore::Options panic_watch;
+    panic_watch.on_panic = [&](std::uint16_t guest) {
         panicked.fetch_or(guest_bit(guest), std::memory_order_release);  // pairs with the exchange below
         const std::uint64_t one = 1;
         (void)::write(panic_fd, &one, sizeof one);
-    });
+    };
+    auto timer_core = nk::TimerCore::start(*region, std::move(panic_watch));
     if (!timer_core || panic_fd < 0) {
         std::fprintf(stderr, "nkd: cannot start the timer core: %s\n",
                      timer_core ? "eventfd failed" : timer_core.error().message.c_str());

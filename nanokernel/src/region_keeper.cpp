@@ -1,5 +1,6 @@
 // The region keeper (region_keeper.hpp).
 #include "nk/nanokernel/region_keeper.hpp"
+#include "nk/nanokernel/timer_core.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -18,7 +19,7 @@ namespace {
 
 constexpr const char* kKeeperName = "nk-keeper";
 
-[[noreturn]] void keep(const std::set<int>& held) {
+[[noreturn]] void keep(const Region& region, const std::set<int>& held) {
     ::setsid();
     ::prctl(PR_SET_NAME, kKeeperName, 0, 0, 0);
     // A terminal's hang-up or Ctrl-C is not the platform's end; only nkd (or SIGKILL) ends it.
@@ -27,6 +28,12 @@ constexpr const char* kKeeperName = "nk-keeper";
     for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
     for (int fd = 3; fd < 4096; ++fd)
         if (held.count(fd) == 0) ::close(fd);
+    // The guests' virtual timers are served here, not in nkd, so they keep firing while nkd is
+    // away. (The fork left this process one thread: starting another is safe.)
+    TimerCore::Options options;
+    options.timers = true;
+    auto timers = TimerCore::start(region, std::move(options));
+    (void)timers;  // held until the keeper ends; without it the guests' timers stay silent
     for (;;) ::pause();
 }
 
@@ -46,7 +53,7 @@ Result<pid_t> start_region_keeper(const Region& region, const std::vector<int>& 
             ::dup2(consoles[i], at);  // dup2 clears close-on-exec; the keeper never execs anyway
             held.insert(at);
         }
-        keep(held);
+        keep(region, held);
     }
     std::ofstream(pid_file) << pid << "\n";
     return pid;

@@ -47,6 +47,7 @@ timespec to_timespec(std::uint64_t ns) {
 
 struct TimerCore::Impl {
     const Region* region = nullptr;
+    bool timers = false;
     PanicHandler on_panic;
     std::vector<GuestTimers> guests;
     std::uint32_t stop_word = 0;  // process-private futex; the destructor bumps it
@@ -125,12 +126,17 @@ struct TimerCore::Impl {
         return nearest;
     }
 
+    // Takes the lines this core serves: the panic line if it has a handler, the timer-change line
+    // if it serves timers (which needs nothing more: fire_due() re-reads every changed request).
     void take_calls() {
+        const std::uint64_t panic = std::uint64_t{1} << layout::kPanicLine;
+        const std::uint64_t mine = (on_panic ? panic : 0) | (timers ? std::uint64_t{1} << layout::kTimerChangeLine : 0);
         for (auto& g : guests) {
-            // acq_rel: takes the lines; the panic record was published before its ring.
-            const std::uint64_t lines = layout::atomic(g.page->to_nanokernel.pending).exchange(0, std::memory_order_acq_rel);
-            if ((lines & (std::uint64_t{1} << layout::kPanicLine)) != 0 && on_panic) on_panic(g.id);
-            // kTimerChangeLine needs nothing more: fire_due() re-reads every changed request.
+            auto pending = layout::atomic(g.page->to_nanokernel.pending);
+            if ((pending.load(std::memory_order_acquire) & mine) == 0) continue;
+            // acq_rel: takes our lines only; the panic record was published before its ring.
+            const std::uint64_t lines = pending.fetch_and(~mine, std::memory_order_acq_rel);
+            if ((lines & panic & mine) != 0) on_panic(g.id);
         }
     }
 
@@ -145,7 +151,7 @@ struct TimerCore::Impl {
             words.push_back(detail::futex_waiter(&stop_word, stop, true));
             if (stopping.load(std::memory_order_acquire)) return;
             take_calls();
-            const std::uint64_t nearest = fire_due();
+            const std::uint64_t nearest = timers ? fire_due() : 0;
             const timespec until = to_timespec(nearest);
             (void)detail::futex_wait_any(words, nearest != 0 ? &until : nullptr);  // woken, changed, timed out or EINTR: look again
             wakeups.fetch_add(1, std::memory_order_relaxed);
@@ -155,12 +161,14 @@ struct TimerCore::Impl {
 
 TimerCore::TimerCore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Result<std::unique_ptr<TimerCore>> TimerCore::start(const Region& region, PanicHandler on_panic, int fifo_priority) {
+Result<std::unique_ptr<TimerCore>> TimerCore::start(const Region& region, Options options) {
     if (region.identity().role != Role::Creator)
         return fail(RegionError::AccessDenied, "the timer core runs in the region's creator (nkd)");
     auto impl = std::make_unique<Impl>();
     impl->region = &region;
-    impl->on_panic = std::move(on_panic);
+    impl->timers = options.timers;
+    impl->on_panic = std::move(options.on_panic);
+    const int fifo_priority = options.fifo_priority;
     const auto& t = region.tables();
     for (std::uint32_t g = 0; g < t.header.guest_count && g < layout::kMaxGuests; ++g) {
         GuestTimers timers;

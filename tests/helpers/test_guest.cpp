@@ -86,28 +86,29 @@ int main(int argc, char** argv) {
         say("made demo.event, demo.port and demo.ring");
         return 0;
     }
-    if (command == "timer") {  // PERIOD_US SECONDS: a periodic virtual timer on line 0, counted
+    if (command == "timer") {  // PERIOD_US SECONDS [TIMER]: a periodic virtual timer (default 0), counted
         const auto period = std::chrono::microseconds(std::stoll(arg(2)));
         const auto run_for = std::chrono::duration<double>(std::stod(arg(3)));
+        const unsigned timer = arg(4).empty() ? 0U : static_cast<unsigned>(std::stoul(arg(4)));
         auto dispatcher = nk::irq::Dispatcher::open(region);
         if (!dispatcher) return fail_with(dispatcher.error());
         std::uint64_t deliveries = 0, expirations = 0;
         std::vector<std::int64_t> late_ns;
-        if (auto on = dispatcher->on(nk::irq::timer_line(0), [&](const nk::irq::Interrupt& irq) {
+        if (auto on = dispatcher->on(nk::irq::timer_line(timer), [&](const nk::irq::Interrupt& irq) {
                 ++deliveries;
                 expirations += irq.expirations;
-                if (auto state = nk::vtimer::read(region, region.identity().guest_id, 0))
+                if (auto state = nk::vtimer::read(region, region.identity().guest_id, timer))
                     late_ns.push_back(static_cast<std::int64_t>(
                         std::chrono::steady_clock::now().time_since_epoch().count() - state->last_fire_ns));
             });
             !on)
             return fail_with(on.error());
-        if (auto armed = nk::vtimer::arm(region, 0, period, period); !armed) return fail_with(armed.error());
+        if (auto armed = nk::vtimer::arm(region, timer, period, period); !armed) return fail_with(armed.error());
         const auto start = std::chrono::steady_clock::now();
         const auto end = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(run_for);
         while (std::chrono::steady_clock::now() < end)
             if (auto waited = dispatcher->wait_until(end); !waited) return fail_with(waited.error());
-        (void)nk::vtimer::disarm(region, 0);
+        (void)nk::vtimer::disarm(region, timer);
         std::sort(late_ns.begin(), late_ns.end());
         const auto p99 = late_ns.empty() ? 0 : late_ns[late_ns.size() * 99 / 100];
         say("expirations " + std::to_string(expirations) + " deliveries " + std::to_string(deliveries) +

@@ -264,10 +264,11 @@ TEST_F(Supervisor, KilledGuestIsRestartedAndThePeerIsToldByInterrupt) {
 
 TEST_F(Supervisor, VirtualTimersOfTwoGuestsFireAtTheirRatesThroughNkd) {
     start_nkd();
-    // Both guests run a timer for 1 s at once: linux at 1 ms, rt at 0.5 ms.
+    // Both guests run a timer for 1 s at once: linux at 1 ms, rt at 0.5 ms (its timer 1: the rt
+    // ticker's own 1 ms timer 0 keeps running beside it).
     const std::string nkctl = "NK_RUN_DIR=" + dir + " " + test::binary("nkctl") + " exec --platform " + platform;
     FILE* linux_run = ::popen((nkctl + " linux -- nk_test_guest timer 1000 1").c_str(), "r");
-    FILE* rt_run = ::popen((nkctl + " rt -- nk_test_guest timer 500 1").c_str(), "r");
+    FILE* rt_run = ::popen((nkctl + " rt -- nk_test_guest timer 500 1 1").c_str(), "r");
     ASSERT_TRUE(linux_run != nullptr && rt_run != nullptr);
     char linux_line[256] = {}, rt_line[256] = {};
     ASSERT_NE(std::fgets(linux_line, sizeof linux_line, linux_run), nullptr);
@@ -513,7 +514,8 @@ TEST_F(Supervisor, HungGuestIsFoundByItsStaleHeartbeatAndRestarted) {
     const auto rt_pid = guest("rt")["pid"];
     pid_t beater = -1;
     ASSERT_TRUE(wait_until([&] {
-        auto found = run(dir, "pgrep -f 'nk_test_guest heartbeat 20'");
+        // The [t]: the pattern must not match the shell that runs pgrep (its command line holds it).
+        auto found = run(dir, "pgrep -f 'nk_test_guest heartbea[t] 20'");
         beater = found.status == 0 ? std::atoi(found.output.c_str()) : -1;
         return beater > 0;
     }, 5s));

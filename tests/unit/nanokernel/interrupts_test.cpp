@@ -264,7 +264,10 @@ protected:
     void SetUp() override {
         Interrupts::SetUp();
         if (IsSkipped()) return;
-        auto started = TimerCore::start(*creator, [this](std::uint16_t guest) { panics.fetch_add(guest); });
+        TimerCore::Options options;
+        options.timers = true;
+        options.on_panic = [this](std::uint16_t guest) { panics.fetch_add(guest); };
+        auto started = TimerCore::start(*creator, std::move(options));
         ASSERT_TRUE(started) << started.error().message;
         core = std::move(*started);
     }

@@ -1,8 +1,9 @@
 // The region keeper: a small process that holds every descriptor of a platform's region (and
 // the console pipes of its guests) so that they outlive nkd.
 //
-// nkd forks it right after creating the region. It does nothing but hold descriptors: no
-// mapping, no socket, signals that end sessions ignored. If nkd dies, the guests keep running
+// nkd forks it right after creating the region. It holds descriptors (no socket, signals that
+// end sessions ignored) and runs the timer core that serves the guests' virtual timers
+// (timer_core.hpp), so timers, like the region, do not depend on nkd being there. If nkd dies, the guests keep running
 // and the region keeps existing (PNV memory included); a restarted nkd finds the keeper through
 // its pid file, reopens every area read-write through /proc/PID/fd and adopts the region
 // (Region::adopt) and the consoles. A clean stop of nkd ends the keeper too.

@@ -10,9 +10,15 @@
 // The sleep is one futex_waitv(2) with an absolute CLOCK_MONOTONIC timeout: one kernel hrtimer
 // armed at the nearest deadline, as one timerfd would be, but in the same call that watches the
 // doorbells (a guest cannot write to an fd of nkd's; docs/ARCHITECTURE.md, "Virtual timers").
-// The thread runs at SCHED_FIFO when nkd may, with no timer slack.
+// The thread runs at SCHED_FIFO when it may, with no timer slack.
 //
-//   auto core = nk::TimerCore::start(region, [&](std::uint16_t guest) { on_panic(guest); });
+// nkd runs two: the region keeper's (region_keeper.hpp) serves the timers, so they keep firing
+// while nkd is away or restarting, and nkd's own hears the panic lines. Each takes from the
+// doorbells only the lines it serves.
+//
+//   nk::TimerCore::Options options;
+//   options.timers = true;
+//   auto timers = nk::TimerCore::start(region, std::move(options));
 #pragma once
 
 #include <cstdint>
@@ -28,10 +34,14 @@ public:
     // Called from the core's thread when a guest raises its panic line.
     using PanicHandler = std::function<void(std::uint16_t guest_id)>;
 
-    // Starts the core's thread on a region this process created (nkd). `fifo_priority`: the
-    // thread's SCHED_FIFO priority (0: leave it SCHED_OTHER); refused priorities are logged, not fatal.
-    [[nodiscard]] static Result<std::unique_ptr<TimerCore>> start(const Region& region, PanicHandler on_panic,
-                                                                  int fifo_priority = 90);
+    struct Options {
+        bool timers = false;     // serve the guests' virtual timers
+        PanicHandler on_panic;   // hear the panic lines (empty: leave them to another core)
+        int fifo_priority = 90;  // the thread's SCHED_FIFO priority; 0: SCHED_OTHER. A refusal is logged, not fatal.
+    };
+
+    // Starts the core's thread on a region this process created (nkd, or its region keeper).
+    [[nodiscard]] static Result<std::unique_ptr<TimerCore>> start(const Region& region, Options options);
     ~TimerCore();  // stops and joins the thread
     TimerCore(const TimerCore&) = delete;
     TimerCore& operator=(const TimerCore&) = delete;
