@@ -94,25 +94,30 @@ int main(int argc, char** argv) {
         if (!dispatcher) return fail_with(dispatcher.error());
         std::uint64_t deliveries = 0, expirations = 0;
         std::vector<std::int64_t> late_ns;
+        auto last = std::chrono::steady_clock::now();
         if (auto on = dispatcher->on(nk::irq::timer_line(timer), [&](const nk::irq::Interrupt& irq) {
                 ++deliveries;
                 expirations += irq.expirations;
+                last = std::chrono::steady_clock::now();
                 if (auto state = nk::vtimer::read(region, region.identity().guest_id, timer))
                     late_ns.push_back(static_cast<std::int64_t>(
                         std::chrono::steady_clock::now().time_since_epoch().count() - state->last_fire_ns));
             });
             !on)
             return fail_with(on.error());
-        if (auto armed = nk::vtimer::arm(region, timer, period, period); !armed) return fail_with(armed.error());
         const auto start = std::chrono::steady_clock::now();
+        if (auto armed = nk::vtimer::arm(region, timer, period, period); !armed) return fail_with(armed.error());
         const auto end = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(run_for);
         while (std::chrono::steady_clock::now() < end)
             if (auto waited = dispatcher->wait_until(end); !waited) return fail_with(waited.error());
         (void)nk::vtimer::disarm(region, timer);
         std::sort(late_ns.begin(), late_ns.end());
         const auto p99 = late_ns.empty() ? 0 : late_ns[late_ns.size() * 99 / 100];
+        // The periods that passed between the arm and the last delivery: what the count must match.
+        const auto periods = static_cast<std::uint64_t>(std::chrono::duration<double>(last - start) /
+                                                        std::chrono::duration<double>(period));
         say("expirations " + std::to_string(expirations) + " deliveries " + std::to_string(deliveries) +
-            " wake_p99_us " + std::to_string(p99 / 1000));
+            " wake_p99_us " + std::to_string(p99 / 1000) + " periods " + std::to_string(periods));
         return 0;
     }
     if (command == "peer-watch") {  // EVENTS: prints "down NAME" / "up NAME" for EVENTS peer changes (10 s at most)
