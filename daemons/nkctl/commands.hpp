@@ -14,6 +14,7 @@ int pnv_list_command(const Target& target, bool json);
 int queues_command(const Target& target, bool json);
 int events_command(const Target& target, bool json);
 int ports_command(const Target& target, bool json);
+int interrupts_command(const Target& target, bool json);
 int guests_command(const Target& target, bool json);
 int crash_info_command(const Target& target, const std::string& guest, bool json, std::size_t lines);
 // op: "stop", "start" or "restart".

@@ -7,6 +7,7 @@
 //   nkctl queues [--json]              SPSC rings and MPMC queues: item size, capacity, depth, refusals
 //   nkctl events [--json]              event variables: mode, set, waiters, counters
 //   nkctl ports [--json]               ports: owner, up or down, capacity, queued, sent, received, drops
+//   nkctl interrupts [--json]          interrupt lines, doorbells (pending, raised) and virtual timers
 //   nkctl guests [--json]              every guest: state, init pid, incarnation, restarts, last failure
 //   nkctl crash-info GUEST [--json]    its last failure: detector, panic record, console tail
 //   nkctl stop|start|restart GUEST     ask nkd to stop, start or restart one guest
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
     auto* queues = add_listing(app, "queues", "list SPSC rings and MPMC queues");
     auto* events = add_listing(app, "events", "list event variables");
     auto* ports = add_listing(app, "ports", "list ports");
+    auto* interrupts = add_listing(app, "interrupts", "list interrupt lines, doorbells and virtual timers");
 
     auto* guests = add_listing(app, "guests", "list the guests: state, pid, incarnation, restarts, last failure");
 
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
     if (*queues) return nk::ctl::queues_command(target, json);
     if (*events) return nk::ctl::events_command(target, json);
     if (*ports) return nk::ctl::ports_command(target, json);
+    if (*interrupts) return nk::ctl::interrupts_command(target, json);
     if (*crash) return nk::ctl::crash_info_command(target, crash_guest, json, crash_lines);
     if (*guests) return nk::ctl::guests_command(target, json);
     if (*exec) return nk::ctl::exec_command(target, exec_guest, exec_argv);
