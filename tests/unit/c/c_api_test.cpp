@@ -78,6 +78,64 @@ std::string join_fds(const std::vector<UniqueFd>& fds) {
     return text;
 }
 
+// A program run with exactly `env` (plus the sanitizer and path settings of this process),
+// inheriting exactly `keep` of the descriptors, its stdout and stderr in one pipe.
+struct Program {
+    pid_t pid = -1;
+    int output_fd = -1;
+
+    // Everything it writes until it exits (or `timeout_ms` of silence: then it is killed).
+    std::string read_all(int timeout_ms = 60'000) const {
+        std::string output;
+        for (;;) {
+            pollfd p{output_fd, POLLIN, 0};
+            if (::poll(&p, 1, timeout_ms) <= 0) {
+                ::kill(pid, SIGKILL);
+                return output + "<timeout>";
+            }
+            char buffer[512];
+            const ssize_t n = ::read(output_fd, buffer, sizeof buffer);
+            if (n <= 0) return output;
+            output.append(buffer, static_cast<std::size_t>(n));
+        }
+    }
+    // Its exit code, or 128 + the signal that ended it.
+    int wait() const {
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        ::close(output_fd);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+};
+
+Program start(const std::string& path, const std::vector<std::string>& args, std::vector<std::string> env,
+              const std::vector<const std::vector<UniqueFd>*>& keep) {
+    for (const char* pass : {"PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "LD_LIBRARY_PATH"})
+        if (const char* v = std::getenv(pass)) env.push_back(std::string(pass) + "=" + v);
+    // Built before fork: after it, only async-signal-safe calls.
+    std::vector<std::string> argv_text{path};
+    argv_text.insert(argv_text.end(), args.begin(), args.end());
+    std::vector<char*> argv, envp;
+    for (auto& a : argv_text) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return {};
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(out[1], STDOUT_FILENO);
+        ::dup2(out[1], STDERR_FILENO);
+        for (const auto* set : keep)
+            for (const auto& fd : *set) ::fcntl(fd.get(), F_SETFD, 0);  // inherit exactly these
+        ::execve(path.c_str(), argv.data(), envp.data());
+        ::_exit(127);
+    }
+    ::close(out[1]);
+    return {pid, out[0]};
+}
+
 TEST_F(CApiTest, CProgramPassesEveryCheckAgainstARealPlatform) {
     auto linux_fds = creator->export_fds(Identity::guest(1));
     auto rt_fds = creator->export_fds(Identity::guest(2));
@@ -87,44 +145,46 @@ TEST_F(CApiTest, CProgramPassesEveryCheckAgainstARealPlatform) {
     std::vector<std::string> env = export_env(*linux_fds, Identity::guest(1));
     env.push_back("NK_C_TEST_RT_FDS=" + join_fds(*rt_fds));
     env.push_back("NK_RUN_DIR=" + run_dir.path());
-    for (const char* pass : {"PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "LD_LIBRARY_PATH"})
-        if (const char* v = std::getenv(pass)) env.push_back(std::string(pass) + "=" + v);
-    std::vector<char*> envp;
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::string program = NK_C_API_TEST_PROGRAM;
-    char* argv[] = {program.data(), nullptr};
-
-    int out[2];
-    ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        ::dup2(out[1], STDOUT_FILENO);
-        ::dup2(out[1], STDERR_FILENO);
-        for (const auto* set : {&*linux_fds, &*rt_fds})
-            for (const auto& fd : *set) ::fcntl(fd.get(), F_SETFD, 0);  // inherit exactly these
-        ::execve(program.c_str(), argv, envp.data());
-        ::_exit(127);
-    }
-    ::close(out[1]);
-    std::string output;
-    for (;;) {
-        pollfd p{out[0], POLLIN, 0};
-        if (::poll(&p, 1, 60'000) <= 0) {
-            output += "<timeout>";
-            ::kill(pid, SIGKILL);
-            break;
-        }
-        char buffer[512];
-        const ssize_t n = ::read(out[0], buffer, sizeof buffer);
-        if (n <= 0) break;
-        output.append(buffer, static_cast<std::size_t>(n));
-    }
-    ::close(out[0]);
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << ", output:\n" << output;
+    const Program program = start(NK_C_API_TEST_PROGRAM, {}, env, {&*linux_fds, &*rt_fds});
+    ASSERT_GT(program.pid, 0);
+    const std::string output = program.read_all();
+    EXPECT_EQ(program.wait(), 0) << output;
     EXPECT_NE(output.find(", 0 failed"), std::string::npos) << output;
+}
+
+TEST_F(CApiTest, CExamplePortPairDeliversEveryReading) {
+#ifndef NK_C_EXAMPLE_PORT_PAIR
+    GTEST_SKIP() << "the examples are not built (NK_BUILD_EXAMPLES=OFF)";
+#else
+    auto rt_fds = creator->export_fds(Identity::guest(2));
+    auto linux_fds = creator->export_fds(Identity::guest(1));
+    ASSERT_TRUE(linux_fds && rt_fds);
+    const Program receiver =
+        start(NK_C_EXAMPLE_PORT_PAIR, {"receive", "linux"}, export_env(*rt_fds, Identity::guest(2)), {&*rt_fds});
+    ASSERT_GT(receiver.pid, 0);
+    // The sender may only start once the port exists: the receiver says so first.
+    std::string first;
+    for (char c = 0; c != '\n';) {
+        pollfd p{receiver.output_fd, POLLIN, 0};
+        ASSERT_EQ(::poll(&p, 1, 10'000), 1) << "the receiver said nothing: " << first;
+        ASSERT_EQ(::read(receiver.output_fd, &c, 1), 1) << first;
+        first += c;
+    }
+    ASSERT_EQ(first, "receiving on c.readings\n");
+    const Program sender =
+        start(NK_C_EXAMPLE_PORT_PAIR, {"send", "2000"}, export_env(*linux_fds, Identity::guest(1)), {&*linux_fds});
+    ASSERT_GT(sender.pid, 0);
+    const std::string received = receiver.read_all();
+    const std::string sent = sender.read_all();
+    EXPECT_EQ(sender.wait(), 0) << sent;
+    EXPECT_EQ(receiver.wait(), 0) << received;
+    EXPECT_NE(sent.find("sent 2000 readings"), std::string::npos) << sent;
+    EXPECT_NE(received.find("reading 0: 21.000 C\n"), std::string::npos);
+    EXPECT_NE(received.find("reading 1999: 21.990 C\nend after 2000 readings\n"), std::string::npos)
+        << received.substr(received.size() > 300 ? received.size() - 300 : 0);
+    // The receiver removed its port on the way out.
+    EXPECT_FALSE(ipc::PortSender::open(*linux_guest, "c.readings"));
+#endif
 }
 
 TEST_F(CApiTest, CProcessSendsThroughAPortToACppReceiver) {
