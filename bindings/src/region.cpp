@@ -38,6 +38,7 @@ nk_result_t identity_of(const nk_attach_options_t* options, bool by_name_allowed
             }
             return invalid(by_name_allowed ? "attaching as a guest needs options.guest_id or options.guest_name"
                                            : "attaching descriptors as a guest needs options.guest_id");
+        case NK_ROLE_FORCE_INT32_: break;
     }
     return invalid("unknown role in the attach options");
 }

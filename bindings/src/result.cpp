@@ -22,6 +22,10 @@ static_assert(NK_E_INVALID == static_cast<int>(nk::RegionError::InvalidArgument)
 static_assert(NK_E_SIZE_CONFLICT == static_cast<int>(nk::RegionError::SizeConflict));
 static_assert(NK_E_NOT_RUNNING == static_cast<int>(nk::RegionError::NotRunning));
 
+// The enums are 32 bits wide in C and C++ alike (their *_FORCE_INT32_ members).
+static_assert(sizeof(nk_result_t) == 4 && sizeof(nk_role_t) == 4 && sizeof(nk_rights_t) == 4 &&
+              sizeof(nk_event_mode_t) == 4);
+
 namespace nk::c {
 namespace {
 
@@ -94,6 +98,7 @@ const char* nk_result_str(nk_result_t result) {
         case NK_E_SYSTEM: return "NK_E_SYSTEM";
         case NK_E_NO_MEMORY: return "NK_E_NO_MEMORY";
         case NK_E_INTERNAL: return "NK_E_INTERNAL";
+        case NK_RESULT_FORCE_INT32_: break;
     }
     return "NK_E_UNKNOWN";  // a value from a newer nk, or not a result at all
 }

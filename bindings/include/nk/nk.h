@@ -61,6 +61,10 @@ extern "C" {
 /* A timeout without a deadline (any timeout above about 100 years is taken as this). */
 #define NK_FOREVER UINT64_MAX
 
+/* Enums: each ends in a *_FORCE_INT32_ member, which is no value to use. It keeps the type 32 bits
+ * wide whatever the compiler, and makes every non-negative int a valid value of it on the C++ side,
+ * so that a caller's out-of-range value is refused (NK_E_INVALID), not undefined behaviour. */
+
 /* Results. Values 1..14 are those of nk::RegionError in the C++ API; they never change. */
 typedef enum nk_result {
     NK_OK = 0,
@@ -89,7 +93,8 @@ typedef enum nk_result {
     /* Failures outside nk's own. */
     NK_E_SYSTEM = 64,           /* a system call failed; nk_last_error() names it and errno's text */
     NK_E_NO_MEMORY = 65,        /* the process ran out of memory */
-    NK_E_INTERNAL = 66          /* a bug in nk: please report nk_last_error() */
+    NK_E_INTERNAL = 66,         /* a bug in nk: please report nk_last_error() */
+    NK_RESULT_FORCE_INT32_ = 0x7fffffff  /* not a result: see "Enums" above */
 } nk_result_t;
 
 /* The result's name ("NK_E_FULL"); never NULL, also for values not listed above. */
@@ -115,7 +120,8 @@ typedef struct nk_port_sender nk_port_sender_t;
 typedef enum nk_role {
     NK_ROLE_OPERATOR = 2, /* a tool acting for a person: every area but the management tables writable */
     NK_ROLE_OBSERVER = 3, /* every area read-only */
-    NK_ROLE_GUEST = 4     /* one guest's process: its own areas, its links and the common area */
+    NK_ROLE_GUEST = 4,    /* one guest's process: its own areas, its links and the common area */
+    NK_ROLE_FORCE_INT32_ = 0x7fffffff
 } nk_role_t;
 
 typedef struct nk_attach_options {
@@ -164,7 +170,7 @@ nk_result_t nk_region_guest_by_name(const nk_region_t* region, const char* name,
 
 /* ---- Segments: named shared memory -------------------------------------------------------- */
 
-typedef enum nk_rights { NK_RIGHTS_READ = 1, NK_RIGHTS_READ_WRITE = 3 } nk_rights_t;
+typedef enum nk_rights { NK_RIGHTS_READ = 1, NK_RIGHTS_READ_WRITE = 3, NK_RIGHTS_FORCE_INT32_ = 0x7fffffff } nk_rights_t;
 
 typedef struct nk_segment_options {
     uint32_t struct_size;
@@ -276,7 +282,8 @@ nk_result_t nk_msgring_remove(nk_region_t* region, const char* name);
 
 typedef enum nk_event_mode {
     NK_EVENT_AUTO_RESET = 1,  /* a signal releases one waiter, or stays set for the next wait */
-    NK_EVENT_MANUAL_RESET = 2 /* a signal sets the event and releases every waiter until reset */
+    NK_EVENT_MANUAL_RESET = 2, /* a signal sets the event and releases every waiter until reset */
+    NK_EVENT_MODE_FORCE_INT32_ = 0x7fffffff
 } nk_event_mode_t;
 
 typedef struct nk_event_options {

@@ -85,6 +85,10 @@ static void test_region(nk_region_t* linux_guest, nk_region_t* rt) {
     CHECK_RESULT(nk_region_attach_fds(&bad_fd, 1, &options, &again), NK_E_INVALID);
     options.guest_id = 0;
     CHECK_RESULT(nk_region_attach_fds(&bad_fd, 1, &options, &again), NK_E_INVALID);
+    options.role = (nk_role_t)99;
+    CHECK_RESULT(nk_region_attach_fds(&bad_fd, 1, &options, &again), NK_E_INVALID);
+    CHECK(strstr(nk_last_error(), "unknown role") != NULL);
+    options.role = NK_ROLE_GUEST;
     options.struct_size = 0;
     CHECK_RESULT(nk_region_attach_fds(&bad_fd, 1, &options, &again), NK_E_INVALID);
     CHECK(strstr(nk_last_error(), "nk_attach_options_init") != NULL);
