@@ -50,8 +50,18 @@ function(nk_add_layer name)
     target_compile_features(${target} PUBLIC cxx_std_20)
   endif()
   if(ARG_VERSION_SCRIPT)
-    target_link_options(${target} PRIVATE -Wl,--version-script=${ARG_VERSION_SCRIPT} -Wl,--no-undefined)
+    target_link_options(${target} PRIVATE -Wl,--version-script=${ARG_VERSION_SCRIPT})
     set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${ARG_VERSION_SCRIPT})
+    # Every symbol resolved at link time, not at a user's dlopen; except under sanitizers, whose
+    # runtime clang links into the executable only, leaving the library's references open.
+    if(NOT NK_SANITIZE)
+      target_link_options(${target} PRIVATE -Wl,--no-undefined)
+    endif()
+  endif()
+  # clang links a sanitizer's C++ part (UBSan's vptr checks, which the library's C++ uses) only
+  # into programs it links as C++; a C program of a sanitizer build must ask for it.
+  if(ARG_C_ABI AND NK_SANITIZE AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    target_link_options(${target} INTERFACE "$<$<LINK_LANGUAGE:C>:-fsanitize-link-c++-runtime;-lstdc++>")
   endif()
   target_link_libraries(${target} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   nk_apply_build_flags(${target})
