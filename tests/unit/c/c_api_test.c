@@ -8,6 +8,7 @@
  * It prints one line per failed check and exits 0 only when every check passed.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,94 @@ static void test_mpmc(nk_region_t* linux_guest, nk_region_t* rt) {
     nk_mpmc_close(b);
     CHECK_RESULT(nk_mpmc_remove(rt, "c.jobs"), NK_E_ACCESS_DENIED);  /* linux owns it */
     CHECK_RESULT(nk_mpmc_remove(linux_guest, "c.jobs"), NK_OK);
+}
+
+/* One nk_mpmc_t used by several threads at once: every item arrives exactly once. */
+enum { kThreads = 2, kItemsPerThread = 20000 };
+
+struct mpmc_worker {
+    nk_mpmc_t* queue;
+    uint32_t first;      /* producers: the first item they push */
+    uint64_t sum;        /* consumers: the sum of what they popped */
+    uint32_t popped;
+    int failed;
+};
+
+static void* mpmc_produce(void* arg) {
+    struct mpmc_worker* w = (struct mpmc_worker*)arg;
+    for (uint32_t i = 0; i < kItemsPerThread; ++i) {
+        const uint32_t item = w->first + i;
+        nk_result_t r;
+        while ((r = nk_mpmc_try_push(w->queue, &item, sizeof item)) == NK_E_FULL) sched_yield();
+        if (r != NK_OK) w->failed = 1;
+    }
+    return NULL;
+}
+
+static void* mpmc_consume(void* arg) {
+    struct mpmc_worker* w = (struct mpmc_worker*)arg;
+    while (w->popped < kItemsPerThread) {
+        uint32_t item = 0;
+        const nk_result_t r = nk_mpmc_try_pop(w->queue, &item, sizeof item);
+        if (r == NK_E_EMPTY) {
+            sched_yield();
+            continue;
+        }
+        if (r != NK_OK) {
+            w->failed = 1;
+            break;
+        }
+        w->sum += item;
+        ++w->popped;
+    }
+    return NULL;
+}
+
+static void test_mpmc_threads(nk_region_t* linux_guest) {
+    nk_mpmc_t* queue = NULL;
+    struct mpmc_worker producers[kThreads], consumers[kThreads];
+    pthread_t threads[2 * kThreads];
+    uint64_t total = 0;
+    const uint64_t n = (uint64_t)kThreads * kItemsPerThread;
+
+    CHECK_RESULT(nk_mpmc_create(linux_guest, "c.busy", sizeof(uint32_t), 64, NULL, &queue), NK_OK);
+    if (queue == NULL) return;
+    for (int i = 0; i < kThreads; ++i) {
+        memset(&producers[i], 0, sizeof producers[i]);
+        memset(&consumers[i], 0, sizeof consumers[i]);
+        producers[i].queue = consumers[i].queue = queue;
+        producers[i].first = (uint32_t)i * kItemsPerThread;
+        CHECK(pthread_create(&threads[i], NULL, mpmc_consume, &consumers[i]) == 0);
+        CHECK(pthread_create(&threads[kThreads + i], NULL, mpmc_produce, &producers[i]) == 0);
+    }
+    for (int i = 0; i < 2 * kThreads; ++i) CHECK(pthread_join(threads[i], NULL) == 0);
+    for (int i = 0; i < kThreads; ++i) {
+        CHECK(!producers[i].failed && !consumers[i].failed);
+        total += consumers[i].sum;
+    }
+    CHECK(total == n * (n - 1) / 2);  /* 0 + 1 + ... + n-1: each item once */
+    nk_mpmc_close(queue);
+    CHECK_RESULT(nk_mpmc_remove(linux_guest, "c.busy"), NK_OK);
+}
+
+/* nk_last_error() is per thread: another thread's failure leaves this thread's message alone. */
+static void* fail_elsewhere(void* arg) {
+    nk_region_t* region = (nk_region_t*)arg;
+    uint16_t id = 0;
+    (void)nk_region_guest_by_name(region, "someone-else", &id);
+    return strstr(nk_last_error(), "someone-else") != NULL ? region : NULL;
+}
+
+static void test_last_error_per_thread(nk_region_t* region) {
+    uint16_t id = 0;
+    pthread_t thread;
+    void* seen = NULL;
+
+    CHECK_RESULT(nk_region_guest_by_name(region, "this-thread", &id), NK_E_NOT_FOUND);
+    CHECK(pthread_create(&thread, NULL, fail_elsewhere, region) == 0);
+    CHECK(pthread_join(thread, &seen) == 0);
+    CHECK(seen == region);  /* the other thread saw its own message */
+    CHECK(strstr(nk_last_error(), "this-thread") != NULL);
 }
 
 static void test_msgring(nk_region_t* linux_guest, nk_region_t* rt) {
@@ -549,10 +638,12 @@ int main(void) {
     test_pnv(rt);
     test_spsc(linux_guest, rt);
     test_mpmc(linux_guest, rt);
+    test_mpmc_threads(linux_guest);
     test_msgring(linux_guest, rt);
     test_events(linux_guest, rt);
     test_ports(linux_guest, rt);
     test_bad_input(rt);
+    test_last_error_per_thread(rt);
     test_handle_outlives_region(rt_fds, rt_count);
 
     nk_region_close(rt);
