@@ -4,8 +4,9 @@
 #   find_package(nk 0.1 CONFIG REQUIRED)
 #   target_link_libraries(app PRIVATE nk::ipc)      # nk::nanokernel comes along
 #
-# or, without CMake, `pkg-config --cflags --libs nk`. tests/install/ checks both from outside
-# the tree.
+# or, without CMake, `pkg-config --cflags --libs nk`. A C program links nk::c (libnk_c.so, the
+# C ABI of nk/nk.h), or `pkg-config --cflags --libs nk-c`. tests/install/ checks all of them from
+# outside the tree.
 #
 # The libraries are static by default. A static archive does not carry its own dependencies, so
 # everything a layer links, PRIVATE included, is the consumer's to link: CMake records private
@@ -78,3 +79,9 @@ endif()
 
 configure_file(${CMAKE_CURRENT_LIST_DIR}/nk.pc.in ${PROJECT_BINARY_DIR}/nk.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/nk.pc DESTINATION ${_nk_pc_dir})
+
+# The C ABI has a file of its own: libnk_c.so is always shared and carries its C++ dependencies
+# itself, so a C program needs only -lnk_c (nk.pc's C++ archives would need libstdc++ and the
+# C++ packages on the C program's link line).
+configure_file(${CMAKE_CURRENT_LIST_DIR}/nk-c.pc.in ${PROJECT_BINARY_DIR}/nk-c.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/nk-c.pc DESTINATION ${_nk_pc_dir})

@@ -1,9 +1,15 @@
-# nk_add_layer(NAME SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
+# nk_add_layer(NAME SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...]
+#              [C_ABI VERSION_SCRIPT FILE])
 #
 # The one place that defines an nk layer library: target nk_<NAME>, alias nk::<NAME>, public
 # headers under <layer>/include, warnings and sanitizers, and the export set used by install().
 # Dependencies between layers are declared here, so the direction in DESIGN.md section 4 is
 # visible in each layer's CMakeLists.txt.
+#
+# C_ABI makes a library whose interface is C (bindings/): always shared, so that a C program
+# links one libnk_<NAME>.so and none of the C++ libraries behind it; C++20 is needed only to
+# build it, not by its users; and VERSION_SCRIPT (a GNU ld version script) decides which
+# symbols it exports.
 
 function(nk_apply_build_flags target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
@@ -22,9 +28,13 @@ if(NK_SANITIZE)
 endif()
 
 function(nk_add_layer name)
-  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS")
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "C_ABI" "VERSION_SCRIPT" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS")
   set(target nk_${name})
-  add_library(${target} ${ARG_SOURCES})
+  if(ARG_C_ABI)
+    add_library(${target} SHARED ${ARG_SOURCES})
+  else()
+    add_library(${target} ${ARG_SOURCES})
+  endif()
   add_library(nk::${name} ALIAS ${target})
   set_target_properties(${target} PROPERTIES
     OUTPUT_NAME nk_${name}
@@ -34,7 +44,25 @@ function(nk_add_layer name)
   target_include_directories(${target} PUBLIC
     $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
-  target_compile_features(${target} PUBLIC cxx_std_20)
+  if(ARG_C_ABI)
+    target_compile_features(${target} PRIVATE cxx_std_20)
+  else()
+    target_compile_features(${target} PUBLIC cxx_std_20)
+  endif()
+  if(ARG_VERSION_SCRIPT)
+    target_link_options(${target} PRIVATE -Wl,--version-script=${ARG_VERSION_SCRIPT})
+    set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${ARG_VERSION_SCRIPT})
+    # Every symbol resolved at link time, not at a user's dlopen; except under sanitizers, whose
+    # runtime clang links into the executable only, leaving the library's references open.
+    if(NOT NK_SANITIZE)
+      target_link_options(${target} PRIVATE -Wl,--no-undefined)
+    endif()
+  endif()
+  # clang links a sanitizer's C++ part (UBSan's vptr checks, which the library's C++ uses) only
+  # into programs it links as C++; a C program of a sanitizer build must ask for it.
+  if(ARG_C_ABI AND NK_SANITIZE AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    target_link_options(${target} INTERFACE "$<$<LINK_LANGUAGE:C>:-fsanitize-link-c++-runtime;-lstdc++>")
+  endif()
   target_link_libraries(${target} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   nk_apply_build_flags(${target})
   install(TARGETS ${target} EXPORT nkTargets

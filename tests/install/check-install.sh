@@ -3,7 +3,9 @@
 #   1. the install has the tools, the headers, the CMake package and nk.pc;
 #   2. tests/install/consumer (find_package(nk), links nk::nanokernel and nk::ipc) configures,
 #      builds and runs against it;
-#   3. the same main.cpp builds with `$(pkg-config --cflags --libs nk)` and runs.
+#   3. the same main.cpp builds with `$(pkg-config --cflags --libs nk)` and runs;
+#   4. the C consumer (c_consumer.c, the C ABI) is built by the consumer project (step 2) and
+#      with `$(pkg-config --cflags --libs nk-c)`, as C, and runs.
 #
 #   tests/install/check-install.sh BUILD_DIR SOURCE_DIR
 #
@@ -54,9 +56,11 @@ cache_value() {
 }
 [[ -f "$build_dir/CMakeCache.txt" ]] || fail "$build_dir is not a configured CMake build directory"
 cxx=$(cache_value CMAKE_CXX_COMPILER)
+cc=$(cache_value CMAKE_C_COMPILER)
 sanitize=$(cache_value NK_SANITIZE)
 libdir=$(cache_value CMAKE_INSTALL_LIBDIR)
 [[ -n "$cxx" ]] || fail "no CMAKE_CXX_COMPILER in $build_dir/CMakeCache.txt"
+[[ -n "$cc" ]] || fail "no CMAKE_C_COMPILER in $build_dir/CMakeCache.txt"
 [[ "$libdir" = /* ]] || libdir=$prefix/${libdir:-lib}
 san_flags=()
 [[ -z "$sanitize" ]] || san_flags=("-fsanitize=${sanitize//;/,}")
@@ -64,11 +68,11 @@ echo "check-install: $build_dir -> $prefix (compiler $cxx${sanitize:+, sanitizer
 
 # 1. What the install must contain.
 run "cmake --install" install cmake --install "$build_dir" --prefix "$prefix"
-for f in bin/nkctl bin/nkd include/nk/nanokernel/region.hpp; do
+for f in bin/nkctl bin/nkd include/nk/nanokernel/region.hpp include/nk/nk.h; do
   [[ -f "$prefix/$f" ]] || fail "the install has no $f"
 done
 for f in cmake/nk/nkConfig.cmake cmake/nk/nkConfigVersion.cmake cmake/nk/nkTargets.cmake \
-         pkgconfig/nk.pc; do
+         pkgconfig/nk.pc pkgconfig/nk-c.pc libnk_c.so; do
   [[ -f "$libdir/$f" ]] || fail "the install has no ${libdir#"$prefix"/}/$f"
 done
 # An installed package must not point back into the tree it was built from.
@@ -80,12 +84,13 @@ fi
 consumer_build=$tmp/consumer-build
 run "configure the consumer with CMAKE_PREFIX_PATH=$prefix" consumer-configure \
   cmake -S "$source_dir/tests/install/consumer" -B "$consumer_build" \
-  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_CXX_COMPILER="$cxx" \
-  -DCMAKE_CXX_FLAGS="${san_flags[*]}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$cc" \
+  -DCMAKE_CXX_FLAGS="${san_flags[*]}" -DCMAKE_C_FLAGS="${san_flags[*]}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
 found=$(sed -n 's/^nk_DIR:[A-Z]*=//p' "$consumer_build/CMakeCache.txt")
 [[ "$found" == "$prefix"/* ]] || fail "the consumer found nk in '$found', not in the install $prefix"
 run "build the consumer" consumer-build cmake --build "$consumer_build"
 run "run the consumer" consumer-run "$consumer_build/nk_consumer"
+run "run the C consumer" c-consumer-run "$consumer_build/nk_c_consumer"
 
 # 3. pkg-config.
 export PKG_CONFIG_PATH=$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
@@ -98,4 +103,13 @@ run "build main.cpp with $cxx \$(pkg-config --cflags --libs nk)" pc-build \
 run "run the pkg-config build" pc-run \
   env LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/nk_consumer_pc"
 
-echo "check-install: OK: installed nk is found and linked by CMake and by pkg-config"
+# 4. The C ABI with pkg-config, compiled as C.
+run "pkg-config finds nk-c" pkg-config-c-exists pkg-config --print-errors --exists nk-c
+read -r -a pc_c_flags <<<"$(pkg-config --cflags --libs nk-c)"
+run "build c_consumer.c with $cc \$(pkg-config --cflags --libs nk-c)" pc-c-build \
+  "$cc" -std=c99 -pedantic-errors "${san_flags[@]}" "$source_dir/tests/install/consumer/c_consumer.c" \
+  "${pc_c_flags[@]}" -o "$tmp/nk_c_consumer_pc"
+run "run the pkg-config C build" pc-c-run \
+  env LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/nk_c_consumer_pc"
+
+echo "check-install: OK: installed nk is found and linked by CMake and by pkg-config, from C++ and from C"
