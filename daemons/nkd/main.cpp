@@ -149,10 +149,10 @@ int run(const std::string& config_path, std::string init_path) {
         }
         keeper = *started;
     }
-    // The guests' panic lines are heard on a thread of nkd's timer core; a panic is handed to this
-    // loop through an eventfd, with the guests that raised it in a mask.
+    // The guests' panic lines and their watchdogs' recovery requests are heard on a thread of
+    // nkd's timer core and handed to this loop through an eventfd, with the guests in masks.
     const int panic_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    std::atomic<std::uint32_t> panicked{0};
+    std::atomic<std::uint32_t> panicked{0}, asked_recovery{0};
     auto guest_bit = [&](std::uint16_t id) {
         for (std::size_t i = 0; i < config->guests.size(); ++i)
             if (config->guests[i].id == id) return 1U << i;
@@ -162,6 +162,11 @@ int run(const std::string& config_path, std::string init_path) {
     nk::TimerCore::Options panic_watch;
     panic_watch.on_panic = [&](std::uint16_t guest) {
         panicked.fetch_or(guest_bit(guest), std::memory_order_release);  // pairs with the exchange below
+        const std::uint64_t one = 1;
+        (void)::write(panic_fd, &one, sizeof one);
+    };
+    panic_watch.on_recovery_request = [&](std::uint16_t guest) {
+        asked_recovery.fetch_or(guest_bit(guest), std::memory_order_release);  // pairs with the exchange below
         const std::uint64_t one = 1;
         (void)::write(panic_fd, &one, sizeof one);
     };
@@ -205,6 +210,9 @@ int run(const std::string& config_path, std::string init_path) {
             const std::uint32_t guests = panicked.exchange(0, std::memory_order_acquire);
             for (std::size_t i = 0; i < config->guests.size(); ++i)
                 if ((guests & (1U << i)) != 0) supervisor.on_panic_line(config->guests[i].id);
+            const std::uint32_t askers = asked_recovery.exchange(0, std::memory_order_acquire);
+            for (std::size_t i = 0; i < config->guests.size(); ++i)
+                if ((askers & (1U << i)) != 0) supervisor.on_recovery_request(config->guests[i].id);
         }
         supervisor.on_ready({fds.begin() + 4, fds.end()});
         if ((fds[2].revents & POLLIN) != 0)

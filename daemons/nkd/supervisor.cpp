@@ -22,6 +22,7 @@
 #include "nk/nanokernel/interrupts.hpp"
 #include "nk/nanokernel/panic.hpp"
 #include "nk/nanokernel/partition.hpp"
+#include "nk/nanokernel/recovery.hpp"
 
 namespace nk::nkd {
 namespace {
@@ -82,9 +83,21 @@ std::vector<int> Supervisor::console_read_fds() const {
 std::vector<std::string> Supervisor::init_argv(const GuestConfig& g) const {
     std::vector<std::string> argv{init_path_, "--guest", g.name, "--hostname", g.hostname, "--hide", run_dir()};
     if (g.kind == GuestKind::Linux) {
+        auto services = g.services;
+        if (g.watchdog.enabled) {
+            // The guest's watchdog is one of its services (nk-watchdog is beside nk-init).
+            std::string watch;
+            for (const auto& name : g.watchdog.watch) watch += (watch.empty() ? "" : ",") + name;
+            std::vector<std::string> daemon{"nk-watchdog", "--period", std::to_string(g.watchdog.period_ms), "--misses",
+                                            std::to_string(g.watchdog.misses), "--priority",
+                                            std::to_string(g.watchdog.priority)};
+            if (!watch.empty()) daemon.insert(daemon.end(), {"--watch", watch});
+            if (!g.watchdog.hook.empty()) daemon.insert(daemon.end(), {"--hook", g.watchdog.hook});
+            services.insert(services.begin(), daemon);
+        }
         argv.push_back("--loopback");
         argv.push_back("--services");
-        argv.push_back(nlohmann::json(g.services).dump());
+        argv.push_back(nlohmann::json(services).dump());
         return argv;
     }
     argv.insert(argv.end(), {"--cpus", cpu_list_text(g.cpus)});
@@ -381,10 +394,11 @@ int Supervisor::timeout_ms() const {
 
 void Supervisor::check_heartbeats() {
     for (auto& guest : guests_) {
-        if (guest.pid <= 0 || guest.stopping || guest.hung) continue;
+        if (guest.pid <= 0 || guest.stopping || guest.hung || guest.kill_after_panic) continue;
         const auto beat = heartbeat::read(region_, guest.config->id);
         if (!beat || !beat->stale()) continue;
         guest.hung = static_cast<std::uint32_t>(std::min<std::uint64_t>(beat->missed(), UINT32_MAX));
+        guest.hung_seen_by = "nkd";
         std::fprintf(stderr,
                      "nkd: guest '%s' is hung: no heartbeat for %.1f ms (%u periods of %u ms missed, %u allowed; "
                      "last health word %llu, %llu beats); recovering it\n",
@@ -403,6 +417,34 @@ void Supervisor::on_panic_line(std::uint16_t guest_id) {
                      record ? record->reason.c_str() : "(no readable failure record)");
         guest.kill_after_panic = Clock::now() + kPanicGrace;
     }
+}
+
+void Supervisor::on_recovery_request(std::uint16_t from) {
+    const auto asked = recovery::take(region_, from);
+    if (!asked) return;
+    auto asker = std::find_if(guests_.begin(), guests_.end(), [&](const Guest& g) { return g.config->id == from; });
+    auto target = std::find_if(guests_.begin(), guests_.end(), [&](const Guest& g) { return g.config->id == asked->target; });
+    if (asker == guests_.end() || target == guests_.end() || target == asker) return;
+    const std::string& who = asker->config->name;
+    const std::string& name = target->config->name;
+    const auto info = region_.guest(asked->target);
+    if (!info || target->pid <= 0 || info->incarnation != asked->incarnation || target->stopping) {
+        std::fprintf(stderr, "nkd: guest '%s's watchdog reports guest '%s' (incarnation %u) failed: already handled\n",
+                     who.c_str(), name.c_str(), asked->incarnation);
+        return;
+    }
+    if (target->hung || target->kill_after_panic) {
+        std::fprintf(stderr, "nkd: guest '%s's watchdog reports guest '%s' hung: recovery already under way (found by %s)\n",
+                     who.c_str(), name.c_str(), target->hung_seen_by.c_str());
+        return;
+    }
+    target->hung = static_cast<std::uint32_t>(std::min<std::uint64_t>(asked->missed, UINT32_MAX));
+    target->hung_seen_by = "guest '" + who + "'s watchdog";
+    std::fprintf(stderr, "nkd: guest '%s's watchdog reports guest '%s' hung (%llu periods without a heartbeat, health "
+                         "word %llu); recovering it\n",
+                 who.c_str(), name.c_str(), static_cast<unsigned long long>(asked->missed),
+                 static_cast<unsigned long long>(asked->health));
+    ::kill(target->pid, SIGKILL);  // its end comes through the pidfd and is recorded as a heartbeat failure
 }
 
 void Supervisor::end_panicked_guests() {

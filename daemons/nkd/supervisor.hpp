@@ -68,6 +68,10 @@ public:
     // once (nk-init on the panic signal; an rt guest's process is the panicking one); if the guest
     // still runs a grace period later, nkd kills it. Either way the end is recorded as a panic.
     void on_panic_line(std::uint16_t guest_id);
+    // Guest `from`'s watchdog asks to recover a peer it found hung (recovery.hpp). Acted on only
+    // while the peer still runs the incarnation that stopped beating: of several watchers of one
+    // failure, the first causes the one recovery and the others are told it is under way.
+    void on_recovery_request(std::uint16_t from);
     // Kills the guests whose panic grace ran out.
     void end_panicked_guests();
 
@@ -92,6 +96,7 @@ private:
         std::optional<ConsoleRing> console_ring;  // the console's tail, in the guest's PNV area
         std::uint64_t panic_sequence = 0;         // the failure record's sequence when it started
         std::optional<std::uint32_t> hung;        // set when its heartbeat went stale: periods missed
+        std::string hung_seen_by;                 // "nkd", or the guest whose watchdog found it
         std::optional<Clock::time_point> kill_after_panic;  // its panic line was raised; kill it then
         std::string console_tail;  // an unfinished last line
         Clock::time_point started{};

@@ -127,7 +127,7 @@ public:
 private:
     bool parse_document(const toml::table& root) {
         return check_keys(root, "", {"platform", "areas", "guests", "links", "access", "interrupts"}) &&
-               parse_platform(root) && parse_areas(root) && parse_guests(root) && parse_links(root) &&
+               parse_platform(root) && parse_areas(root) && parse_guests(root) && check_watchdogs() && parse_links(root) &&
                parse_access(root) && parse_interrupts(root);
     }
 
@@ -171,7 +171,7 @@ private:
     bool parse_guest(const toml::table& t, const std::string& prefix, const std::vector<std::uint32_t>& cpus_here) {
         if (!check_keys(t, prefix, {"id", "name", "kind", "memory", "cpus", "sched", "priority", "pnv_size", "hostname",
                                   "services", "run", "restart", "restart_limit", "memory_limit", "cpu_weight",
-                                  "exclusive_cpus", "devices"}))
+                                  "exclusive_cpus", "devices", "watchdog"}))
             return false;
         GuestConfig g;
         g.where = where(t);
@@ -327,6 +327,7 @@ private:
                              std::to_string(weight) + " is not a CPU weight (1 to 10000)");
         g.cpu_weight = static_cast<std::uint32_t>(weight);
         if (!read_bool(t, prefix, "exclusive_cpus", g.exclusive_cpus)) return false;
+        if (!read_watchdog(t, prefix, g)) return false;
         if (const toml::node* node = t.get("devices")) {
             const toml::array* list = node->as_array();
             if (list == nullptr)
@@ -442,6 +443,70 @@ private:
                                  quoted(rights) + " is not a right (none, r or rw)");
             }
             config_.access.push_back(std::move(rule));
+        }
+        return true;
+    }
+
+    bool read_watchdog(const toml::table& t, const std::string& prefix, GuestConfig& g) {
+        const toml::node* node = t.get("watchdog");
+        if (node == nullptr) return true;
+        const std::string field = prefix + "watchdog";
+        const toml::table* w = node->as_table();
+        if (w == nullptr)
+            return set_error(line_of(*node), ConfigError::BadValue, field,
+                             "must be a table, e.g. watchdog = { period_ms = 50, misses = 3, watch = [\"rt\"] }");
+        if (g.kind != GuestKind::Linux)
+            return set_error(line_of(*node), ConfigError::BadValue, field,
+                             "only linux guests run nk-watchdog; an rt guest beats its heartbeat from its own program");
+        const std::string sub = field + ".";
+        if (!check_keys(*w, sub, {"period_ms", "misses", "watch", "priority", "hook"})) return false;
+        WatchdogConfig& c = g.watchdog;
+        c.enabled = true;
+        c.where = where(*w);
+        std::int64_t period = c.period_ms, misses = c.misses, priority = c.priority;
+        if (!read_int(*w, sub, "period_ms", period, false)) return false;
+        if (period < 1 || period > 60000)
+            return set_error(value_line(*w, "period_ms"), ConfigError::BadValue, sub + "period_ms",
+                             std::to_string(period) + " is not a heartbeat period (1 to 60000 ms)");
+        if (!read_int(*w, sub, "misses", misses, false)) return false;
+        if (misses < 1 || misses > 100)
+            return set_error(value_line(*w, "misses"), ConfigError::BadValue, sub + "misses",
+                             std::to_string(misses) + " is not a number of misses (1 to 100)");
+        if (!read_int(*w, sub, "priority", priority, false)) return false;
+        if (priority < 0 || priority > 99)
+            return set_error(value_line(*w, "priority"), ConfigError::BadValue, sub + "priority",
+                             std::to_string(priority) + " is not a SCHED_FIFO priority (1 to 99, or 0 for none)");
+        c.period_ms = static_cast<std::uint32_t>(period);
+        c.misses = static_cast<std::uint32_t>(misses);
+        c.priority = static_cast<int>(priority);
+        if (!read_string(*w, sub, "hook", c.hook, false)) return false;
+        if (const toml::node* watch = w->get("watch")) {
+            const toml::array* names = watch->as_array();
+            if (names == nullptr)
+                return set_error(line_of(*watch), ConfigError::BadValue, sub + "watch", "must be an array of guest names");
+            for (const toml::node& item : *names) {
+                const auto* name = item.as_string();
+                if (name == nullptr)
+                    return set_error(line_of(item), ConfigError::BadValue, sub + "watch", "must hold guest names (strings)");
+                c.watch.push_back(name->get());
+            }
+        }
+        return true;
+    }
+
+    // After every guest is read: the names each watchdog watches exist and are not its own.
+    bool check_watchdogs() {
+        for (std::size_t i = 0; i < config_.guests.size(); ++i) {
+            const GuestConfig& g = config_.guests[i];
+            const std::string field = "guests[" + std::to_string(i) + "].watchdog.watch";
+            for (const auto& name : g.watchdog.watch) {
+                if (name == g.name)
+                    return set_error(g.watchdog.where.line, ConfigError::BadValue, field,
+                                     "guest " + quoted(name) + " cannot watch itself (its peers watch it)");
+                if (config_.find_guest(name) == nullptr)
+                    return set_error(g.watchdog.where.line, ConfigError::BadValue, field,
+                                     "no guest is named " + quoted(name) + " (guests: " + guest_names() + ")");
+            }
         }
         return true;
     }

@@ -46,7 +46,9 @@ Hold hold_for(const Identity& who, const layout::AreaDescriptor& area) {
     switch (area.kind) {
         case AreaKind::Management: return Hold::Read;
         case AreaKind::Common: return Hold::Write;
-        case AreaKind::Control:
+        // Every guest reads the others' control pages (their heartbeats and failure records, for
+        // the watchdogs that watch each other: nk-watchdog); it writes only its own.
+        case AreaKind::Control: return area.owner_guest == who.guest_id ? Hold::Write : Hold::Read;
         case AreaKind::Private:
         case AreaKind::Pnv: return area.owner_guest == who.guest_id ? Hold::Write : Hold::None;
         case AreaKind::Link:

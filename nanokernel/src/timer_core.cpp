@@ -49,6 +49,7 @@ struct TimerCore::Impl {
     const Region* region = nullptr;
     bool timers = false;
     PanicHandler on_panic;
+    PanicHandler on_recovery;
     std::vector<GuestTimers> guests;
     std::uint32_t stop_word = 0;  // process-private futex; the destructor bumps it
     std::atomic<bool> stopping{false};
@@ -130,13 +131,16 @@ struct TimerCore::Impl {
     // if it serves timers (which needs nothing more: fire_due() re-reads every changed request).
     void take_calls() {
         const std::uint64_t panic = std::uint64_t{1} << layout::kPanicLine;
-        const std::uint64_t mine = (on_panic ? panic : 0) | (timers ? std::uint64_t{1} << layout::kTimerChangeLine : 0);
+        const std::uint64_t recover = std::uint64_t{1} << layout::kRecoverLine;
+        const std::uint64_t mine = (on_panic ? panic : 0) | (on_recovery ? recover : 0) |
+                                   (timers ? std::uint64_t{1} << layout::kTimerChangeLine : 0);
         for (auto& g : guests) {
             auto pending = layout::atomic(g.page->to_nanokernel.pending);
             if ((pending.load(std::memory_order_acquire) & mine) == 0) continue;
             // acq_rel: takes our lines only; the panic record was published before its ring.
             const std::uint64_t lines = pending.fetch_and(~mine, std::memory_order_acq_rel);
             if ((lines & panic & mine) != 0) on_panic(g.id);
+            if ((lines & recover & mine) != 0) on_recovery(g.id);
         }
     }
 
@@ -168,6 +172,7 @@ Result<std::unique_ptr<TimerCore>> TimerCore::start(const Region& region, Option
     impl->region = &region;
     impl->timers = options.timers;
     impl->on_panic = std::move(options.on_panic);
+    impl->on_recovery = std::move(options.on_recovery_request);
     const int fifo_priority = options.fifo_priority;
     const auto& t = region.tables();
     for (std::uint32_t g = 0; g < t.header.guest_count && g < layout::kMaxGuests; ++g) {

@@ -263,6 +263,7 @@ inline constexpr std::uint32_t kFirstConfiguredLine = 16;
 // Lines of ControlPage::to_nanokernel, raised by the guest toward nkd.
 inline constexpr std::uint32_t kPanicLine = 0;        // nk::panic() left a failure record
 inline constexpr std::uint32_t kTimerChangeLine = 1;  // a virtual timer was armed or disarmed
+inline constexpr std::uint32_t kRecoverLine = 2;      // its watchdog asks to recover a peer (ControlPage::recovery)
 
 // One virtual timer of a guest (vtimer.hpp). The guest writes the request under `sequence` (a
 // seqlock: odd while it rewrites it); nkd's timer core reads it and writes only `expirations`
@@ -279,6 +280,20 @@ struct VirtualTimer {
     std::uint8_t reserved[16];
 };
 
+// A guest's watchdog asking the nanokernel to recover a peer it found hung (recovery.hpp). The
+// watchdog fills the fields, then bumps `sequence` (release) and rings kRecoverLine; nkd copies
+// the request, checks it against the guest table, and writes `handled` = `sequence` when done.
+struct RecoveryRequest {
+    std::uint32_t sequence;            // atomic; written by the guest: one more per request
+    std::uint32_t handled;             // atomic; written by nkd: the last sequence it took
+    std::uint16_t target_guest;        // atomic
+    std::uint16_t reserved0;
+    std::uint32_t target_incarnation;  // atomic; the incarnation that stopped beating
+    std::uint32_t missed;              // atomic; periods without a beat, as the watchdog counted
+    std::uint32_t reserved1;
+    std::uint64_t health;              // atomic; the target's last health word
+};
+
 // A guest's control page: the only management memory a guest may write.
 struct ControlPage {
     std::uint64_t magic;  // kControlMagic
@@ -292,7 +307,8 @@ struct ControlPage {
     Doorbell to_nanokernel; // lines the guest raises toward nkd (panic, timer changes)
     std::uint32_t peers_down;  // atomic; bit i = guests[i] went down (with the peer-down line)
     std::uint32_t peers_up;    // atomic; bit i = guests[i] is running again (with the peer-up line)
-    std::uint8_t reserved2[56];
+    RecoveryRequest recovery;  // its watchdog's request to recover a peer
+    std::uint8_t reserved2[24];
     VirtualTimer timers[kVirtualTimers];
     std::uint8_t reserved[1408];
 };
@@ -394,7 +410,10 @@ static_assert(kRegionSafe<ControlPage> && sizeof(ControlPage) == kSmallPage);
 static_assert(offsetof(ControlPage, failure) == 64 && offsetof(ControlPage, heartbeat) == 1984);
 static_assert(offsetof(ControlPage, inbox) == 2048 && offsetof(ControlPage, to_nanokernel) == 2080);
 static_assert(offsetof(ControlPage, peers_down) == 2112 && offsetof(ControlPage, peers_up) == 2116);
-static_assert(offsetof(ControlPage, timers) == 2176);
+static_assert(offsetof(ControlPage, recovery) == 2120 && offsetof(ControlPage, timers) == 2176);
+static_assert(kRegionSafe<RecoveryRequest> && sizeof(RecoveryRequest) == 32 && alignof(RecoveryRequest) == 8);
+static_assert(offsetof(RecoveryRequest, target_guest) == 8 && offsetof(RecoveryRequest, target_incarnation) == 12);
+static_assert(offsetof(RecoveryRequest, health) == 24);
 static_assert(kRegionSafe<Heartbeat> && sizeof(Heartbeat) == 64);
 static_assert(offsetof(Heartbeat, period_ms) == 24 && offsetof(Heartbeat, incarnation) == 32);
 

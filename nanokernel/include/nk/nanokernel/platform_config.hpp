@@ -55,6 +55,19 @@ struct SourceLocation {
     std::uint32_t line = 0;
 };
 
+// A linux guest's watchdog daemon (nk-watchdog), which nkd starts as one of its services: it beats
+// the guest's heartbeat while the guest's init and its registered critical processes keep up, and
+// watches the heartbeats of the guests in `watch`.
+struct WatchdogConfig {
+    bool enabled = false;
+    std::uint32_t period_ms = 50;    // 1..60000
+    std::uint32_t misses = 3;        // 1..100: a peer older than period * misses has failed
+    std::vector<std::string> watch;  // guest names (not itself)
+    int priority = 0;                // SCHED_FIFO priority 1..99 of the daemon; 0: SCHED_OTHER
+    std::string hook;                // a shell command run for each failure it sees; empty: none
+    SourceLocation where;
+};
+
 struct GuestConfig {
     std::uint16_t id = 0;           // 1..254, unique
     std::string name;               // [A-Za-z0-9_-], 1..15 chars, unique
@@ -77,6 +90,7 @@ struct GuestConfig {
     std::uint32_t cpu_weight = 100;              // cgroup CPU weight, 1..10000
     bool exclusive_cpus = false;                 // no other guest may be given any of its CPUs
     std::vector<std::string> devices;            // device nodes it owns ("/dev/ttyS1"); no other guest may open them
+    WatchdogConfig watchdog;                     // linux: [guests.watchdog]
     SourceLocation where;
 
     // True when nkd has something to start for this guest.

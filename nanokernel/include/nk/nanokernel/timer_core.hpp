@@ -37,6 +37,7 @@ public:
     struct Options {
         bool timers = false;     // serve the guests' virtual timers
         PanicHandler on_panic;   // hear the panic lines (empty: leave them to another core)
+        PanicHandler on_recovery_request;  // hear watchdogs' recovery requests (recovery.hpp), same rule
         int fifo_priority = 90;  // the thread's SCHED_FIFO priority; 0: SCHED_OTHER. A refusal is logged, not fatal.
     };
 

@@ -1,0 +1,178 @@
+// nk-watchdog's core (watchdog.hpp).
+#include "watchdog.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "nk/nanokernel/heartbeat.hpp"
+#include "nk/nanokernel/panic.hpp"
+#include "nk/nanokernel/recovery.hpp"
+
+namespace nk::wd {
+namespace {
+
+void log(const std::string& line) {
+    std::fprintf(stderr, "nk-watchdog: %s\n", line.c_str());
+}
+
+// The state letter of /proc/PID/stat ('R', 'S', 'T' stopped, 't' traced, 'Z'...), or 0.
+char process_state(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto close = text.rfind(')');  // the command may hold spaces and parentheses
+    return close != std::string::npos && close + 2 < text.size() ? text[close + 2] : 0;
+}
+
+}  // namespace
+
+Watchdog::Watchdog(const Region& region, Settings settings) : region_(region), settings_(std::move(settings)) {}
+
+void Watchdog::on_message(pid_t pid, const std::string& message) {
+    std::istringstream lines(message);
+    for (std::string line; std::getline(lines, line);) {
+        const auto eq = line.find('=');
+        if (eq == std::string::npos) continue;
+        const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+        if (key == "WATCHDOG_USEC") {
+            const long long usec = std::atoll(value.c_str());
+            if (usec <= 0) continue;
+            auto& c = critical_[pid];
+            const bool fresh = c.period.count() == 0;
+            c.period = std::chrono::microseconds(usec);
+            c.last_kick = Clock::now();
+            if (c.name.empty()) c.name = "pid " + std::to_string(pid);
+            if (fresh) log("critical process " + c.name + " (pid " + std::to_string(pid) + ") registered, deadline " +
+                           std::to_string(usec / 1000) + " ms");
+        } else if (key == "NK_NAME") {
+            auto it = critical_.find(pid);
+            if (it != critical_.end()) it->second.name = value;
+        } else if (key == "WATCHDOG" && value == "1") {
+            auto it = critical_.find(pid);
+            if (it != critical_.end()) it->second.last_kick = Clock::now();
+        } else if (key == "NK_HEALTH") {
+            auto it = critical_.find(pid);
+            if (it != critical_.end()) it->second.health = std::strtoull(value.c_str(), nullptr, 10);
+        } else if (key == "STOPPING" && value == "1") {
+            auto it = critical_.find(pid);
+            if (it != critical_.end()) {
+                log("critical process " + it->second.name + " (pid " + std::to_string(pid) + ") unregistered");
+                critical_.erase(it);
+            }
+        }
+    }
+}
+
+std::string Watchdog::check_self() {
+    const auto now = Clock::now();
+    // The guest's init (PID 1 of its namespace) stopped for a period: the guest is hung.
+    const char state = process_state(1);
+    if (state == 'T' || state == 't') {
+        if (!init_stopped_since_) init_stopped_since_ = now;
+        if (now - *init_stopped_since_ >= settings_.period) return "the guest's init (pid 1) is stopped";
+    } else {
+        init_stopped_since_.reset();
+    }
+    for (auto it = critical_.begin(); it != critical_.end(); ++it) {
+        const auto& [pid, c] = *it;
+        if (::kill(pid, 0) != 0 && errno == ESRCH)
+            return "critical process " + c.name + " (pid " + std::to_string(pid) + ") exited without STOPPING=1";
+        const auto late = now - c.last_kick;
+        if (late > c.period)
+            return "critical process " + c.name + " (pid " + std::to_string(pid) + ") missed its deadline of " +
+                   std::to_string(c.period.count() / 1000) + " ms (last kick " +
+                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(late).count()) + " ms ago)";
+    }
+    return {};
+}
+
+bool Watchdog::tick() {
+    const std::string reason = check_self();
+    if (reason != unhealthy_reason_) {
+        if (!reason.empty()) log("guest unhealthy, no more heartbeats: " + reason);
+        else log("guest healthy again, beating");
+        unhealthy_reason_ = reason;
+    }
+    if (unhealthy_reason_.empty()) {
+        std::uint64_t health = 0;
+        for (const auto& [pid, c] : critical_) health = std::max(health, c.health);
+        if (auto beat = heartbeat::beat(region_, health); !beat) {
+            log("cannot beat: " + beat.error().message);
+            return false;
+        }
+    }
+    check_peers();
+    int status = 0;
+    while (::waitpid(-1, &status, WNOHANG) > 0) {  // hooks that ended
+    }
+    return true;
+}
+
+void Watchdog::check_peers() {
+    bool all_fine = true;
+    for (const auto& name : settings_.watch) {
+        auto info = region_.guest(name);
+        if (!info) continue;
+        if (info->state != layout::GuestState::Running) {
+            all_fine = false;  // down, restarting or stopped: nkd knows; nothing for us to report
+            continue;
+        }
+        auto beat = heartbeat::read(region_, info->id);
+        if (!beat) {
+            if (!told_unarmed_[info->id]) log("peer '" + name + "' has no heartbeat armed (yet); watching for one");
+            told_unarmed_[info->id] = true;
+            continue;
+        }
+        told_unarmed_[info->id] = false;
+        if (!beat->stale()) continue;
+        all_fine = false;
+        auto done = reported_.find(info->id);
+        if (done != reported_.end() && done->second == beat->incarnation) {
+            // Reported; if nkd was busy with our previous request, ask again.
+            if (pending_missed_.count(info->id) != 0) {
+                auto asked = recovery::request(region_, {info->id, beat->incarnation, beat->missed(), beat->health});
+                if (asked) pending_missed_.erase(info->id);
+            }
+            continue;
+        }
+        reported_[info->id] = beat->incarnation;
+        report(info->id, name, beat->incarnation, beat->missed(), beat->health);
+    }
+    peers_healthy_ = all_fine;
+}
+
+void Watchdog::report(std::uint16_t peer, const std::string& name, std::uint32_t incarnation, std::uint64_t missed,
+                      std::uint64_t health) {
+    std::string facts = "peer '" + name + "' (incarnation " + std::to_string(incarnation) + ") failed: no heartbeat for " +
+                        std::to_string(missed) + " periods (allowed " + std::to_string(settings_.misses) +
+                        "), last health word " + std::to_string(health);
+    const auto record = read_failure_record(region_, peer);
+    if (record && record->incarnation == incarnation) facts += ", panic: " + record->reason;
+    log(facts + "; asking nkd to recover it");
+    std::vector<std::string> env{"NK_FAILED_GUEST=" + name, "NK_FAILED_INCARNATION=" + std::to_string(incarnation),
+                                 "NK_MISSED_HEARTBEATS=" + std::to_string(missed), "NK_HEALTH=" + std::to_string(health),
+                                 "NK_DETECTOR=heartbeat", "NK_REPORT=" + facts};
+    if (record && record->incarnation == incarnation) env.push_back("NK_PANIC_REASON=" + record->reason);
+    if (!settings_.hook.empty()) run_hook(env);
+    if (auto asked = recovery::request(region_, {peer, incarnation, missed, health}); !asked) {
+        log("recovery request for '" + name + "' not sent yet: " + asked.error().message);
+        pending_missed_[peer] = missed;
+    }
+}
+
+void Watchdog::run_hook(const std::vector<std::string>& env) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+        ::execl("/bin/sh", "sh", "-c", settings_.hook.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    if (pid < 0) log("cannot run the hook: fork failed");
+}
+
+}  // namespace nk::wd
