@@ -47,7 +47,7 @@ constexpr std::uint64_t kPerIncarnation = 1U << 18;
 // How long the killing goes on. Shorter under sanitizers (stress_support.hpp: kSanitized).
 constexpr std::uint64_t kKillPhaseNs = stress::kSanitized ? 1'500'000'000ULL : 3'000'000'000ULL;
 // The drain ends when nothing arrived for this long.
-constexpr std::uint64_t kQuietNs = 500'000'000ULL;
+constexpr std::uint64_t kQuietNs = 1'000'000'000ULL;
 // No single call may take this long: a survivor that waits on a dead peer would.
 constexpr std::uint64_t kCallBoundNs = 1'000'000'000ULL;
 
