@@ -48,6 +48,8 @@ rights = "rw"
 constexpr std::uint32_t kItem = 24;
 constexpr std::uint32_t kCapacity = 16;
 constexpr std::size_t kMaxBatch = 20;
+constexpr std::uint32_t kMpmcStride = 8 + kItem;  // the slot's sequence, then the item
+static_assert(sizeof(nk::ipc::SpscRingHeader) == 192 && sizeof(nk::ipc::MpmcQueueHeader) == 192);
 
 struct Fixture {
     std::optional<nk::Region> region;
@@ -80,6 +82,8 @@ Fixture& fixture() {
         made.spsc_size = spsc->object().size;
         made.mpmc_at = mpmc->region_offset() - common->offset;
         made.mpmc_size = mpmc->object().size;
+        if (reinterpret_cast<const nk::ipc::MpmcQueueHeader*>(made.area + made.mpmc_at)->slot_stride != kMpmcStride)
+            std::abort();
         made.pristine.assign(made.area, made.area + made.area_size);
         return made;
     }();
@@ -123,14 +127,32 @@ struct Handles {
     }
 };
 
-void scribble(Input& in, std::byte* object, std::uint64_t size, bool word) {
-    if (word) {
-        const std::uint64_t position = in.take(2) % (size / 8) * 8;
-        const std::uint64_t value = in.take(8);
-        std::memcpy(object + position, &value, 8);
-    } else {
+// Scribbles on one object: a byte anywhere in it, or an aligned word. Half the words are the ones
+// the protocol reads (line 0's fields, the indices, the slot sequences; `stride` apart from
+// `slots` on), and half the values are the word's own value moved by a little, which is where the
+// window checks have their edges (full against corrupt, one lap behind, one lap ahead).
+void scribble(Input& in, std::byte* object, std::uint64_t size, std::uint32_t stride, bool word) {
+    if (!word) {
         object[in.take(2) % size] = static_cast<std::byte>(in.take(1));
+        return;
     }
+    constexpr std::uint64_t kHeaderWords[] = {0, 8, 16, 24, 32, 64, 72, 128};
+    const auto mode = static_cast<std::uint8_t>(in.take(1));
+    const std::uint64_t pick = in.take(1);
+    std::uint64_t position = 0;
+    if (mode & 1) {
+        position = pick % 2 == 0 ? kHeaderWords[pick / 2 % 8] : 192 + pick / 2 % kCapacity * stride;
+    } else {
+        position = in.take(2) % (size / 8) * 8;
+    }
+    std::uint64_t value = 0;
+    if (mode & 2) {
+        std::memcpy(&value, object + position, 8);
+        value += static_cast<std::uint64_t>(static_cast<std::int64_t>(static_cast<std::int8_t>(in.take(1))));
+    } else {
+        value = in.take(8);
+    }
+    std::memcpy(object + position, &value, 8);
 }
 
 }  // namespace
@@ -154,9 +176,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto command = static_cast<std::uint8_t>(in.take(1));
         switch (command % 12) {
             case 0:
-            case 1: scribble(in, f.area + f.spsc_at, f.spsc_size, command % 12 == 1); break;
+            case 1: scribble(in, f.area + f.spsc_at, f.spsc_size, kItem, command % 12 == 1); break;
             case 2:
-            case 3: scribble(in, f.area + f.mpmc_at, f.mpmc_size, command % 12 == 3); break;
+            case 3: scribble(in, f.area + f.mpmc_at, f.mpmc_size, kMpmcStride, command % 12 == 3); break;
             case 4:
                 if (h.tx) {
                     fill(1);
