@@ -20,6 +20,7 @@
 #include "message_ring_peers.hpp"
 #include "nk_transports.hpp"
 #include "pingpong_peers.hpp"
+#include "queue_peers.hpp"
 #include "throughput_peers.hpp"
 
 namespace nk::bench {
@@ -113,6 +114,7 @@ int main(int argc, char** argv) {
         std::map<std::string, std::vector<double>> p50, p99, max;  // per transport, per round
         std::map<std::size_t, std::vector<double>> nk_rate, boost_rate;
         MessageRingBench msgring;
+        QueueBench queues;
         for (int round = 0; round < rounds; ++round) {
             // Fresh transports every round: a ring's handles belong to the process that used them,
             // and each round forks a new peer process.
@@ -140,6 +142,7 @@ int main(int argc, char** argv) {
                 boost_rate[size].push_back(throughput(*theirs, size));
             }
             msgring.run_round();
+            queues.run_round();
             std::fprintf(stderr, "round %d/%d done\n", round + 1, rounds);
         }
 
@@ -174,6 +177,7 @@ int main(int argc, char** argv) {
         records.push_back(make_record("event_pingpong_rtt_p50", "ns", median(p50["nk-event"]), "futex",
                                       median(p50["futex"]), ratio_of(p50["nk-event"], p50["futex"]), "<= 1.0"));
         msgring.append_records(records);
+        queues.append_records(records);
         print_table(records);
         if (!json_path.empty()) {
             std::FILE* out = std::fopen(json_path.c_str(), "w");

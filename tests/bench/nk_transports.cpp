@@ -30,13 +30,17 @@ std::string platform_toml() {
            "[[access]]\nobjects = \"*\"\nguests = [\"*\"]\nrights = \"rw\"\n";
 }
 
-Region make_region() {
+}  // namespace
+
+Region make_bench_region() {
     auto config = parse_platform_config(platform_toml(), "bench.toml");
     if (!config) throw std::runtime_error(config.error().message);
     auto region = Region::create(*config);
     if (!region) throw std::runtime_error(region.error().message);
     return std::move(*region);
 }
+
+namespace {
 
 template <class T>
 T check(Result<T> r) {
@@ -49,7 +53,7 @@ T check(Result<T> r) {
 class NkSpscPingPong final : public PingPong {
 public:
     NkSpscPingPong()
-        : region_(make_region()),
+        : region_(make_bench_region()),
           to_server_(check(SpscRing::create(region_, "to-server", 8, 1024))),
           to_client_(check(SpscRing::create(region_, "to-client", 8, 1024))),
           client_out_(check(to_server_.producer())),
@@ -83,7 +87,7 @@ private:
 class NkSpscQueue final : public ItemQueue {
 public:
     explicit NkSpscQueue(std::size_t item_size)
-        : region_(make_region()),
+        : region_(make_bench_region()),
           ring_(check(SpscRing::create(region_, "items", static_cast<std::uint32_t>(item_size), 4096))),
           producer_(check(ring_.producer())),
           consumer_(check(ring_.consumer())),
@@ -119,7 +123,7 @@ class NkEventPingPong final : public PingPong {
 public:
     explicit NkEventPingPong(std::chrono::nanoseconds spin)
         : spin_(spin),
-          region_(make_region()),
+          region_(make_bench_region()),
           to_server_(check(ipc::Event::create(region_, "to-server", ipc::EventMode::AutoReset, {}, spin))),
           to_client_(check(ipc::Event::create(region_, "to-client", ipc::EventMode::AutoReset, {}, spin))) {}
     std::string name() const override { return spin_.count() == 0 ? "nk-event-nospin" : "nk-event"; }

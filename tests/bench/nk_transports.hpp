@@ -6,10 +6,15 @@
 #include <cstddef>
 #include <memory>
 
+#include "nk/nanokernel/region.hpp"
 #include "pingpong_peers.hpp"
 #include "throughput_peers.hpp"
 
 namespace nk::bench {
+
+// A region for the benchmark's queues, created like nkd creates one (locked, prefaulted), with a
+// 2 MiB common area.
+Region make_bench_region();
 
 std::unique_ptr<PingPong> make_nk_spsc_pingpong();
 std::unique_ptr<ItemQueue> make_nk_spsc_queue(std::size_t item_size);

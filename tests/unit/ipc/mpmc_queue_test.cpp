@@ -256,6 +256,52 @@ TEST_F(MpmcQueueTest, ScribbledHeaderIsRefusedAtOpenAndIgnoredByOpenQueues) {
     EXPECT_NE(too_many.error().message.find("do not fit"), std::string::npos) << too_many.error().message;
 }
 
+// A producer killed between its claim (the enqueue CAS) and its publish leaves a position that no
+// pop can take: consumers stop there and producers stop one lap later. Neither side waits: every
+// call returns false at once, without calling the queue corrupt (docs/ARCHITECTURE.md, "MPMC
+// queue: a claimer that dies").
+TEST_F(MpmcQueueTest, ProducerDeadBetweenClaimAndPublishStopsTheQueueButNoCallWaits) {
+    MpmcQueue queue = make("dead-claimer", 4);
+    for (Item i = 0; i < 2; ++i) ASSERT_TRUE(queue.try_push(bytes_of(i)));
+    layout::atomic(shared_header(queue).enqueue_pos).fetch_add(1, std::memory_order_relaxed);  // claims 2, dies
+    const Item late = 3;
+    ASSERT_TRUE(queue.try_push(bytes_of(late)));  // position 3, behind the hole
+    Item out = 0;
+    for (Item i = 0; i < 2; ++i) {
+        ASSERT_TRUE(queue.try_pop(bytes_of(out)));
+        EXPECT_EQ(out, i);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 10000; ++i) ASSERT_FALSE(queue.try_pop(bytes_of(out)));  // stuck at position 2
+    // Positions 4 and 5 reuse the slots popped above; 6 is the hole's slot one lap later: full.
+    for (Item i = 4; i < 6; ++i) ASSERT_TRUE(queue.try_push(bytes_of(i)));
+    for (int i = 0; i < 10000; ++i) ASSERT_FALSE(queue.try_push(bytes_of(late)));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+    EXPECT_FALSE(queue.corrupt());
+    EXPECT_TRUE(queue.health());
+    EXPECT_EQ(sequence(queue, 2), 2U);  // still "free for the push at 2": never published
+}
+
+// A consumer killed between its claim (the dequeue CAS) and its release leaves a slot that no push
+// can reuse: the other items still arrive, then producers find the queue full at that slot.
+TEST_F(MpmcQueueTest, ConsumerDeadBetweenClaimAndReleaseStopsPushesButNoCallWaits) {
+    MpmcQueue queue = make("dead-popper", 4);
+    for (Item i = 0; i < 4; ++i) ASSERT_TRUE(queue.try_push(bytes_of(i)));
+    layout::atomic(shared_header(queue).dequeue_pos).fetch_add(1, std::memory_order_relaxed);  // claims 0, dies
+    Item out = 0;
+    for (Item i = 1; i < 4; ++i) {
+        ASSERT_TRUE(queue.try_pop(bytes_of(out)));
+        EXPECT_EQ(out, i);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const Item more = 9;
+    for (int i = 0; i < 10000; ++i) ASSERT_FALSE(queue.try_push(bytes_of(more)));  // slot 0 never released
+    for (int i = 0; i < 10000; ++i) ASSERT_FALSE(queue.try_pop(bytes_of(out)));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+    EXPECT_FALSE(queue.corrupt());
+    EXPECT_EQ(sequence(queue, 0), 1U);  // still "holds the item pushed at 0"
+}
+
 // Two producers and two consumers on one MpmcQueue: every item arrives exactly once, and each
 // consumer sees each producer's items in the order they were pushed.
 TEST_F(MpmcQueueTest, TwoProducersAndTwoConsumersLoseAndDuplicateNothing) {

@@ -28,6 +28,12 @@
 // true, every later call returns false, and health() says what was seen. Retry loops are bounded,
 // and no value in shared memory makes the queue touch memory outside its slots. The
 // memory-ordering contract is at the top of src/mpmc_queue.cpp.
+//
+// A user killed between claiming a position and finishing with it (a producer before it publishes,
+// a consumer before it releases the slot) stops the queue at that position: later calls return
+// false (empty, full) at once, never wait, and nothing is torn, but nothing passes it either until
+// the queue is removed and created again. docs/ARCHITECTURE.md ("MPMC queue: a claimer that
+// dies") says why the hole is not skipped.
 #pragma once
 
 #include <atomic>
