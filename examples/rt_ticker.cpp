@@ -14,6 +14,9 @@
 //
 //   nkctl exec linux -- nk_example_raise rt.command
 //
+// Its heartbeat (nk::heartbeat, period argv[2] ms, default 50, 3 misses) is beaten from the tick,
+// so a stuck ticker is found hung by nkd and by the linux guests' watchdogs.
+//
 // It stops cleanly on SIGTERM. (The rt executive of a later issue replaces this loop.)
 #include <sched.h>
 #include <signal.h>
@@ -22,11 +25,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "nk/ipc/segment.hpp"
 #include "nk/nanokernel/clock.hpp"
 #include "nk/nanokernel/guest.hpp"
+#include "nk/nanokernel/heartbeat.hpp"
 #include "nk/nanokernel/interrupts.hpp"
 #include "nk/nanokernel/vtimer.hpp"
 
@@ -51,6 +56,7 @@ int main(int argc, char** argv) {
     sigaction(SIGTERM, &action, nullptr);
     sigaction(SIGINT, &action, nullptr);
     const char* peer = argc > 1 ? argv[1] : "linux";
+    const int beat_ms = argc > 2 ? std::max(1, std::atoi(argv[2])) : 50;
     auto attached = nk::guest::attach();
     if (!attached) return fail("cannot attach", attached.error());
     nk::Region& region = attached->get();
@@ -86,6 +92,8 @@ int main(int argc, char** argv) {
                                     static_cast<unsigned long long>(overruns));
         // A reader may see a line mid-update; it is a status display, not a protocol.
         std::memcpy(bytes.data(), line, static_cast<std::size_t>(n) + 1);
+        if (ticks / static_cast<std::uint64_t>(beat_ms) != (ticks - irq.expirations) / static_cast<std::uint64_t>(beat_ms))
+            (void)nk::heartbeat::beat(region, overruns);  // the health word: overruns so far
     };
     if (auto on = dispatcher->on(nk::irq::timer_line(0), tick); !on) return fail("timer line", on.error());
     auto say_peer = [&](const char* what) {
@@ -107,6 +115,8 @@ int main(int argc, char** argv) {
         if (!on) return fail("line rt.command", on.error());
     }
 
+    if (auto armed = nk::heartbeat::arm(region, std::chrono::milliseconds(beat_ms), 3); !armed)
+        return fail("heartbeat", armed.error());
     if (auto armed = nk::vtimer::arm(region, 0, kPeriod, kPeriod); !armed) return fail("virtual timer 0", armed.error());
     if (auto state = nk::vtimer::read(region, region.identity().guest_id, 0)) first_deadline_ns = state->first_ns;
     std::printf("rt ticker: up, virtual timer 0 at 1 ms, publishing rt.status (%s %d)\n", policy_name, param.sched_priority);
@@ -116,6 +126,7 @@ int main(int argc, char** argv) {
         if (auto waited = dispatcher->wait_for(std::chrono::milliseconds(100)); !waited) return fail("wait", waited.error());
     }
     (void)nk::vtimer::disarm(region, 0);
+    (void)nk::heartbeat::disarm(region);
     std::printf("rt ticker: stopped after %llu ticks (%llu overruns)\n", static_cast<unsigned long long>(ticks),
                 static_cast<unsigned long long>(overruns));
     return 0;

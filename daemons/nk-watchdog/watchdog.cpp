@@ -34,37 +34,37 @@ char process_state(pid_t pid) {
 Watchdog::Watchdog(const Region& region, Settings settings) : region_(region), settings_(std::move(settings)) {}
 
 void Watchdog::on_message(pid_t pid, const std::string& message) {
+    // The whole datagram first: "WATCHDOG_USEC=...\nNK_NAME=..." registers under that name.
+    std::map<std::string, std::string> fields;
     std::istringstream lines(message);
     for (std::string line; std::getline(lines, line);) {
         const auto eq = line.find('=');
-        if (eq == std::string::npos) continue;
-        const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-        if (key == "WATCHDOG_USEC") {
-            const long long usec = std::atoll(value.c_str());
-            if (usec <= 0) continue;
+        if (eq != std::string::npos) fields[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    auto it = critical_.find(pid);
+    if (fields.count("WATCHDOG_USEC") != 0) {
+        const long long usec = std::atoll(fields["WATCHDOG_USEC"].c_str());
+        if (usec > 0) {
+            const bool fresh = it == critical_.end();
             auto& c = critical_[pid];
-            const bool fresh = c.period.count() == 0;
             c.period = std::chrono::microseconds(usec);
             c.last_kick = Clock::now();
+            if (fields.count("NK_NAME") != 0) c.name = fields["NK_NAME"];
             if (c.name.empty()) c.name = "pid " + std::to_string(pid);
-            if (fresh) log("critical process " + c.name + " (pid " + std::to_string(pid) + ") registered, deadline " +
-                           std::to_string(usec / 1000) + " ms");
-        } else if (key == "NK_NAME") {
-            auto it = critical_.find(pid);
-            if (it != critical_.end()) it->second.name = value;
-        } else if (key == "WATCHDOG" && value == "1") {
-            auto it = critical_.find(pid);
-            if (it != critical_.end()) it->second.last_kick = Clock::now();
-        } else if (key == "NK_HEALTH") {
-            auto it = critical_.find(pid);
-            if (it != critical_.end()) it->second.health = std::strtoull(value.c_str(), nullptr, 10);
-        } else if (key == "STOPPING" && value == "1") {
-            auto it = critical_.find(pid);
-            if (it != critical_.end()) {
-                log("critical process " + it->second.name + " (pid " + std::to_string(pid) + ") unregistered");
-                critical_.erase(it);
-            }
+            if (fresh)
+                log("critical process " + c.name + " (pid " + std::to_string(pid) + ") registered, deadline " +
+                    std::to_string(usec / 1000) + " ms");
+            it = critical_.find(pid);
         }
+    }
+    if (it == critical_.end()) return;  // not registered: kicks from strangers mean nothing
+    Critical& c = it->second;
+    if (fields.count("NK_NAME") != 0) c.name = fields["NK_NAME"];
+    if (fields["WATCHDOG"] == "1") c.last_kick = Clock::now();
+    if (fields.count("NK_HEALTH") != 0) c.health = std::strtoull(fields["NK_HEALTH"].c_str(), nullptr, 10);
+    if (fields["STOPPING"] == "1") {
+        log("critical process " + c.name + " (pid " + std::to_string(pid) + ") unregistered");
+        critical_.erase(it);
     }
 }
 

@@ -396,7 +396,11 @@ void Supervisor::check_heartbeats() {
     for (auto& guest : guests_) {
         if (guest.pid <= 0 || guest.stopping || guest.hung || guest.kill_after_panic) continue;
         const auto beat = heartbeat::read(region_, guest.config->id);
-        if (!beat || !beat->stale()) continue;
+        if (!beat) continue;
+        // A guest its peers' watchdogs watch is theirs to report first (they hold the facts and
+        // run the operator's hook); nkd is the backstop, two periods later.
+        const std::uint64_t allowed = beat->misses + (watched_by_a_running_watchdog(*guest.config) ? 2U : 0U);
+        if (beat->age_ns <= std::uint64_t{beat->period_ms} * allowed * 1'000'000) continue;
         guest.hung = static_cast<std::uint32_t>(std::min<std::uint64_t>(beat->missed(), UINT32_MAX));
         guest.hung_seen_by = "nkd";
         std::fprintf(stderr,
@@ -457,6 +461,15 @@ void Supervisor::end_panicked_guests() {
                      guest.config->name.c_str(), static_cast<long long>(kPanicGrace.count()));
         ::kill(guest.pid, SIGKILL);  // its end comes through the pidfd and is recorded as a panic
     }
+}
+
+bool Supervisor::watched_by_a_running_watchdog(const GuestConfig& g) const {
+    for (const auto& other : guests_) {
+        if (other.pid <= 0 || !other.config->watchdog.enabled) continue;
+        const auto& watch = other.config->watchdog.watch;
+        if (std::find(watch.begin(), watch.end(), g.name) != watch.end()) return true;
+    }
+    return false;
 }
 
 void Supervisor::run_due_restarts() {

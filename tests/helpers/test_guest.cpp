@@ -22,6 +22,7 @@
 #include "nk/nanokernel/heartbeat.hpp"
 #include "nk/nanokernel/interrupts.hpp"
 #include "nk/nanokernel/vtimer.hpp"
+#include "nk/nanokernel/watchdog_client.hpp"
 #include "nk/nanokernel/panic.hpp"
 
 namespace {
@@ -145,6 +146,21 @@ int main(int argc, char** argv) {
             if (auto waited = dispatcher->wait_until(end); !waited) return fail_with(waited.error());
         if (left > 0) say("timed out");
         return left > 0 ? 1 : 0;
+    }
+    if (command == "critical") {  // PERIOD_MS: registers with the guest's watchdog, kicks three times a period
+        const auto period = std::chrono::milliseconds(std::stoi(arg(2)));
+        // The watchdog may still be starting: try for a second.
+        nk::Result<void> registered = nk::watchdog::register_critical(period, "test-critical");
+        for (int i = 0; i < 100 && !registered; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            registered = nk::watchdog::register_critical(period, "test-critical");
+        }
+        if (!registered) return fail_with(registered.error());
+        say("registered");
+        for (;;) {
+            std::this_thread::sleep_for(period / 3);
+            (void)nk::watchdog::kick();
+        }
     }
     if (command == "irq-raise") {  // LINE_NAME
         if (auto raised = nk::irq::raise(region, arg(2)); !raised) return fail_with(raised.error());

@@ -662,3 +662,139 @@ TEST_F(Supervisor, NkctlListsQueuesEventsAndPortsWithTheirCounters) {
 
 }  // namespace
 }  // namespace nk
+
+namespace nk {
+namespace {
+
+// linux and linux2 each run nk-watchdog (20 ms x 3) watching the other and rt; rt's ticker beats
+// every 20 ms. `linux_services` are linux's other services.
+std::string watchdog_toml(const std::string& name, const std::string& hook_file, const std::string& linux_services = "") {
+    auto guest = [](int id, const std::string& gname, const std::string& watch, const std::string& services,
+                    const std::string& hook) {
+        return "[[guests]]\nid = " + std::to_string(id) + "\nname = \"" + gname +
+               "\"\nkind = \"linux\"\nmemory = \"64 KiB\"\ncpus = [0]\nservices = [" + services + "]\n" +
+               "watchdog = { period_ms = 20, misses = 3, watch = [" + watch + "], priority = 20" +
+               (hook.empty() ? "" : ", hook = \"" + hook + "\"") + " }\n";
+    };
+    const std::string hook = "echo $NK_FAILED_GUEST $NK_FAILED_INCARNATION $NK_DETECTOR >> " + hook_file;
+    return "[platform]\nname = \"" + name + "\"\nlock_memory = false\n"
+           "[areas]\nlink_size = \"64 KiB\"\ncommon_size = \"64 KiB\"\npnv_size = \"64 KiB\"\n" +
+           guest(1, "linux", "\"rt\", \"linux2\"", linux_services, hook) + guest(3, "linux2", "\"rt\", \"linux\"", "", hook) +
+           "[[guests]]\nid = 2\nname = \"rt\"\nkind = \"rt\"\nmemory = \"64 KiB\"\ncpus = [0]\npriority = 10\n"
+           "run = [\"nk_example_rt_ticker\", \"linux\", \"20\"]\n"
+           "[[links]]\nguests = [\"linux\", \"rt\"]\n"
+           "[[access]]\nobjects = \"*\"\nguests = [\"*\"]\nrights = \"rw\"\n";
+}
+
+class Watchdogs : public Supervisor {
+protected:
+    void SetUp() override {
+        Supervisor::SetUp();
+        if (IsSkipped()) return;
+        hook_file = dir + "-hook.log";
+    }
+    void TearDown() override {
+        Supervisor::TearDown();
+        std::filesystem::remove(hook_file);
+    }
+    void start(const std::string& linux_services = "") {
+        config = dir + "/" + platform + ".toml";
+        std::ofstream(config) << watchdog_toml(platform, hook_file, linux_services);
+        start_nkd({}, false);
+        ASSERT_TRUE(wait_until([&] { return state_of("linux2") == "running"; }, 10s)) << read_file(log);
+        // Every watchdog is up and every heartbeat armed before a test breaks anything.
+        ASSERT_TRUE(wait_until([&] {
+            const std::string text = read_file(log);
+            return text.find("[linux] nk-watchdog: guest 'linux': heartbeat every 20 ms") != std::string::npos &&
+                   text.find("[linux2] nk-watchdog: guest 'linux2': heartbeat every 20 ms") != std::string::npos;
+        }, 10s)) << read_file(log);
+        std::this_thread::sleep_for(200ms);
+    }
+    // Times "recovering it" was logged for `guest` (by nkd's detector or on a watchdog's report).
+    int recoveries_of(const std::string& guest) const {
+        const std::string text = read_file(log);
+        int n = 0;
+        for (std::size_t at = 0; (at = text.find("guest '" + guest + "' hung", at)) != std::string::npos; ++at)
+            n += text.compare(text.find('\n', at) - 13, 13, "recovering it") == 0;
+        for (std::size_t at = 0; (at = text.find("guest '" + guest + "' is hung", at)) != std::string::npos; ++at) ++n;
+        return n;
+    }
+    std::string hook_file;
+};
+
+TEST_F(Watchdogs, AStoppedRtGuestIsFoundByTwoWatchersAndRecoveredOnce) {
+    start();
+    const auto before = guest("rt");
+    const auto linux_pid = guest("linux")["pid"], linux2_pid = guest("linux2")["pid"];
+    const auto stopped_at = Clock::now();
+    ASSERT_EQ(::kill(before["pid"].get<pid_t>(), SIGSTOP), 0);
+    ASSERT_TRUE(wait_until([&] { return state_of("rt") != "running"; }, 5s)) << read_file(log);
+    const double detected_ms = std::chrono::duration<double, std::milli>(Clock::now() - stopped_at).count();
+    ASSERT_TRUE(wait_until([&] { return guest("rt")["incarnation"] == 2 && state_of("rt") == "running"; }, 10s))
+        << read_file(log);
+    std::printf("[ timing ] SIGSTOP of rt -> seen down: %.1f ms (period 20 ms x 3 misses; bound 80 ms + polling)\n", detected_ms);
+    EXPECT_LE(detected_ms, 2000.0);  // generous for a loaded CI machine; scripts/bench.sh watchdog measures it
+    std::this_thread::sleep_for(300ms);  // any late second recovery would show now
+    const auto after = guest("rt");
+    EXPECT_EQ(after["restarts"], 1) << read_file(log);
+    EXPECT_EQ(after["last_failure"]["kind"], "heartbeat");
+    EXPECT_EQ(recoveries_of("rt"), 1) << read_file(log);
+    // Both watchdogs saw it and told the operator (the hook, once each); the watchers ran on.
+    const std::string hooks = read_file(hook_file);
+    EXPECT_NE(hooks.find("rt 1 heartbeat"), std::string::npos) << hooks << read_file(log);
+    EXPECT_EQ(guest("linux")["pid"], linux_pid);
+    EXPECT_EQ(guest("linux2")["pid"], linux2_pid);
+    auto info = run(dir, test::binary("nkctl") + " crash-info --json --platform " + platform + " rt");
+    auto crash = nlohmann::json::parse(info.output, nullptr, false);
+    EXPECT_EQ(crash["detector"], "heartbeat") << info.output;
+}
+
+TEST_F(Watchdogs, AStoppedInitMakesItsGuestUnhealthyAndOnlyItIsRestarted) {
+    start();
+    const auto rt_pid = guest("rt")["pid"];
+    const auto linux2_pid = guest("linux2")["pid"];
+    const auto stopped_at = Clock::now();
+    ASSERT_EQ(::kill(guest("linux")["pid"].get<pid_t>(), SIGSTOP), 0);  // nk-init, PID 1 of guest linux
+    ASSERT_TRUE(wait_until([&] { return guest("linux")["incarnation"] == 2 && state_of("linux") == "running"; }, 10s))
+        << read_file(log);
+    std::printf("[ timing ] SIGSTOP of linux's init -> running again: %.1f ms\n",
+                std::chrono::duration<double, std::milli>(Clock::now() - stopped_at).count());
+    const std::string text = read_file(log);
+    EXPECT_NE(text.find("guest unhealthy, no more heartbeats: the guest's init (pid 1) is stopped"), std::string::npos) << text;
+    EXPECT_EQ(guest("linux")["last_failure"]["kind"], "heartbeat");
+    EXPECT_EQ(guest("rt")["pid"], rt_pid);
+    EXPECT_EQ(guest("linux2")["pid"], linux2_pid);
+}
+
+TEST_F(Watchdogs, OneStuckCriticalProcessMakesItsGuestUnhealthy) {
+    start("[\"nk_test_guest\", \"critical\", \"30\"]");
+    pid_t critical = -1;
+    ASSERT_TRUE(wait_until([&] {
+        auto found = run(dir, "pgrep -f 'nk_test_guest critica[l] 30'");
+        critical = found.status == 0 ? std::atoi(found.output.c_str()) : -1;
+        return critical > 0 && read_file(log).find("critical process test-critical") != std::string::npos;
+    }, 5s)) << read_file(log);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(guest("linux")["incarnation"], 1) << "a kicking critical process was taken for a stuck one\n" << read_file(log);
+    ASSERT_EQ(::kill(critical, SIGSTOP), 0);
+    ASSERT_TRUE(wait_until([&] { return guest("linux")["incarnation"] == 2; }, 10s)) << read_file(log);
+    const std::string text = read_file(log);
+    EXPECT_NE(text.find("critical process test-critical (pid"), std::string::npos) << text;
+    EXPECT_NE(text.find("missed its deadline of 30 ms"), std::string::npos) << text;
+    EXPECT_EQ(guest("linux")["last_failure"]["kind"], "heartbeat");
+    EXPECT_EQ(guest("rt")["incarnation"], 1);
+}
+
+TEST_F(Watchdogs, AKilledGuestIsRecoveredOnceNotTwice) {
+    start();
+    ASSERT_EQ(::kill(guest("rt")["pid"].get<pid_t>(), SIGKILL), 0);
+    ASSERT_TRUE(wait_until([&] { return guest("rt")["incarnation"] == 2 && state_of("rt") == "running"; }, 10s))
+        << read_file(log);
+    std::this_thread::sleep_for(400ms);  // longer than period * misses: a watcher's late report would show
+    EXPECT_EQ(guest("rt")["restarts"], 1) << read_file(log);
+    EXPECT_EQ(guest("rt")["last_failure"]["kind"], "killed");
+    EXPECT_EQ(recoveries_of("rt"), 0) << read_file(log);  // death was seen by the pidfd; no hang to recover
+}
+
+}  // namespace
+}  // namespace nk
