@@ -6,8 +6,9 @@
 # Starts nkd with CONFIG (default examples/platforms/two-guests.toml): nkd starts guest "linux"
 # (nk-init in namespaces of its own) and guest "rt" (a 1 kHz SCHED_FIFO ticker). It prints the
 # partition map and the guests, looks inside the linux guest, reads the rt guest's live status
-# from the linux guest through shared memory, kills the rt guest to show that only it restarts,
-# and stops the platform again (with --keep it stays up; stop it with: kill $(cat /run/nk/nkd.pid)).
+# from the linux guest through shared memory, raises an interrupt line in the rt guest, kills
+# the rt guest to show that only it restarts, stops (hangs) it to show the linux guest's watchdog
+# finding it, and stops the platform again (with --keep it stays up; stop it with: kill $(cat /run/nk/nkd.pid)).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -96,6 +97,15 @@ kill -9 "$rt_pid"
 sleep 0.5
 wait_running rt
 nkctl guests --platform "$platform"
+
+echo
+echo "== kill -STOP the rt guest (alive but hung): the linux guest's watchdog finds its heartbeat stale and has it recovered =="
+rt_pid=$(nkctl guests --platform "$platform" --json | tr -d ' \n' | grep -o '"name":"rt","pid":[0-9]*' | grep -o '[0-9]*$')
+kill -STOP "$rt_pid"
+sleep 0.5
+wait_running rt
+nkctl guests --platform "$platform"
+nkctl crash-info --platform "$platform" rt --lines 0 | head -n 4
 
 if ((keep)); then
   echo

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -109,7 +110,14 @@ int main(int argc, char** argv) {
     if (priority > 0) {
         sched_param param{};
         param.sched_priority = priority;
-        if (::sched_setscheduler(0, SCHED_FIFO, &param) != 0) std::perror("nk-watchdog: SCHED_FIFO (continuing)");
+        if (::sched_setscheduler(0, SCHED_FIFO, &param) != 0) {
+            // A linux guest's cpu cgroup under v1 RT group scheduling has no RT budget: the best
+            // it can have then is the strongest nice value.
+            const int why = errno;
+            const bool niced = ::setpriority(PRIO_PROCESS, 0, -20) == 0;
+            std::fprintf(stderr, "nk-watchdog: SCHED_FIFO %d refused (%s); running at nice %s\n", priority,
+                         std::strerror(why), niced ? "-20" : "0");
+        }
     }
     nk::UniqueFd socket = listen_on(socket_address);
     if (!socket) {
@@ -130,10 +138,12 @@ int main(int argc, char** argv) {
     // systemd above us (nk-watchdog run on a host): told only while all is well.
     const char* upstream = std::getenv("NOTIFY_SOCKET");
     const std::string upstream_address = upstream != nullptr ? upstream : "";
-    std::fprintf(stderr, "nk-watchdog: guest '%s': heartbeat every %d ms (%d misses allowed), watching %s, socket %s%s\n",
+    sched_param now{};
+    const bool fifo = ::sched_getscheduler(0) == SCHED_FIFO && ::sched_getparam(0, &now) == 0;
+    std::fprintf(stderr, "nk-watchdog: guest '%s': heartbeat every %d ms (%d misses allowed), watching %s, socket %s, %s\n",
                  region.guest(region.identity().guest_id)->name.c_str(), period_ms, misses,
                  watch.empty() ? "no peers" : watch.c_str(), socket_address.c_str(),
-                 priority > 0 ? (", SCHED_FIFO " + std::to_string(priority)).c_str() : "");
+                 fifo ? ("SCHED_FIFO " + std::to_string(now.sched_priority)).c_str() : "SCHED_OTHER");
 
     nk::wd::Watchdog watchdog(region, settings);
     auto next = std::chrono::steady_clock::now();

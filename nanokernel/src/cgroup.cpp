@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -19,6 +21,9 @@
 
 namespace nk {
 namespace {
+
+// The RT runtime (µs per period) nk's own v1 cpu groups hold for guests' real-time processes.
+constexpr std::uint64_t kRtPoolUs = 100'000;
 
 constexpr const char* kV2Root = "/sys/fs/cgroup";
 constexpr const char* kControllers[] = {"cpuset", "cpu", "memory"};
@@ -154,6 +159,21 @@ Result<GuestCgroup> GuestCgroup::create(std::string_view platform, std::string_v
         } else if (std::string_view(controller) == "cpu") {
             // v1 shares: 1024 is the default weight 100.
             ok = write_text(dir + "/cpu.shares", std::to_string(std::max<std::uint64_t>(2, limits.cpu_weight * 1024ULL / 100)));
+            if (ok && limits.rt_budget_us > 0 && ::access((dir + "/cpu.rt_runtime_us").c_str(), F_OK) == 0) {
+                // Each level's RT runtime must cover its children's: nk and nk/<platform> hold a
+                // fixed pool, the guest its budget. Refused (the host gave its RT time elsewhere):
+                // the guest's real-time process falls back to what it can get, which it logs.
+                const std::string levels[] = {root + "/nk", root + "/nk/" + std::string(platform), dir};
+                for (int i = 0; i < 3; ++i) {
+                    const std::uint64_t want = i < 2 ? kRtPoolUs : limits.rt_budget_us;
+                    if (std::strtoull(read_text(levels[i] + "/cpu.rt_runtime_us").c_str(), nullptr, 10) >= want) continue;
+                    if (auto set = write_text(levels[i] + "/cpu.rt_runtime_us", std::to_string(want)); !set) {
+                        std::fprintf(stderr, "nk: %s: no real-time budget for guest '%s': %s\n", levels[i].c_str(),
+                                     std::string(guest).c_str(), set.error().message.c_str());
+                        break;
+                    }
+                }
+            }
         } else {
             ok = write_text(dir + "/memory.limit_in_bytes", limits.memory_limit ? std::to_string(limits.memory_limit) : "-1");
         }

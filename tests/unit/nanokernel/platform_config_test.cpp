@@ -594,3 +594,39 @@ TEST(PlatformConfigInterrupts, ARaiserWithoutALinkToTheOwnerIsRefused) {
 
 }  // namespace
 }  // namespace nk
+
+namespace nk {
+namespace {
+
+TEST(PlatformConfigWatchdog, ALinuxGuestsWatchdogIsReadWithDefaults) {
+    auto config = parse_platform_config(with_line(12, "cpus = [0]\nwatchdog = { watch = [\"rt\"], hook = \"echo x\" }"),
+                                        "platform.toml");
+    ASSERT_TRUE(config) << config.error().message;
+    const auto& w = config->guests[0].watchdog;
+    EXPECT_TRUE(w.enabled);
+    EXPECT_EQ(w.period_ms, 50U);
+    EXPECT_EQ(w.misses, 3U);
+    EXPECT_EQ(w.watch, std::vector<std::string>{"rt"});
+    EXPECT_EQ(w.priority, 0);
+    EXPECT_EQ(w.hook, "echo x");
+    EXPECT_FALSE(config->guests[1].watchdog.enabled);
+}
+
+TEST(PlatformConfigWatchdog, BadWatchdogsAreRefusedWithFileLineAndField) {
+    EXPECT_EQ(error_of(with_line(12, "cpus = [0]\nwatchdog = { period_ms = 0 }")),
+              "platform.toml:13: guests[0].watchdog.period_ms: 0 is not a heartbeat period (1 to 60000 ms)");
+    EXPECT_EQ(error_of(with_line(12, "cpus = [0]\nwatchdog = { misses = 101 }")),
+              "platform.toml:13: guests[0].watchdog.misses: 101 is not a number of misses (1 to 100)");
+    EXPECT_EQ(error_of(with_line(12, "cpus = [0]\nwatchdog = { watch = [\"linux\"] }")),
+              "platform.toml:13: guests[0].watchdog.watch: guest 'linux' cannot watch itself (its peers watch it)");
+    EXPECT_EQ(error_of(with_line(12, "cpus = [0]\nwatchdog = { watch = [\"ghost\"] }")),
+              "platform.toml:13: guests[0].watchdog.watch: no guest is named 'ghost' (guests: linux, rt)");
+    EXPECT_EQ(error_of(with_line(19, "priority = 70\nwatchdog = { }")),
+              "platform.toml:20: guests[1].watchdog: only linux guests run nk-watchdog; an rt guest beats its "
+              "heartbeat from its own program");
+    EXPECT_EQ(code_of(with_line(12, "cpus = [0]\nwatchdog = { colour = 1 }")), make_error_code(ConfigError::UnknownField));
+    EXPECT_EQ(code_of(with_line(12, "cpus = [0]\nwatchdog = 5")), make_error_code(ConfigError::BadValue));
+}
+
+}  // namespace
+}  // namespace nk

@@ -35,6 +35,10 @@ struct CgroupLimits {
     // in the root of the cpu hierarchy (the kernel's global RT limit applies) and only its
     // cpuset and memory groups are its own. Its CPU weight means nothing to SCHED_FIFO anyway.
     bool realtime = false;
+    // A general guest with one real-time process of its own (its nk-watchdog at SCHED_FIFO): under
+    // v1 RT group scheduling its cpu group is given this much RT runtime per period (µs), carved
+    // from nk's groups above it. 0: none (SCHED_FIFO is then refused inside the guest).
+    std::uint64_t rt_budget_us = 0;
     // Device nodes other guests own: the group may not open them (v1 devices controller; cgroup
     // v2 has no such file interface, and create() says so rather than pretend).
     std::vector<std::string> denied_devices;
