@@ -33,7 +33,9 @@ packages=(
   # Peers the benchmarks measure nk against, in the same run (tests/bench)
   libboost-dev
   libreaderwriterqueue-dev
-  # Tools the integration tests drive: ip and network namespaces, unshare/nsenter, ps/pgrep
+  # Tools the integration tests drive: ip and network namespaces, unshare/nsenter, ps/pgrep;
+  # stress-ng loads guests in the watchdog soak (no false failures under load)
+  stress-ng
   iproute2
   util-linux
   procps
