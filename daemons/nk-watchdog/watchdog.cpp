@@ -1,18 +1,23 @@
 // nk-watchdog's core (watchdog.hpp).
 #include "watchdog.hpp"
 
+#include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "nk/nanokernel/heartbeat.hpp"
 #include "nk/nanokernel/panic.hpp"
 #include "nk/nanokernel/recovery.hpp"
+
+extern char** environ;
 
 namespace nk::wd {
 namespace {
@@ -166,13 +171,27 @@ void Watchdog::report(std::uint16_t peer, const std::string& name, std::uint32_t
 }
 
 void Watchdog::run_hook(const std::vector<std::string>& env) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-        ::execl("/bin/sh", "sh", "-c", settings_.hook.c_str(), static_cast<char*>(nullptr));
-        ::_exit(127);
-    }
-    if (pid < 0) log("cannot run the hook: fork failed");
+    // posix_spawn, not fork: this process has its memory locked and runs SCHED_FIFO; a fork
+    // would copy its page tables on the heartbeat's time, and the hook must not inherit the
+    // real-time class.
+    std::vector<std::string> all(env);
+    for (char** e = environ; *e != nullptr; ++e) all.emplace_back(*e);
+    std::vector<char*> envp;
+    for (auto& e : all) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sched_param normal{};
+    posix_spawnattr_setschedpolicy(&attr, SCHED_OTHER);
+    posix_spawnattr_setschedparam(&attr, &normal);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSCHEDULER);
+    std::string command = settings_.hook;
+    char sh[] = "/bin/sh", dash_c[] = "-c";
+    char* argv[] = {sh, dash_c, command.data(), nullptr};
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, "/bin/sh", nullptr, &attr, argv, envp.data());
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) log(std::string("cannot run the hook: ") + std::strerror(rc));
 }
 
 }  // namespace nk::wd

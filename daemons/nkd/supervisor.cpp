@@ -109,8 +109,9 @@ std::vector<std::string> Supervisor::init_argv(const GuestConfig& g) const {
 
 CgroupLimits Supervisor::limits_for(const GuestConfig& g) const {
     CgroupLimits limits{g.cpus, g.cpu_weight, g.memory_limit, g.sched == SchedClass::Rt, 0, {}};
-    // Its watchdog at SCHED_FIFO needs a sliver of RT time (it works microseconds per period).
-    if (g.watchdog.enabled && g.watchdog.priority > 0) limits.rt_budget_us = 20'000;
+    // Its watchdog at SCHED_FIFO needs RT time: little per period, but a group that spends its
+    // budget is throttled to the end of the second, and the heartbeat with it; so a wide margin.
+    if (g.watchdog.enabled && g.watchdog.priority > 0) limits.rt_budget_us = 100'000;
     // Every device another guest owns is closed to this one (I/O partitioning).
     for (const auto& other : config_.guests)
         if (other.id != g.id) limits.denied_devices.insert(limits.denied_devices.end(), other.devices.begin(), other.devices.end());

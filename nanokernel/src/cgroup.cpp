@@ -23,7 +23,7 @@ namespace nk {
 namespace {
 
 // The RT runtime (µs per period) nk's own v1 cpu groups hold for guests' real-time processes.
-constexpr std::uint64_t kRtPoolUs = 100'000;
+constexpr std::uint64_t kRtPoolUs = 400'000;
 
 constexpr const char* kV2Root = "/sys/fs/cgroup";
 constexpr const char* kControllers[] = {"cpuset", "cpu", "memory"};
