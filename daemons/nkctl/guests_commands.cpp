@@ -112,9 +112,16 @@ int crash_info_command(const Target& target, const std::string& guest_name, bool
                                  : panic                                       ? "panic"
                                  : g->last_failure == layout::FailureKind::Heartbeat ? "heartbeat"
                                                                                      : "death";
+    // A hang: found by nkd's own look at the heartbeat, or reported by a peer's watchdog.
+    std::string reporter = "nkd";
+    if (g->last_failure == layout::FailureKind::Heartbeat && g->detected_by != 0) {
+        auto by = region->guest(g->detected_by);
+        reporter = by ? by->name : std::to_string(g->detected_by);
+    }
     if (json) {
         nlohmann::json out = guest_json(*g, clock::unix_ns());
         out["detector"] = detector;
+        if (g->last_failure == layout::FailureKind::Heartbeat) out["reported_by"] = reporter;
         out["missed_heartbeats"] = g->missed_heartbeats;
         out["panic"] = nullptr;
         if (record)
@@ -134,7 +141,8 @@ int crash_info_command(const Target& target, const std::string& guest_name, bool
                     iso_time(g->last_failure_unix_ns).c_str(), detector.c_str(),
                     g->last_exit_status >= 0 ? (", init " + exit_text(g->last_exit_status)).c_str() : "");
         if (g->last_failure == layout::FailureKind::Heartbeat)
-            std::printf("missed heartbeats: %u periods\n", g->missed_heartbeats);
+            std::printf("missed heartbeats: %u periods, reported by %s\n", g->missed_heartbeats,
+                        reporter == "nkd" ? "nkd" : ("guest '" + reporter + "'s watchdog").c_str());
     }
     if (record) {
         std::printf("panic record: \"%s\" by %s (pid %u in the guest, incarnation %u) at %s\n", record->reason.c_str(),

@@ -334,6 +334,7 @@ void Supervisor::on_exit(Guest& guest) {
     update.failure = kind;
     update.failure_unix_ns = clock::unix_ns();
     update.missed_heartbeats = guest.hung.value_or(0);
+    update.detected_by = guest.hung ? guest.hung_reported_by : 0;
     guest.hung.reset();
     region_.set_guest_runtime(g.id, update);
     // Peer-down goes out before any restart decision: the others learn of the end at once.
@@ -406,6 +407,7 @@ void Supervisor::check_heartbeats() {
         if (beat->age_ns <= std::uint64_t{beat->period_ms} * allowed * 1'000'000) continue;
         guest.hung = static_cast<std::uint32_t>(std::min<std::uint64_t>(beat->missed(), UINT32_MAX));
         guest.hung_seen_by = "nkd";
+        guest.hung_reported_by = 0;
         std::fprintf(stderr,
                      "nkd: guest '%s' is hung: no heartbeat for %.1f ms (%u periods of %u ms missed, %u allowed; "
                      "last health word %llu, %llu beats); recovering it\n",
@@ -447,6 +449,7 @@ void Supervisor::on_recovery_request(std::uint16_t from) {
     }
     target->hung = static_cast<std::uint32_t>(std::min<std::uint64_t>(asked->missed, UINT32_MAX));
     target->hung_seen_by = "guest '" + who + "'s watchdog";
+    target->hung_reported_by = from;
     std::fprintf(stderr, "nkd: guest '%s's watchdog reports guest '%s' hung (%llu periods without a heartbeat, health "
                          "word %llu); recovering it\n",
                  who.c_str(), name.c_str(), static_cast<unsigned long long>(asked->missed),

@@ -97,6 +97,7 @@ private:
         std::uint64_t panic_sequence = 0;         // the failure record's sequence when it started
         std::optional<std::uint32_t> hung;        // set when its heartbeat went stale: periods missed
         std::string hung_seen_by;                 // "nkd", or the guest whose watchdog found it
+        std::uint16_t hung_reported_by = 0;       // that guest's id; 0: nkd
         std::optional<Clock::time_point> kill_after_panic;  // its panic line was raised; kill it then
         std::string console_tail;  // an unfinished last line
         Clock::time_point started{};

@@ -435,6 +435,7 @@ std::vector<GuestInfo> Region::guests() const {
                                                                  : layout::FailureKind::None;
         info.last_failure_unix_ns = layout::atomic(live.last_failure_unix_ns).load(std::memory_order_relaxed);
         info.missed_heartbeats = layout::atomic(live.missed_heartbeats).load(std::memory_order_relaxed);
+        info.detected_by = static_cast<std::uint16_t>(layout::atomic(live.detected_by).load(std::memory_order_relaxed));
         info.control_area = s.control_area;
         info.private_area = s.private_area;
         info.pnv_area = s.pnv_area;
@@ -526,6 +527,7 @@ void Region::set_guest_runtime(std::uint16_t guest_id, const GuestRuntimeUpdate&
             layout::atomic(e.last_failure).store(static_cast<std::uint32_t>(*update.failure), std::memory_order_relaxed);
             layout::atomic(e.last_failure_unix_ns).store(update.failure_unix_ns, std::memory_order_relaxed);
             layout::atomic(e.missed_heartbeats).store(update.missed_heartbeats, std::memory_order_relaxed);
+            layout::atomic(e.detected_by).store(update.detected_by, std::memory_order_relaxed);
         }
         // publishes the change; pairs with the acquire in generation()
         layout::atomic(t->header.generation).fetch_add(1, std::memory_order_release);

@@ -552,6 +552,7 @@ TEST_F(Supervisor, HungGuestIsFoundByItsStaleHeartbeatAndRestarted) {
     auto info = run(dir, test::binary("nkctl") + " crash-info --json --platform " + platform + " linux");
     auto crash = nlohmann::json::parse(info.output);
     EXPECT_EQ(crash["detector"], "heartbeat") << info.output;
+    EXPECT_EQ(crash["reported_by"], "nkd") << info.output;
     EXPECT_EQ(crash["last_failure"]["kind"], "heartbeat");
     EXPECT_GE(crash["missed_heartbeats"].get<int>(), 3);
     EXPECT_NE(read_file(log).find("guest 'linux' is hung: no heartbeat"), std::string::npos) << read_file(log);
@@ -748,6 +749,7 @@ TEST_F(Watchdogs, AStoppedRtGuestIsFoundByTwoWatchersAndRecoveredOnce) {
     auto info = run(dir, test::binary("nkctl") + " crash-info --json --platform " + platform + " rt");
     auto crash = nlohmann::json::parse(info.output, nullptr, false);
     EXPECT_EQ(crash["detector"], "heartbeat") << info.output;
+    EXPECT_TRUE(crash["reported_by"] == "linux" || crash["reported_by"] == "linux2") << info.output;
 }
 
 TEST_F(Watchdogs, AStoppedInitMakesItsGuestUnhealthyAndOnlyItIsRestarted) {

@@ -164,7 +164,7 @@ struct GuestEntry {
     std::uint32_t last_failure;          // FailureKind of the last end
     std::uint64_t last_failure_unix_ns;  // CLOCK_REALTIME of the last end
     std::uint32_t missed_heartbeats;     // with last_failure Heartbeat: periods without a beat
-    std::uint32_t reserved1;
+    std::uint32_t detected_by;           // with last_failure Heartbeat: the guest whose watchdog reported it; 0: nkd
     std::uint8_t reserved[24];
 };
 

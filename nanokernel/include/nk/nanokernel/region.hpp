@@ -91,6 +91,7 @@ struct GuestInfo {
     layout::FailureKind last_failure = layout::FailureKind::None;
     std::uint64_t last_failure_unix_ns = 0;
     std::uint32_t missed_heartbeats = 0;
+    std::uint16_t detected_by = 0;  // a hang reported by this guest's watchdog; 0: found by nkd
 };
 
 // What nkd records when a guest's partition starts or ends.
@@ -102,6 +103,7 @@ struct GuestRuntimeUpdate {
     std::optional<layout::FailureKind> failure;
     std::uint64_t failure_unix_ns = 0;
     std::uint32_t missed_heartbeats = 0;  // stored with `failure`
+    std::uint16_t detected_by = 0;        // stored with `failure`
 };
 
 [[nodiscard]] std::string_view to_string(layout::AreaKind kind);
