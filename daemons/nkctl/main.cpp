@@ -6,6 +6,7 @@
 //   nkctl pnv free GUEST ID            free one PNV allocation (operator)
 //   nkctl queues [--json]              SPSC rings and MPMC queues: item size, capacity, depth, refusals
 //   nkctl events [--json]              event variables: mode, set, waiters, counters
+//   nkctl events --follow [--count N]  failures and restarts as they happen, JSON lines
 //   nkctl ports [--json]               ports: owner, up or down, capacity, queued, sent, received, drops
 //   nkctl interrupts [--json]          interrupt lines, doorbells (pending, raised) and virtual timers
 //   nkctl guests [--json]              every guest: state, init pid, incarnation, restarts, last failure
@@ -48,7 +49,11 @@ int main(int argc, char** argv) {
     pnv_free->add_option("id", id, "allocation id")->required();
 
     auto* queues = add_listing(app, "queues", "list SPSC rings and MPMC queues");
-    auto* events = add_listing(app, "events", "list event variables");
+    auto* events = add_listing(app, "events", "list event variables; --follow: platform events as JSON lines");
+    bool follow = false;
+    std::size_t follow_count = 0;
+    events->add_flag("--follow", follow, "print failures and restarts as they happen, one JSON object a line");
+    events->add_option("--count", follow_count, "with --follow: stop after this many events");
     auto* ports = add_listing(app, "ports", "list ports");
     auto* interrupts = add_listing(app, "interrupts", "list interrupt lines, doorbells and virtual timers");
 
@@ -80,6 +85,7 @@ int main(int argc, char** argv) {
     for (const auto& [op, command] : controls)
         if (*command) return nk::ctl::control_command(target, op, control_guest);
     if (*queues) return nk::ctl::queues_command(target, json);
+    if (*events && follow) return nk::ctl::follow_command(target, follow_count);
     if (*events) return nk::ctl::events_command(target, json);
     if (*ports) return nk::ctl::ports_command(target, json);
     if (*interrupts) return nk::ctl::interrupts_command(target, json);

@@ -728,6 +728,13 @@ TEST_F(Watchdogs, AStoppedRtGuestIsFoundByTwoWatchersAndRecoveredOnce) {
     start();
     const auto before = guest("rt");
     const auto linux_pid = guest("linux")["pid"], linux2_pid = guest("linux2")["pid"];
+    // An operator's tool follows the platform's events.
+    FILE* events = ::popen(("NK_RUN_DIR=" + dir + " timeout 5 " + test::binary("nkctl") + " events --follow --count 8 --platform " +
+                            platform).c_str(), "r");
+    ASSERT_NE(events, nullptr);
+    char first[512] = {};
+    ASSERT_NE(std::fgets(first, sizeof first, events), nullptr);
+    EXPECT_NE(std::string(first).find("\"following\""), std::string::npos) << first;
     const auto stopped_at = Clock::now();
     ASSERT_EQ(::kill(before["pid"].get<pid_t>(), SIGSTOP), 0);
     ASSERT_TRUE(wait_until([&] { return state_of("rt") != "running"; }, 5s)) << read_file(log);
@@ -750,6 +757,22 @@ TEST_F(Watchdogs, AStoppedRtGuestIsFoundByTwoWatchersAndRecoveredOnce) {
     auto crash = nlohmann::json::parse(info.output, nullptr, false);
     EXPECT_EQ(crash["detector"], "heartbeat") << info.output;
     EXPECT_TRUE(crash["reported_by"] == "linux" || crash["reported_by"] == "linux2") << info.output;
+    // The event stream told of the failure, with its facts, and of the restart.
+    std::vector<nlohmann::json> seen;
+    char line[1024];
+    // down (the failure), then restarting, starting, running (the restart): read up to the restart.
+    while (std::fgets(line, sizeof line, events) != nullptr) {
+        seen.push_back(nlohmann::json::parse(line));
+        if (seen.back()["event"] == "restarted") break;
+    }
+    ::pclose(events);
+    ASSERT_GE(seen.size(), 2U);
+    EXPECT_EQ(seen[0]["guest"], "rt");
+    EXPECT_EQ(seen[0]["event"], "failure") << seen[0].dump();
+    EXPECT_EQ(seen[0]["failure"]["detector"], "heartbeat") << seen[0].dump();
+    EXPECT_GE(seen[0]["failure"]["missed_heartbeats"].get<int>(), 3) << seen[0].dump();
+    EXPECT_EQ(seen.back()["event"], "restarted") << seen.back().dump();
+    EXPECT_EQ(seen.back()["incarnation"], 2);
 }
 
 TEST_F(Watchdogs, AStoppedInitMakesItsGuestUnhealthyAndOnlyItIsRestarted) {
