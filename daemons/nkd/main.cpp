@@ -184,6 +184,7 @@ int run(const std::string& config_path, std::string init_path) {
     const std::uint64_t watchdog_us = nk::daemon::watchdog_usec();
     const auto watchdog_every = std::chrono::microseconds(watchdog_us / 2);
     auto next_watchdog = std::chrono::steady_clock::now();
+    std::string last_status;
     for (;;) {
         int timeout = supervisor.timeout_ms();
         if (watchdog_us != 0) {
@@ -220,7 +221,11 @@ int run(const std::string& config_path, std::string init_path) {
         supervisor.check_heartbeats();
         supervisor.end_panicked_guests();
         supervisor.run_due_restarts();
-        nk::daemon::notify("STATUS=platform " + config->name + ": " + supervisor.status());
+        // STATUS only when it changes: the loop wakes many times a second.
+        if (std::string status = "STATUS=platform " + config->name + ": " + supervisor.status(); status != last_status) {
+            nk::daemon::notify(status);
+            last_status = std::move(status);
+        }
         if ((fds[1].revents & POLLIN) != 0) {
             signalfd_siginfo info{};
             if (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {

@@ -23,8 +23,9 @@ void notify(std::string_view state) {
     const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return;
     const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length);
-    // Best effort, as sd_notify: a missing listener must not stop the daemon.
-    (void)::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr), size);
+    // Best effort, as sd_notify: a missing or slow listener (its queue full) must not stop the daemon.
+    (void)::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL | MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&addr),
+                   size);
     ::close(fd);
 }
 
