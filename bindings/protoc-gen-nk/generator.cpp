@@ -229,7 +229,7 @@ void source_service(std::string& out, const pb::ServiceDescriptor* service) {
             out += fill("        case $index$:\n"
                         "            return ::nk::rpc::detail::serve_unary<$request$, $response$>(call,\n"
                         "                [this](::nk::rpc::ServerContext& context, const $request$& request, $response$& response) {\n"
-                        "                    return $service_name$(context, request, response);\n"
+                        "                    return this->$service_name$(context, request, response);\n"
                         "                });\n",
                         rpc.vars);
         else
@@ -237,7 +237,7 @@ void source_service(std::string& out, const pb::ServiceDescriptor* service) {
                         "            return ::nk::rpc::detail::serve_server_stream<$request$, $response$>(call,\n"
                         "                [this](::nk::rpc::ServerContext& context, const $request$& request,\n"
                         "                       ::nk::rpc::ServerWriter<$response$>& writer) {\n"
-                        "                    return $service_name$(context, request, writer);\n"
+                        "                    return this->$service_name$(context, request, writer);\n"
                         "                });\n",
                         rpc.vars);
     }
