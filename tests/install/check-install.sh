@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs a built nk tree into a temporary prefix and uses it from outside the tree:
 #   1. the install has the tools, the headers, the CMake package and nk.pc;
-#   2. tests/install/consumer (find_package(nk), links nk::nanokernel and nk::ipc) configures,
-#      builds and runs against it;
+#   2. tests/install/consumer (find_package(nk), links nk::nanokernel and nk::ipc; nk::rpc with
+#      code from nk_protobuf_generate) configures, builds and runs against it, and protoc with the
+#      installed protoc-gen-nk makes code for tests/unit/rpc/golden/tricky.proto that compiles
+#      with -I<prefix>/include;
 #   3. the same main.cpp builds with `$(pkg-config --cflags --libs nk)` and runs.
 #
 #   tests/install/check-install.sh BUILD_DIR SOURCE_DIR
@@ -64,11 +66,11 @@ echo "check-install: $build_dir -> $prefix (compiler $cxx${sanitize:+, sanitizer
 
 # 1. What the install must contain.
 run "cmake --install" install cmake --install "$build_dir" --prefix "$prefix"
-for f in bin/nkctl bin/nkd include/nk/nanokernel/region.hpp; do
+for f in bin/nkctl bin/nkd bin/protoc-gen-nk include/nk/nanokernel/region.hpp include/nk/rpc/service.hpp; do
   [[ -f "$prefix/$f" ]] || fail "the install has no $f"
 done
 for f in cmake/nk/nkConfig.cmake cmake/nk/nkConfigVersion.cmake cmake/nk/nkTargets.cmake \
-         pkgconfig/nk.pc; do
+         cmake/nk/NkProtobuf.cmake pkgconfig/nk.pc; do
   [[ -f "$libdir/$f" ]] || fail "the install has no ${libdir#"$prefix"/}/$f"
 done
 # An installed package must not point back into the tree it was built from.
@@ -86,6 +88,16 @@ found=$(sed -n 's/^nk_DIR:[A-Z]*=//p' "$consumer_build/CMakeCache.txt")
 [[ "$found" == "$prefix"/* ]] || fail "the consumer found nk in '$found', not in the install $prefix"
 run "build the consumer" consumer-build cmake --build "$consumer_build"
 run "run the consumer" consumer-run "$consumer_build/nk_consumer"
+run "run the rpc consumer (nk_protobuf_generate)" rpc-consumer-run "$consumer_build/nk_rpc_consumer"
+
+# 2b. protoc with the installed plugin, by hand: the output compiles with -I<prefix>/include -I<out>.
+gen=$tmp/generated
+mkdir -p "$gen"
+run "protoc --nk_out with the installed protoc-gen-nk" protoc-nk \
+  protoc --plugin=protoc-gen-nk="$prefix/bin/protoc-gen-nk" --cpp_out="$gen" --nk_out="$gen" \
+  -I"$source_dir/tests/unit/rpc/golden" "$source_dir/tests/unit/rpc/golden/tricky.proto"
+run "compile tricky.nk.cc with -I$prefix/include -I$gen" protoc-nk-compile \
+  "$cxx" -std=c++20 "${san_flags[@]}" -I"$prefix/include" -I"$gen" -c "$gen/tricky.nk.cc" -o "$tmp/tricky.nk.o"
 
 # 3. pkg-config.
 export PKG_CONFIG_PATH=$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
