@@ -167,6 +167,27 @@ void header_service(std::string& out, const pb::ServiceDescriptor* service) {
                         rpc.vars);
     }
     out += "\n    ::nk::rpc::Status dispatch(std::size_t index, ::nk::rpc::ServerCall& call) override;\n};\n\n";
+
+    const std::set<std::string> async_taken{service->name() + "AsyncClient", "nk_channel_", "Handler"};
+    out += fill("// service $full$: asynchronous unary calls on an Asio io_context (include <nk/rpc/asio_channel.hpp>\n"
+                "// where they are made). `handler(::nk::rpc::Status, Response)` runs on the io_context; a method\n"
+                "// returns the call's id for AsioChannel::cancel(), or 0 when the call ended at once.\n"
+                "class $name$AsyncClient {\n"
+                "public:\n"
+                "    explicit $name$AsyncClient(::nk::rpc::AsioChannel& channel) : nk_channel_(&channel) {}\n",
+                vars);
+    for (const Rpc& rpc : rpcs) {
+        if (rpc.method->client_streaming() || rpc.method->server_streaming()) continue;
+        Vars v = rpc.vars;
+        v["async_name"] = member_name(rpc.method->name(), async_taken);
+        out += fill("\n    template <class Handler>\n"
+                    "    std::uint64_t $async_name$(const $request$& request, std::chrono::nanoseconds timeout, Handler&& handler) {\n"
+                    "        return ::nk::rpc::detail::async_unary<$response$>(*nk_channel_, ::nk::rpc::method_id(\"$full_name$\"),\n"
+                    "            request, timeout, std::forward<Handler>(handler));\n"
+                    "    }\n",
+                    v);
+    }
+    out += "\nprivate:\n    ::nk::rpc::AsioChannel* nk_channel_;\n};\n\n";
 }
 
 void source_service(std::string& out, const pb::ServiceDescriptor* service) {
@@ -266,9 +287,11 @@ std::string Generator::header(const pb::FileDescriptor* file) {
                            "#pragma once\n\n"
                            "#include <chrono>\n"
                            "#include <cstddef>\n"
+                           "#include <cstdint>\n"
                            "#include <memory>\n"
                            "#include <span>\n"
-                           "#include <string_view>\n\n"
+                           "#include <string_view>\n"
+                           "#include <utility>\n\n"
                            "#include <nk/rpc/service.hpp>\n\n"
                            "#include \"$base$.pb.h\"\n\n",
                            {{"file", file->name()}, {"base", base}});

@@ -3,7 +3,8 @@
 // For x.proto it writes x.nk.h and x.nk.cc (beside protoc's x.pb.h) with, for every service Foo:
 //   - FooClient: one typed method per unary and server-streaming RPC over an nk::rpc::Channel;
 //   - FooService: an nk::rpc::Service with one virtual method per such RPC, returning
-//     UNIMPLEMENTED until overridden.
+//     UNIMPLEMENTED until overridden;
+//   - FooAsyncClient: one method per unary RPC over an nk::rpc::AsioChannel (asio_channel.hpp).
 // Client- and bidirectional-streaming RPCs are listed in the service's method table (the server
 // answers them UNIMPLEMENTED) but get no C++ methods yet. Message types are named exactly as
 // protoc's C++ generator names them (cpp::QualifiedClassName), so any valid .proto compiles.

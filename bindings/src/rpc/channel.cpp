@@ -123,7 +123,8 @@ void Channel::forget(std::uint64_t id) {
     pending_.erase(id);
 }
 
-Status Channel::send_request(Pending& pending, const google::protobuf::MessageLite& request, Clock::time_point deadline) {
+Status Channel::send_request(Pending& pending, const google::protobuf::MessageLite& request, Clock::time_point deadline,
+                             Clock::time_point room_until) {
     const std::size_t size = request.ByteSizeLong();
     std::lock_guard lock(send_mutex_);
     std::string why;
@@ -142,7 +143,7 @@ Status Channel::send_request(Pending& pending, const google::protobuf::MessageLi
     request.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t*>(send_buffer_.data() + overhead));
     for (int attempt = 0;; ++attempt) {
         pending.generation.store(sender_generation_, std::memory_order_relaxed);  // relaxed: read under mutex_ later, after this send
-        auto sent = sender_->send(send_buffer_, until(deadline));
+        auto sent = sender_->send(send_buffer_, until(std::min(deadline, room_until)));
         if (sent) return Status();
         if (sent.error().code == make_error_code(RegionError::NotRunning)) {
             // The server may have come back with a new port since we last looked: one more try there.
@@ -150,7 +151,7 @@ Status Channel::send_request(Pending& pending, const google::protobuf::MessageLi
             return unavailable(attempt == 0 ? why : sent.error().message);
         }
         if (sent.error().code == make_error_code(RegionError::NoSpace))
-            return Status(StatusCode::ResourceExhausted, sent.error().message + " (until the call's deadline)");
+            return Status(StatusCode::ResourceExhausted, sent.error().message);
         return Status(StatusCode::Internal, sent.error().message);
     }
 }
@@ -265,16 +266,87 @@ void Channel::wait(std::unique_lock<std::mutex>& lock, Pending& pending, Clock::
         } else if (*got) {
             dispatch_locked(std::span(receive_buffer_).first(**got));
         }
-        if (checked) {
-            last_liveness_check_ = Clock::now();
-            for (auto& [id, other] : pending_) {
-                const std::uint64_t sent_to = other->generation.load(std::memory_order_relaxed);
-                if (other->done || sent_to == ~0ULL) continue;  // not sent yet
-                if (!up || sent_to != generation)
-                    finish_locked(*other, unavailable("the server guest went down (or was restarted) during the call"));
+        if (checked) check_liveness_locked(up, generation);
+    }
+}
+
+void Channel::check_liveness_locked(bool up, std::uint64_t generation) {
+    last_liveness_check_ = Clock::now();
+    for (auto& [id, other] : pending_) {
+        const std::uint64_t sent_to = other->generation.load(std::memory_order_relaxed);
+        if (other->done || sent_to == ~0ULL) continue;  // not sent yet
+        if (!up || sent_to != generation)
+            finish_locked(*other, unavailable("the server guest went down (or was restarted) during the call"));
+    }
+}
+
+Status Channel::start_unary(std::uint32_t method_id, const google::protobuf::MessageLite& request,
+                            Clock::time_point deadline, std::uint64_t* id) {
+    if (deadline <= Clock::now()) return Status(StatusCode::DeadlineExceeded, "the deadline passed before the call");
+    auto pending = begin(method_id, false);
+    {
+        std::lock_guard lock(mutex_);
+        pending->deadline = deadline;
+    }
+    // An event loop must not block: one try to send (deadline "now"), the real deadline on the wire.
+    if (Status sent = send_request(*pending, request, deadline, Clock::now()); !sent.ok()) {
+        forget(pending->id);
+        return sent;
+    }
+    *id = pending->id;
+    return Status();
+}
+
+void Channel::deliver(std::span<const std::byte> frame) {
+    std::lock_guard lock(mutex_);
+    dispatch_locked(frame);
+}
+
+void Channel::cancel(std::uint64_t id) {
+    std::shared_ptr<Pending> pending;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = pending_.find(id);
+        if (it == pending_.end() || it->second->done) return;
+        pending = it->second;
+        finish_locked(*pending, Status(StatusCode::Cancelled, "cancelled by the client"));
+    }
+    send_cancel(*pending);
+}
+
+std::size_t Channel::pending_calls() const {
+    std::lock_guard lock(mutex_);
+    return pending_.size();
+}
+
+std::vector<Channel::Completed> Channel::take_completed() {
+    std::uint64_t generation = 0;
+    const bool up = server_up(&generation);
+    std::vector<Completed> done;
+    std::vector<std::shared_ptr<Pending>> tell;
+    {
+        std::lock_guard lock(mutex_);
+        const auto now = Clock::now();
+        for (auto& [id, pending] : pending_) {
+            if (!pending->done && now >= pending->deadline) {
+                pending->tell_server = true;
+                finish_locked(*pending, Status(StatusCode::DeadlineExceeded,
+                                               "no reply from service port '" + service_port_ + "' by the deadline"));
             }
         }
+        check_liveness_locked(up, generation);
+        for (auto it = pending_.begin(); it != pending_.end();) {
+            if (!it->second->done) {
+                ++it;
+                continue;
+            }
+            if (it->second->tell_server) tell.push_back(it->second);
+            done.push_back({it->first, std::move(it->second->status), std::move(it->second->reply)});
+            it = pending_.erase(it);
+        }
     }
+    for (const auto& pending : tell) send_cancel(*pending);
+    return done;
 }
 
 Status Channel::call(std::uint32_t method_id, const google::protobuf::MessageLite& request,

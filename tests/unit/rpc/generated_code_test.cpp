@@ -2,6 +2,9 @@
 // as errors) and describes the service the way the runtime expects.
 #include <gtest/gtest.h>
 
+#include <functional>
+
+#include "nk/rpc/asio_channel.hpp"
 #include "nk/rpc/frame.hpp"
 #include "tricky.nk.h"
 
@@ -22,7 +25,7 @@ TEST(GeneratedCode, MethodTableNamesEveryRpcWithItsKindAndWireId) {
     Impl impl;
     EXPECT_EQ(impl.service_name(), "nk.golden.deep.inner.Everything");
     const auto methods = impl.methods();
-    ASSERT_EQ(methods.size(), 8U);
+    ASSERT_EQ(methods.size(), 9U);
     const std::vector<std::pair<std::string_view, ::nk::rpc::RpcKind>> expected{
         {"/nk.golden.deep.inner.Everything/Unary", ::nk::rpc::RpcKind::Unary},
         {"/nk.golden.deep.inner.Everything/ServerStream", ::nk::rpc::RpcKind::ServerStreaming},
@@ -32,6 +35,7 @@ TEST(GeneratedCode, MethodTableNamesEveryRpcWithItsKindAndWireId) {
         {"/nk.golden.deep.inner.Everything/dispatch", ::nk::rpc::RpcKind::Unary},
         {"/nk.golden.deep.inner.Everything/context", ::nk::rpc::RpcKind::Unary},
         {"/nk.golden.deep.inner.Everything/EverythingClient", ::nk::rpc::RpcKind::Unary},
+        {"/nk.golden.deep.inner.Everything/Handler", ::nk::rpc::RpcKind::Unary},
     };
     for (std::size_t i = 0; i < methods.size(); ++i) {
         EXPECT_EQ(methods[i].full_name, expected[i].first);
@@ -50,6 +54,14 @@ TEST(GeneratedCode, ClashingRpcNamesGetAnUnderscoreAndKeepTheirSignatures) {
         &Client::ServerStream;
     ::nk::rpc::Status (EverythingService::*dispatch_rpc)(::nk::rpc::ServerContext&, const Outer&, Outer&) =
         &EverythingService::dispatch_;
+    // The asynchronous client's methods instantiate against the real AsioChannel.
+    using Done = std::function<void(::nk::rpc::Status, Outer)>;
+    std::uint64_t (EverythingAsyncClient::*async_handler)(const Outer&, std::chrono::nanoseconds, Done&&) =
+        &EverythingAsyncClient::Handler_<Done>;
+    std::uint64_t (EverythingAsyncClient::*async_delete)(const Outer&, std::chrono::nanoseconds, Done&&) =
+        &EverythingAsyncClient::delete_<Done>;
+    EXPECT_NE(async_handler, nullptr);
+    EXPECT_NE(async_delete, nullptr);
     EXPECT_NE(deleted, nullptr);
     EXPECT_NE(same_as_class, nullptr);
     EXPECT_NE(stream, nullptr);

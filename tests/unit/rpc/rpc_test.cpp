@@ -15,6 +15,10 @@
 
 #include <gtest/gtest.h>
 
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "nk/rpc/asio_channel.hpp"
 #include "nk/rpc/frame.hpp"
 #include "nk/test/echo.nk.h"
 #include "test_platform.hpp"
@@ -468,6 +472,61 @@ TEST_F(RpcTest, ManyConcurrentCallersInThreadsAndProcessesEachGetTheirOwnAnswers
         ::waitpid(pid, &status, 0);
         EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a calling process failed";
     }
+}
+
+TEST_F(RpcTest, AsioCallsCompleteOnTheIoContextWithDeadlinesAndCancellation) {
+    start_server({.threads = 4});
+    asio::io_context io;
+    auto channel = AsioChannel::open(io, *linux_guest, kPort);
+    ASSERT_TRUE(channel) << channel.error().message;
+    nk::test::EchoAsyncClient client(**channel);
+    int answered = 0;
+    for (int i = 0; i < 50; ++i) {
+        nk::test::EchoRequest request;
+        request.set_text("async " + std::to_string(i));
+        client.Say(request, 2s, [&answered, text = request.text()](Status status, nk::test::EchoReply reply) {
+            EXPECT_TRUE(status.ok()) << status.to_string();
+            EXPECT_EQ(reply.text(), text);
+            ++answered;
+        });
+    }
+    nk::test::SlowRequest slow;
+    slow.set_delay_ms(5000);
+    Status late, cancelled;
+    client.Slow(slow, 100ms, [&](Status status, nk::test::EchoReply) { late = std::move(status); });
+    const std::uint64_t id = client.Slow(slow, 5s, [&](Status status, nk::test::EchoReply) { cancelled = std::move(status); });
+    ASSERT_NE(id, 0U);
+    asio::steady_timer timer(io, 50ms);
+    timer.async_wait([&](const std::error_code&) { (*channel)->cancel(id); });
+    const auto start = Clock::now();
+    io.run();  // returns once every call has ended
+    EXPECT_LT(ms_since(start), 1000);
+    EXPECT_EQ(answered, 50);
+    EXPECT_EQ(late.code(), StatusCode::DeadlineExceeded) << late.to_string();
+    EXPECT_EQ(cancelled.code(), StatusCode::Cancelled) << cancelled.to_string();
+    EXPECT_EQ((*channel)->pending(), 0U);
+}
+
+TEST_F(RpcTest, AsioCallsEndWithUnavailableWhenTheServerGuestDies) {
+    const pid_t server = start_server();
+    asio::io_context io;
+    auto channel = AsioChannel::open(io, *linux_guest, kPort);
+    ASSERT_TRUE(channel) << channel.error().message;
+    nk::test::EchoAsyncClient client(**channel);
+    nk::test::SlowRequest slow;
+    slow.set_delay_ms(10'000);
+    Status status;
+    Clock::time_point marked_down;
+    client.Slow(slow, 20s, [&](Status s, nk::test::EchoReply) { status = std::move(s); });
+    asio::steady_timer timer(io, 100ms);
+    timer.async_wait([&](const std::error_code&) {
+        stop_server(server);
+        marked_down = Clock::now();
+        creator->set_guest_state(2, layout::GuestState::Down, false);
+    });
+    io.run();
+    EXPECT_EQ(status.code(), StatusCode::Unavailable) << status.to_string();
+    EXPECT_LT(ms_since(marked_down), 200);
 }
 
 }  // namespace

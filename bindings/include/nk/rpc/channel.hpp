@@ -37,6 +37,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -107,6 +108,26 @@ public:
     [[nodiscard]] StreamCall start_stream(std::uint32_t method_id, const google::protobuf::MessageLite& request,
                                           std::chrono::nanoseconds timeout);
 
+    // For an event loop that reads the replies itself (asio_channel.hpp). Such a channel is that
+    // loop's alone: do not mix these with call() and start_stream() on the same channel.
+    struct Completed {
+        std::uint64_t id;
+        Status status;
+        std::vector<std::byte> reply;  // the response's bytes when status is OK
+    };
+    // Sends a unary request without waiting for room (a full server port: RESOURCE_EXHAUSTED);
+    // sets `*id` on success. The call completes through take_completed().
+    [[nodiscard]] Status start_unary(std::uint32_t method_id, const google::protobuf::MessageLite& request,
+                                     std::chrono::steady_clock::time_point deadline, std::uint64_t* id);
+    // Hands one message received on reply_port_for_loop() to the call it names.
+    void deliver(std::span<const std::byte> frame);
+    // Ends calls past their deadline or whose server went away, and returns every ended call.
+    [[nodiscard]] std::vector<Completed> take_completed();
+    // Ends a started call now with CANCELLED (and tells the server); take_completed() returns it.
+    void cancel(std::uint64_t id);
+    [[nodiscard]] ipc::Port& reply_port_for_loop() { return reply_port_; }
+    [[nodiscard]] std::size_t pending_calls() const;
+
     // The largest serialized request (and response) this channel carries.
     [[nodiscard]] std::size_t max_message() const;
     [[nodiscard]] ChannelStats stats() const;
@@ -121,6 +142,7 @@ private:
         bool stream = false;
         bool done = false;
         bool tell_server = false;                      // ended here (cancel, deadline): send a Cancel
+        std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
         std::atomic<std::uint64_t> generation{~0ULL};  // which opening of the server port it went to
         Status status;
         std::vector<std::byte> reply;                  // unary: the response bytes
@@ -130,8 +152,11 @@ private:
             std::string reply_name, const ChannelOptions& options);
 
     // Sends the request frame for `pending`; a Status that is not OK ends the call before it began.
+    // It waits for room in the server's port until `room_until` at the latest.
     [[nodiscard]] Status send_request(Pending& pending, const google::protobuf::MessageLite& request,
-                                      std::chrono::steady_clock::time_point deadline);
+                                      std::chrono::steady_clock::time_point deadline,
+                                      std::chrono::steady_clock::time_point room_until =
+                                          std::chrono::steady_clock::time_point::max());
     [[nodiscard]] std::shared_ptr<Pending> begin(std::uint32_t method_id, bool stream);
     // Waits until `pending` is done (or, with want_item, has an item), the deadline passes, or the
     // context is cancelled. Called and returns with `lock` held.
@@ -142,6 +167,8 @@ private:
     void dispatch_locked(std::span<const std::byte> bytes);
     void finish_locked(Pending& pending, Status status);
     void fail_all_locked(const Status& status);
+    // Ends the calls sent to a server generation other than `generation`, or any when !up.
+    void check_liveness_locked(bool up, std::uint64_t generation);
     void forget(std::uint64_t id);
     void send_cancel(const Pending& pending);
     // Whether the server port opened as generation `*generation` still has its owner running.

@@ -7,12 +7,20 @@
 // allocates nothing for them.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <utility>
+
 #include <google/protobuf/arena.h>
 
 #include "nk/rpc/channel.hpp"
 #include "nk/rpc/frame.hpp"
 #include "nk/rpc/server.hpp"
 #include "nk/rpc/status.hpp"
+
+namespace nk::rpc {
+class AsioChannel;  // asio_channel.hpp: generated FooAsyncClient classes name it, only users need Asio
+}  // namespace nk::rpc
 
 namespace nk::rpc::detail {
 
@@ -45,6 +53,14 @@ Status serve_server_stream(ServerCall& call, Handler&& handler) {
         return Status(StatusCode::InvalidArgument, "the request does not parse as " + request->GetTypeName());
     ServerWriter<Response> writer(call);
     return handler(call.context(), *request, writer);
+}
+
+// What generated FooAsyncClient methods call; a template, so that x.nk.h compiles without Asio
+// and only code that makes asynchronous calls includes asio_channel.hpp.
+template <class Response, class AsyncChannel, class Handler>
+std::uint64_t async_unary(AsyncChannel& channel, std::uint32_t method_id, const google::protobuf::MessageLite& request,
+                          std::chrono::nanoseconds timeout, Handler&& handler) {
+    return channel.template async_call<Response>(method_id, request, timeout, std::forward<Handler>(handler));
 }
 
 }  // namespace nk::rpc::detail

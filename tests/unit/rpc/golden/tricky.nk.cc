@@ -9,7 +9,7 @@ namespace nk::golden::deep::inner {
 // service nk.golden.deep.inner.Everything
 
 namespace {
-constexpr std::array<::nk::rpc::MethodInfo, 8> kEverythingMethods{{
+constexpr std::array<::nk::rpc::MethodInfo, 9> kEverythingMethods{{
     {"/nk.golden.deep.inner.Everything/Unary", ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/Unary"), ::nk::rpc::RpcKind::Unary},
     {"/nk.golden.deep.inner.Everything/ServerStream", ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/ServerStream"), ::nk::rpc::RpcKind::ServerStreaming},
     {"/nk.golden.deep.inner.Everything/ClientStream", ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/ClientStream"), ::nk::rpc::RpcKind::ClientStreaming},
@@ -18,6 +18,7 @@ constexpr std::array<::nk::rpc::MethodInfo, 8> kEverythingMethods{{
     {"/nk.golden.deep.inner.Everything/dispatch", ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/dispatch"), ::nk::rpc::RpcKind::Unary},
     {"/nk.golden.deep.inner.Everything/context", ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/context"), ::nk::rpc::RpcKind::Unary},
     {"/nk.golden.deep.inner.Everything/EverythingClient", ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/EverythingClient"), ::nk::rpc::RpcKind::Unary},
+    {"/nk.golden.deep.inner.Everything/Handler", ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/Handler"), ::nk::rpc::RpcKind::Unary},
 }};
 }  // namespace
 
@@ -88,6 +89,17 @@ constexpr std::array<::nk::rpc::MethodInfo, 8> kEverythingMethods{{
     return nk_channel_->call(kEverythingMethods[7].id, request, response, context);
 }
 
+::nk::rpc::Status EverythingClient::Handler(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+    ::nk::rpc::CallContext& context) {
+    return nk_channel_->call(kEverythingMethods[8].id, request, response, context);
+}
+
+::nk::rpc::Status EverythingClient::Handler(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+    std::chrono::nanoseconds timeout) {
+    ::nk::rpc::CallContext context(timeout);
+    return nk_channel_->call(kEverythingMethods[8].id, request, response, context);
+}
+
 std::span<const ::nk::rpc::MethodInfo> EverythingService::methods() const { return kEverythingMethods; }
 
 ::nk::rpc::Status EverythingService::Unary(::nk::rpc::ServerContext&, const ::nk::golden::deep::inner::Outer&, ::nk::golden::deep::inner::Outer_Middle_Leaf&) {
@@ -113,6 +125,10 @@ std::span<const ::nk::rpc::MethodInfo> EverythingService::methods() const { retu
 
 ::nk::rpc::Status EverythingService::EverythingClient(::nk::rpc::ServerContext&, const ::nk::golden::deep::inner::Outer&, ::nk::golden::deep::inner::Outer&) {
     return {::nk::rpc::StatusCode::Unimplemented, "nk.golden.deep.inner.Everything.EverythingClient is not implemented"};
+}
+
+::nk::rpc::Status EverythingService::Handler(::nk::rpc::ServerContext&, const ::nk::golden::deep::inner::Outer&, ::nk::golden::deep::inner::Outer&) {
+    return {::nk::rpc::StatusCode::Unimplemented, "nk.golden.deep.inner.Everything.Handler is not implemented"};
 }
 
 ::nk::rpc::Status EverythingService::dispatch(std::size_t index, ::nk::rpc::ServerCall& call) {
@@ -147,6 +163,11 @@ std::span<const ::nk::rpc::MethodInfo> EverythingService::methods() const { retu
             return ::nk::rpc::detail::serve_unary<::nk::golden::deep::inner::Outer, ::nk::golden::deep::inner::Outer>(call,
                 [this](::nk::rpc::ServerContext& context, const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response) {
                     return this->EverythingClient(context, request, response);
+                });
+        case 8:
+            return ::nk::rpc::detail::serve_unary<::nk::golden::deep::inner::Outer, ::nk::golden::deep::inner::Outer>(call,
+                [this](::nk::rpc::ServerContext& context, const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response) {
+                    return this->Handler(context, request, response);
                 });
         default: break;
     }

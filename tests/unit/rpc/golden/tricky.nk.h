@@ -3,9 +3,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include <nk/rpc/service.hpp>
 
@@ -58,6 +60,12 @@ public:
     ::nk::rpc::Status EverythingClient_(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
         std::chrono::nanoseconds timeout);
 
+    // rpc Handler(nk.golden.deep.inner.Outer) returns (nk.golden.deep.inner.Outer)
+    ::nk::rpc::Status Handler(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+        ::nk::rpc::CallContext& context);
+    ::nk::rpc::Status Handler(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+        std::chrono::nanoseconds timeout);
+
 private:
     std::shared_ptr<::nk::rpc::Channel> nk_channel_;
 };
@@ -87,7 +95,57 @@ public:
     virtual ::nk::rpc::Status EverythingClient(::nk::rpc::ServerContext& context,
         const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response);
 
+    virtual ::nk::rpc::Status Handler(::nk::rpc::ServerContext& context,
+        const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response);
+
     ::nk::rpc::Status dispatch(std::size_t index, ::nk::rpc::ServerCall& call) override;
+};
+
+// service nk.golden.deep.inner.Everything: asynchronous unary calls on an Asio io_context (include <nk/rpc/asio_channel.hpp>
+// where they are made). `handler(::nk::rpc::Status, Response)` runs on the io_context; a method
+// returns the call's id for AsioChannel::cancel(), or 0 when the call ended at once.
+class EverythingAsyncClient {
+public:
+    explicit EverythingAsyncClient(::nk::rpc::AsioChannel& channel) : nk_channel_(&channel) {}
+
+    template <class Handler>
+    std::uint64_t Unary(const ::nk::golden::deep::inner::Outer& request, std::chrono::nanoseconds timeout, Handler&& handler) {
+        return ::nk::rpc::detail::async_unary<::nk::golden::deep::inner::Outer_Middle_Leaf>(*nk_channel_, ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/Unary"),
+            request, timeout, std::forward<Handler>(handler));
+    }
+
+    template <class Handler>
+    std::uint64_t delete_(const ::nk::golden::deep::inner::Outer& request, std::chrono::nanoseconds timeout, Handler&& handler) {
+        return ::nk::rpc::detail::async_unary<::nk::golden::deep::inner::Outer>(*nk_channel_, ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/delete"),
+            request, timeout, std::forward<Handler>(handler));
+    }
+
+    template <class Handler>
+    std::uint64_t dispatch(const ::nk::golden::deep::inner::Outer& request, std::chrono::nanoseconds timeout, Handler&& handler) {
+        return ::nk::rpc::detail::async_unary<::nk::golden::deep::inner::Outer>(*nk_channel_, ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/dispatch"),
+            request, timeout, std::forward<Handler>(handler));
+    }
+
+    template <class Handler>
+    std::uint64_t context(const ::nk::golden::deep::inner::Outer& request, std::chrono::nanoseconds timeout, Handler&& handler) {
+        return ::nk::rpc::detail::async_unary<::nk::golden::deep::inner::Outer>(*nk_channel_, ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/context"),
+            request, timeout, std::forward<Handler>(handler));
+    }
+
+    template <class Handler>
+    std::uint64_t EverythingClient(const ::nk::golden::deep::inner::Outer& request, std::chrono::nanoseconds timeout, Handler&& handler) {
+        return ::nk::rpc::detail::async_unary<::nk::golden::deep::inner::Outer>(*nk_channel_, ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/EverythingClient"),
+            request, timeout, std::forward<Handler>(handler));
+    }
+
+    template <class Handler>
+    std::uint64_t Handler_(const ::nk::golden::deep::inner::Outer& request, std::chrono::nanoseconds timeout, Handler&& handler) {
+        return ::nk::rpc::detail::async_unary<::nk::golden::deep::inner::Outer>(*nk_channel_, ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/Handler"),
+            request, timeout, std::forward<Handler>(handler));
+    }
+
+private:
+    ::nk::rpc::AsioChannel* nk_channel_;
 };
 
 // service nk.golden.deep.inner.Nothing: the client side.
@@ -107,6 +165,17 @@ public:
     std::span<const ::nk::rpc::MethodInfo> methods() const override;
 
     ::nk::rpc::Status dispatch(std::size_t index, ::nk::rpc::ServerCall& call) override;
+};
+
+// service nk.golden.deep.inner.Nothing: asynchronous unary calls on an Asio io_context (include <nk/rpc/asio_channel.hpp>
+// where they are made). `handler(::nk::rpc::Status, Response)` runs on the io_context; a method
+// returns the call's id for AsioChannel::cancel(), or 0 when the call ended at once.
+class NothingAsyncClient {
+public:
+    explicit NothingAsyncClient(::nk::rpc::AsioChannel& channel) : nk_channel_(&channel) {}
+
+private:
+    ::nk::rpc::AsioChannel* nk_channel_;
 };
 
 }  // namespace nk::golden::deep::inner
