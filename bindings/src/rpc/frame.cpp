@@ -36,7 +36,7 @@ tl::expected<Frame, std::string> parse_frame(std::span<const std::byte> bytes) {
 
 void write_frame_head(std::span<std::byte> out, const FrameHeader& header, std::string_view reply_to) {
     std::memcpy(out.data(), &header, sizeof header);
-    std::memcpy(out.data() + sizeof header, reply_to.data(), reply_to.size());
+    if (!reply_to.empty()) std::memcpy(out.data() + sizeof header, reply_to.data(), reply_to.size());  // {}: data() may be null
 }
 
 std::int64_t to_wire(std::chrono::steady_clock::time_point deadline) {
