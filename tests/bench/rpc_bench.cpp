@@ -5,7 +5,8 @@
 // Each round runs, for small (16 B) and 4 KiB payloads, nk then gRPC: the server in a child pinned
 // to CPU 1 and the client in another child pinned to CPU 0 (the parent only collects results,
 // so no process forks after gRPC started its threads). A client first makes kCalls sequential
-// calls (round-trip p50, p99), then kThreads threads call for kRunTime (calls per second).
+// calls (round-trip p50, p99), then one thread and then kThreads threads, each with its own
+// channel or stub, call for kRunTime (calls per second).
 // Ratios are medians over rounds of nk / gRPC within a round (docs/BENCHMARKS.md).
 #include <signal.h>
 #include <sys/wait.h>
@@ -39,7 +40,8 @@ constexpr auto kRunTime = std::chrono::milliseconds(1000);
 
 struct Results {
     std::array<double, kCalls> rtt_ns;
-    double calls_per_s;
+    double calls_per_s_1;  // one calling thread
+    double calls_per_s_n;  // kThreads calling threads
     std::atomic<int> ready;  // the server serves
 };
 
@@ -94,25 +96,29 @@ void run_client(Results& out, std::size_t payload, const std::function<Call()>& 
         call(request);
         out.rtt_ns[static_cast<std::size_t>(i)] = static_cast<double>(now_ns() - start);
     }
-    std::atomic<bool> stop{false};
-    std::atomic<std::uint64_t> calls{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
-        threads.emplace_back([&] {
-            Call mine = make_caller();
-            std::uint64_t n = 0;
-            while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag
-                mine(request);
-                ++n;
-            }
-            calls.fetch_add(n, std::memory_order_relaxed);
-        });
-    }
-    const auto start = now_ns();
-    std::this_thread::sleep_for(kRunTime);
-    stop = true;
-    for (auto& t : threads) t.join();
-    out.calls_per_s = static_cast<double>(calls.load()) * 1e9 / static_cast<double>(now_ns() - start);
+    const auto rate = [&](int thread_count) {
+        std::atomic<bool> stop{false};
+        std::atomic<std::uint64_t> calls{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < thread_count; ++t) {
+            threads.emplace_back([&] {
+                Call mine = make_caller();
+                std::uint64_t n = 0;
+                while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag
+                    mine(request);
+                    ++n;
+                }
+                calls.fetch_add(n, std::memory_order_relaxed);
+            });
+        }
+        const auto start = now_ns();
+        std::this_thread::sleep_for(kRunTime);
+        stop = true;
+        for (auto& t : threads) t.join();
+        return static_cast<double>(calls.load()) * 1e9 / static_cast<double>(now_ns() - start);
+    };
+    out.calls_per_s_1 = rate(1);
+    out.calls_per_s_n = rate(kThreads);
 }
 
 void reap(pid_t pid) {
@@ -212,7 +218,7 @@ int main(int argc, char** argv) {
     try {
         const std::vector<std::pair<std::string, std::size_t>> sizes{{"small", 16}, {"4KB", 4096}};
         // Per size and system: per-round p50, p99 and calls/s.
-        std::map<std::string, std::vector<double>> p50, p99, rate, r_p50, r_p99, r_rate;
+        std::map<std::string, std::vector<double>> p50, p99, rate, rate_n, r_p50, r_p99, r_rate, r_rate_n;
         for (int round = 0; round < rounds; ++round) {
             for (const auto& [label, size] : sizes) {
                 auto* nk = shared_new<Results>();
@@ -225,13 +231,19 @@ int main(int argc, char** argv) {
                 p50["grpc" + label].push_back(b.p50);
                 p99["nk" + label].push_back(a.p99);
                 p99["grpc" + label].push_back(b.p99);
-                rate["nk" + label].push_back(nk->calls_per_s);
-                rate["grpc" + label].push_back(grpc_results->calls_per_s);
+                rate["nk" + label].push_back(nk->calls_per_s_1);
+                rate["grpc" + label].push_back(grpc_results->calls_per_s_1);
+                rate_n["nk" + label].push_back(nk->calls_per_s_n);
+                rate_n["grpc" + label].push_back(grpc_results->calls_per_s_n);
+                r_rate_n[label].push_back(nk->calls_per_s_n / grpc_results->calls_per_s_n);
                 r_p50[label].push_back(a.p50 / b.p50);
                 r_p99[label].push_back(a.p99 / b.p99);
-                r_rate[label].push_back(nk->calls_per_s / grpc_results->calls_per_s);
-                std::fprintf(stderr, "round %d %s: nk p50 %.0f ns p99 %.0f ns %.0f calls/s; gRPC p50 %.0f ns p99 %.0f ns %.0f calls/s\n",
-                             round + 1, label.c_str(), a.p50, a.p99, nk->calls_per_s, b.p50, b.p99, grpc_results->calls_per_s);
+                r_rate[label].push_back(nk->calls_per_s_1 / grpc_results->calls_per_s_1);
+                std::fprintf(stderr,
+                             "round %d %s: nk p50 %.0f ns p99 %.0f ns %.0f / %.0f calls/s; gRPC p50 %.0f ns p99 %.0f ns "
+                             "%.0f / %.0f calls/s (1 / %d threads)\n",
+                             round + 1, label.c_str(), a.p50, a.p99, nk->calls_per_s_1, nk->calls_per_s_n, b.p50, b.p99,
+                             grpc_results->calls_per_s_1, grpc_results->calls_per_s_n, kThreads);
                 shared_delete(nk);
                 shared_delete(grpc_results);
             }
@@ -242,8 +254,11 @@ int main(int argc, char** argv) {
                                           median(p50["grpc" + label]), median(r_p50[label]), "<= 0.1"));
             records.push_back(make_record("unary_rtt_p99_" + label, "ns", median(p99["nk" + label]), "grpc-uds",
                                           median(p99["grpc" + label]), median(r_p99[label]), "<= 0.1"));
-            records.push_back(make_record("unary_calls_per_s_" + label, "calls/s", median(rate["nk" + label]), "grpc-uds",
-                                          median(rate["grpc" + label]), median(r_rate[label]), ">= 5.0"));
+            records.push_back(make_record("unary_calls_per_s_" + label + "_1thread", "calls/s", median(rate["nk" + label]),
+                                          "grpc-uds", median(rate["grpc" + label]), median(r_rate[label]), ">= 5.0"));
+            records.push_back(make_record("unary_calls_per_s_" + label + "_" + std::to_string(kThreads) + "threads",
+                                          "calls/s", median(rate_n["nk" + label]), "grpc-uds", median(rate_n["grpc" + label]),
+                                          median(r_rate_n[label]), ">= 5.0"));
         }
         print_table(records);
         if (!json_path.empty()) {
