@@ -3,6 +3,7 @@
 //   nk_example_telemetry_client read SENSOR
 //   nk_example_telemetry_client subscribe SENSOR [COUNT [INTERVAL_MS]]
 //   nk_example_telemetry_client set SENSOR VALUE
+//   nk_example_telemetry_client watch COUNT          (the topic.telemetry topic: every sensor)
 //
 // Prints what the rt guest's telemetry server answers; exits 1 with the RPC status otherwise.
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "nk/nanokernel/guest.hpp"
+#include "nk/rpc/topic.hpp"
 #include "telemetry.nk.h"
 
 namespace {
@@ -21,7 +23,8 @@ int usage() {
     std::fprintf(stderr,
                  "usage: nk_example_telemetry_client read SENSOR\n"
                  "       nk_example_telemetry_client subscribe SENSOR [COUNT [INTERVAL_MS]]\n"
-                 "       nk_example_telemetry_client set SENSOR VALUE\n");
+                 "       nk_example_telemetry_client set SENSOR VALUE\n"
+                 "       nk_example_telemetry_client watch COUNT\n");
     return 2;
 }
 
@@ -45,6 +48,20 @@ int main(int argc, char** argv) {
     if (!region) {
         std::fprintf(stderr, "telemetry_client: cannot attach to the platform: %s\n", region.error().message.c_str());
         return 1;
+    }
+    if (command == "watch") {
+        auto topic = nk::rpc::Subscriber<tm::Reading>::open(region->get(), "topic.telemetry");
+        if (!topic) {
+            std::fprintf(stderr, "telemetry_client: %s\n", topic.error().message.c_str());
+            return 1;
+        }
+        tm::Reading reading;
+        for (std::uint32_t n = 0; n < sensor; ++n) {  // here the second argument is the count
+            if (auto status = topic->next(reading, 1s); !status.ok()) return failed("watch", status);
+            print(reading);
+        }
+        std::printf("%llu readings lost (inbox full)\n", static_cast<unsigned long long>(topic->lost()));
+        return 0;
     }
     auto channel = nk::rpc::Channel::open(region->get(), "svc.telemetry");
     if (!channel) {

@@ -1,8 +1,9 @@
 // The telemetry server: run as the rt guest's program (examples/platforms/telemetry.toml).
 //
-// A 100 Hz loop moves four simulated sensors towards their set-points; the Telemetry service
-// (telemetry.proto) serves the latest readings on port "svc.telemetry", streams them, and takes
-// new set-points. SIGTERM (or SIGINT) stops it cleanly.
+// A 100 Hz loop moves four simulated sensors towards their set-points and publishes every
+// reading on the typed topic "topic.telemetry" (any number of subscribers, in any guest); the
+// Telemetry service (telemetry.proto) serves the latest readings on port "svc.telemetry", streams
+// them, and takes new set-points. SIGTERM (or SIGINT) stops it cleanly.
 #include <signal.h>
 #include <time.h>
 
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "nk/nanokernel/guest.hpp"
+#include "nk/rpc/topic.hpp"
 #include "telemetry.nk.h"
 
 namespace {
@@ -124,13 +126,24 @@ int main() {
         std::fprintf(stderr, "telemetry_server: %s\n", started.error().message.c_str());
         return 1;
     }
-    std::fprintf(stderr, "telemetry_server: serving %u sensors on port svc.telemetry\n", kSensors);
+    auto readings = nk::rpc::Publisher<tm::Reading>::create(region->get(), "topic.telemetry");
+    if (!readings) {
+        std::fprintf(stderr, "telemetry_server: %s\n", readings.error().message.c_str());
+        return 1;
+    }
+    std::fprintf(stderr, "telemetry_server: serving %u sensors on port svc.telemetry, publishing topic.telemetry\n",
+                 kSensors);
 
     std::atomic<bool> stopping{false};
     std::thread loop([&] {
         auto next = std::chrono::steady_clock::now();
+        tm::Reading reading;
         while (!stopping.load(std::memory_order_relaxed)) {  // relaxed: a stop flag
             plant.tick();
+            for (std::uint32_t sensor = 0; sensor < kSensors; ++sensor) {
+                plant.read(sensor, reading);
+                (void)readings->publish(reading);  // never blocks; a slow subscriber loses readings, not the loop
+            }
             next += kTick;
             std::this_thread::sleep_until(next);
         }
