@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -78,6 +79,13 @@ public:
     Status Big(ServerContext&, const nk::test::BigRequest& request, nk::test::EchoReply& response) override {
         response.set_text(std::string(static_cast<std::size_t>(request.bytes()), 'b'));
         return {};
+    }
+    Status Stuck(ServerContext&, const nk::test::SlowRequest& request, nk::test::EchoReply&) override {
+        std::this_thread::sleep_for(std::chrono::milliseconds(request.delay_ms()));
+        return {};
+    }
+    Status Throw(ServerContext&, const nk::test::Empty&, nk::test::Empty&) override {
+        throw std::runtime_error("sensor bus on fire");
     }
     Status LastCancelled(ServerContext&, const nk::test::Empty&, nk::test::LastSlow& response) override {
         response.set_cancelled(last_cancelled_.load());
@@ -154,6 +162,40 @@ TEST_F(RpcTest, UnaryCallCrossesProcessesAndUnservedMethodsAreUnimplemented) {
     status = client.Unserved(empty, empty, 1s);
     EXPECT_EQ(status.code(), StatusCode::Unimplemented) << status.to_string();
     EXPECT_NE(status.message().find("nk.test.Echo.Unserved is not implemented"), std::string::npos) << status.message();
+}
+
+TEST_F(RpcTest, AHandlerThatThrowsEndsItsCallWithInternalAndTheServerGoesOn) {
+    start_server();
+    nk::test::EchoClient client(open_channel());
+    nk::test::Empty empty;
+    const Status thrown = client.Throw(empty, empty, 1s);
+    EXPECT_EQ(thrown.code(), StatusCode::Internal) << thrown.to_string();
+    EXPECT_NE(thrown.message().find("sensor bus on fire"), std::string::npos) << thrown.message();
+    nk::test::EchoRequest request;
+    request.set_text("after");
+    nk::test::EchoReply reply;
+    EXPECT_TRUE(client.Say(request, reply, 1s).ok());
+}
+
+TEST_F(RpcTest, AServerThatFallsBehindIsBackPressureThenResourceExhausted) {
+    // One handler, one queue slot, a request port of 4 KiB: a handler deaf to cancellation fills it.
+    start_server({.threads = 1, .queue_limit = 1, .port = {4096, 1024, {}}});
+    nk::test::EchoClient client(open_channel());
+    nk::test::SlowRequest stuck;
+    stuck.set_delay_ms(3000);
+    nk::test::EchoReply reply;
+    EXPECT_EQ(client.Stuck(stuck, reply, 20ms).code(), StatusCode::DeadlineExceeded);  // the handler stays busy
+    nk::test::EchoRequest request;
+    request.set_text("queued");
+    Status status;
+    int calls = 0;
+    for (; calls < 500; ++calls) {
+        status = client.Say(request, reply, 2ms);
+        if (status.code() != StatusCode::DeadlineExceeded) break;
+    }
+    EXPECT_EQ(status.code(), StatusCode::ResourceExhausted) << status.to_string() << " after " << calls << " calls";
+    EXPECT_NE(status.message().find("back-pressure"), std::string::npos) << status.message();
+    EXPECT_GT(calls, 5);  // the port took some before it filled
 }
 
 TEST_F(RpcTest, ServerStreamDeliversEveryItemInOrderThenOk) {
