@@ -98,7 +98,7 @@ void run_client(Results& out, std::size_t payload, const std::function<Call()>& 
     }
     const auto rate = [&](int thread_count) {
         std::atomic<bool> stop{false};
-        std::atomic<std::uint64_t> calls{0};
+        std::atomic<std::uint64_t> calls{0};  // summed after join(): relaxed suffices
         std::vector<std::thread> threads;
         for (int t = 0; t < thread_count; ++t) {
             threads.emplace_back([&] {
@@ -113,9 +113,9 @@ void run_client(Results& out, std::size_t payload, const std::function<Call()>& 
         }
         const auto start = now_ns();
         std::this_thread::sleep_for(kRunTime);
-        stop = true;
+        stop.store(true, std::memory_order_relaxed);  // relaxed: a stop flag; join() publishes the counts
         for (auto& t : threads) t.join();
-        return static_cast<double>(calls.load()) * 1e9 / static_cast<double>(now_ns() - start);
+        return static_cast<double>(calls.load(std::memory_order_relaxed)) * 1e9 / static_cast<double>(now_ns() - start);
     };
     out.calls_per_s_1 = rate(1);
     out.calls_per_s_n = rate(kThreads);
@@ -128,8 +128,10 @@ void reap(pid_t pid) {
 }
 
 void wait_ready(Results& results) {
-    for (int i = 0; i < 10000 && results.ready.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (results.ready.load() != 1) throw std::runtime_error("bench server did not start");
+    // acquire: pairs with the server's release once it serves.
+    for (int i = 0; i < 10000 && results.ready.load(std::memory_order_acquire) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (results.ready.load(std::memory_order_acquire) != 1) throw std::runtime_error("bench server did not start");
 }
 
 void check_echo(bool ok, const Payload& request, const Payload& response) {
@@ -146,7 +148,7 @@ void measure_nk(Results& results, std::size_t payload) {
         rpc::Server rpc_server(region, "bench.echo", {.threads = 2, .queue_limit = 64, .port = {256 * 1024, 8192, "client"}});
         check(rpc_server.add(service));
         check(rpc_server.start());
-        results.ready = 1;
+        results.ready.store(1, std::memory_order_release);  // pairs with the acquire in wait_ready()
         for (;;) ::pause();
     });
     wait_ready(results);
@@ -176,7 +178,7 @@ void measure_grpc(Results& results, std::size_t payload) {
         builder.RegisterService(&service);
         auto grpc_server = builder.BuildAndStart();
         if (!grpc_server) throw std::runtime_error("gRPC server did not start on " + address);
-        results.ready = 1;
+        results.ready.store(1, std::memory_order_release);  // pairs with the acquire in wait_ready()
         for (;;) ::pause();
     });
     wait_ready(results);
