@@ -123,9 +123,9 @@ void Channel::forget(std::uint64_t id) {
     pending_.erase(id);
 }
 
-Status Channel::send_request(Pending& pending, const google::protobuf::MessageLite& request, Clock::time_point deadline,
+Status Channel::send_request(Pending& pending, const Outgoing& request, Clock::time_point deadline,
                              Clock::time_point room_until) {
-    const std::size_t size = request.ByteSizeLong();
+    const std::size_t size = request.message != nullptr ? request.message->ByteSizeLong() : request.bytes.size();
     std::lock_guard lock(send_mutex_);
     std::string why;
     if ((!sender_ || !sender_->owner_up()) && !reopen_locked(&why)) return unavailable(why);
@@ -140,7 +140,10 @@ Status Channel::send_request(Pending& pending, const google::protobuf::MessageLi
                              static_cast<std::uint16_t>(reply_name_.size()), 0};
     send_buffer_.resize(overhead + size);
     write_frame_head(send_buffer_, header, reply_name_);
-    request.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t*>(send_buffer_.data() + overhead));
+    if (request.message != nullptr)
+        request.message->SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t*>(send_buffer_.data() + overhead));
+    else if (size != 0)
+        std::memcpy(send_buffer_.data() + overhead, request.bytes.data(), size);
     for (int attempt = 0;; ++attempt) {
         pending.generation.store(sender_generation_, std::memory_order_relaxed);  // relaxed: read under mutex_ later, after this send
         auto sent = sender_->send(send_buffer_, until(std::min(deadline, room_until)));
@@ -289,7 +292,7 @@ Status Channel::start_unary(std::uint32_t method_id, const google::protobuf::Mes
         pending->deadline = deadline;
     }
     // An event loop must not block: one try to send (deadline "now"), the real deadline on the wire.
-    if (Status sent = send_request(*pending, request, deadline, Clock::now()); !sent.ok()) {
+    if (Status sent = send_request(*pending, {&request, {}}, deadline, Clock::now()); !sent.ok()) {
         forget(pending->id);
         return sent;
     }
@@ -349,8 +352,7 @@ std::vector<Channel::Completed> Channel::take_completed() {
     return done;
 }
 
-Status Channel::call(std::uint32_t method_id, const google::protobuf::MessageLite& request,
-                     google::protobuf::MessageLite& response, CallContext& context) {
+Status Channel::unary(std::uint32_t method_id, const Outgoing& request, CallContext& context, std::vector<std::byte>& reply) {
     if (context.cancelled()) return Status(StatusCode::Cancelled, "cancelled by the client before the call");
     if (context.deadline() <= Clock::now()) return Status(StatusCode::DeadlineExceeded, "the deadline passed before the call");
     auto pending = begin(method_id, false);
@@ -363,13 +365,25 @@ Status Channel::call(std::uint32_t method_id, const google::protobuf::MessageLit
     pending_.erase(pending->id);
     const bool tell = pending->tell_server;
     Status status = pending->status;
-    std::vector<std::byte> reply = std::move(pending->reply);
+    reply = std::move(pending->reply);
     lock.unlock();
     if (tell) send_cancel(*pending);
+    return status;
+}
+
+Status Channel::call(std::uint32_t method_id, const google::protobuf::MessageLite& request,
+                     google::protobuf::MessageLite& response, CallContext& context) {
+    std::vector<std::byte> reply;
+    Status status = unary(method_id, {&request, {}}, context, reply);
     if (status.ok() && !response.ParseFromArray(reply.data(), static_cast<int>(reply.size())))
         return Status(StatusCode::Internal, "the reply of " + std::to_string(reply.size()) + " bytes does not parse as " +
                                                 response.GetTypeName());
     return status;
+}
+
+Status Channel::call_bytes(std::uint32_t method_id, std::span<const std::byte> request, std::vector<std::byte>& response,
+                           CallContext& context) {
+    return unary(method_id, {nullptr, request}, context, response);
 }
 
 StreamCall Channel::start(std::uint32_t method_id, const google::protobuf::MessageLite& request,
@@ -378,7 +392,7 @@ StreamCall Channel::start(std::uint32_t method_id, const google::protobuf::Messa
     Status sent;
     if (context != nullptr && context->cancelled()) sent = Status(StatusCode::Cancelled, "cancelled by the client before the call");
     else if (deadline <= Clock::now()) sent = Status(StatusCode::DeadlineExceeded, "the deadline passed before the call");
-    else sent = send_request(*pending, request, deadline);
+    else sent = send_request(*pending, {&request, {}}, deadline);
     if (!sent.ok()) {
         std::lock_guard lock(mutex_);
         finish_locked(*pending, std::move(sent));

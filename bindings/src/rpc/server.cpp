@@ -32,14 +32,21 @@ bool ServerCall::parse(google::protobuf::MessageLite& request) const {
 
 Status ServerCall::reply(const google::protobuf::MessageLite& response) {
     if (finished_) return Status(StatusCode::FailedPrecondition, "the call was already answered");
-    Status sent = send_(static_cast<std::uint16_t>(FrameKind::Reply), 0, &response, {});
+    Status sent = send_(static_cast<std::uint16_t>(FrameKind::Reply), 0, &response, {}, false);
+    if (sent.ok()) finished_ = true;
+    return sent;
+}
+
+Status ServerCall::reply_bytes(std::span<const std::byte> response) {
+    if (finished_) return Status(StatusCode::FailedPrecondition, "the call was already answered");
+    Status sent = send_(static_cast<std::uint16_t>(FrameKind::Reply), 0, nullptr, response, false);
     if (sent.ok()) finished_ = true;
     return sent;
 }
 
 bool ServerCall::write(const google::protobuf::MessageLite& item) {
     if (finished_ || stream_failure_ || context_.cancelled()) return false;
-    Status sent = send_(static_cast<std::uint16_t>(FrameKind::StreamItem), 0, &item, {});
+    Status sent = send_(static_cast<std::uint16_t>(FrameKind::StreamItem), 0, &item, {}, false);
     if (!sent.ok()) stream_failure_ = std::move(sent);
     return !stream_failure_;
 }
@@ -243,12 +250,18 @@ void Server::serve(Work& work, ReplyPorts& replies, std::span<std::byte> arena_b
     call.arena_block_ = arena_block.data();
     call.arena_block_size_ = arena_block.size();
     std::vector<std::byte> frame;
+    call.max_reply_ = [&]() -> std::size_t {
+        auto sender = replies.get(work.reply_to);
+        return sender ? (*sender)->max_message() - sizeof(FrameHeader) : 0;
+    };
     call.send_ = [&](std::uint16_t kind, std::uint32_t status, const google::protobuf::MessageLite* message,
-                     std::string_view text) -> Status {
+                     std::span<const std::byte> bytes, bool is_text) -> Status {
         auto sender = replies.get(work.reply_to);
         if (!sender) return Status(StatusCode::Unavailable, "reply port: " + sender.error().message);
         const std::size_t room = (*sender)->max_message() - sizeof(FrameHeader);
-        const std::size_t size = message != nullptr ? message->ByteSizeLong() : std::min(text.size(), room);
+        const std::size_t size = message != nullptr ? message->ByteSizeLong()
+                                 : is_text         ? std::min(bytes.size(), room)
+                                                   : bytes.size();
         if (size > room)
             return Status(StatusCode::ResourceExhausted, "a response of " + std::to_string(size) +
                                                              " bytes is larger than the maximum of " + std::to_string(room) +
@@ -258,7 +271,7 @@ void Server::serve(Work& work, ReplyPorts& replies, std::span<std::byte> arena_b
                                  static_cast<std::uint32_t>(size), 0, 0};
         write_frame_head(frame, header, {});
         if (message != nullptr) message->SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t*>(frame.data() + sizeof header));
-        else std::memcpy(frame.data() + sizeof header, text.data(), size);
+        else if (size != 0) std::memcpy(frame.data() + sizeof header, bytes.data(), size);
         // A client that does not read is back-pressure: wait for room while the call lives.
         for (;;) {
             const auto left = call.context_.deadline_ - Clock::now();
@@ -287,7 +300,8 @@ void Server::serve(Work& work, ReplyPorts& replies, std::span<std::byte> arena_b
     const auto kind = work.route.info->kind == RpcKind::Unary ? FrameKind::Reply : FrameKind::StreamEnd;
     if (kind == FrameKind::Reply && status.ok())
         status = Status(StatusCode::Internal, std::string(work.route.info->full_name) + ": the handler sent no reply");
-    (void)call.send_(static_cast<std::uint16_t>(kind), static_cast<std::uint32_t>(status.code()), nullptr, status.message());
+    (void)call.send_(static_cast<std::uint16_t>(kind), static_cast<std::uint32_t>(status.code()), nullptr,
+                     std::as_bytes(std::span(status.message().data(), status.message().size())), true);
 }
 
 }  // namespace nk::rpc

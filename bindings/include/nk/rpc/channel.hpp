@@ -101,6 +101,9 @@ public:
     // A unary call: sends `request`, waits for the reply and parses it into `response`.
     [[nodiscard]] Status call(std::uint32_t method_id, const google::protobuf::MessageLite& request,
                               google::protobuf::MessageLite& response, CallContext& context);
+    // A unary call with a request serialized already; `response` gets the reply's bytes.
+    [[nodiscard]] Status call_bytes(std::uint32_t method_id, std::span<const std::byte> request,
+                                    std::vector<std::byte>& response, CallContext& context);
     // Starts a server-streaming call; read it through the StreamCall.
     // `context` must outlive the StreamCall.
     [[nodiscard]] StreamCall start_stream(std::uint32_t method_id, const google::protobuf::MessageLite& request,
@@ -152,12 +155,20 @@ private:
             std::string reply_name, const ChannelOptions& options);
 
     // Sends the request frame for `pending`; a Status that is not OK ends the call before it began.
+    // A request's body: a message to serialize, or bytes serialized already (the C ABI).
+    struct Outgoing {
+        const google::protobuf::MessageLite* message;
+        std::span<const std::byte> bytes;
+    };
     // It waits for room in the server's port until `room_until` at the latest.
-    [[nodiscard]] Status send_request(Pending& pending, const google::protobuf::MessageLite& request,
+    [[nodiscard]] Status send_request(Pending& pending, const Outgoing& request,
                                       std::chrono::steady_clock::time_point deadline,
                                       std::chrono::steady_clock::time_point room_until =
                                           std::chrono::steady_clock::time_point::max());
     [[nodiscard]] std::shared_ptr<Pending> begin(std::uint32_t method_id, bool stream);
+    // Sends and waits for a unary call: its status and, when OK, the reply's bytes.
+    [[nodiscard]] Status unary(std::uint32_t method_id, const Outgoing& request, CallContext& context,
+                               std::vector<std::byte>& reply);
     // Waits until `pending` is done (or, with want_item, has an item), the deadline passes, or the
     // context is cancelled. Called and returns with `lock` held.
     void wait(std::unique_lock<std::mutex>& lock, Pending& pending, std::chrono::steady_clock::time_point deadline,

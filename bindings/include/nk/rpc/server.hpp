@@ -88,6 +88,11 @@ public:
     // Sends one message of a server stream; false when the stream is over (cancelled, the client
     // went away, or the message is too large: the stream then ends with that status).
     [[nodiscard]] bool write(const google::protobuf::MessageLite& item);
+    // The request's bytes, and a reply of bytes serialized already (the C ABI).
+    [[nodiscard]] std::span<const std::byte> request_bytes() const { return request_; }
+    [[nodiscard]] Status reply_bytes(std::span<const std::byte> response);
+    // The largest reply the client's reply port takes (0 when it cannot be reached).
+    [[nodiscard]] std::size_t max_reply() const { return max_reply_(); }
     // Arena options whose first block is this handler thread's preallocated buffer.
     [[nodiscard]] const void* arena_block() const { return arena_block_; }
     [[nodiscard]] std::size_t arena_block_size() const { return arena_block_size_; }
@@ -97,9 +102,11 @@ private:
     ServerCall() = default;
     ServerContext context_;
     std::span<const std::byte> request_;
+    // Sends one frame: `message` serialized, or else `bytes` (cut to fit when `is_text`).
     std::function<Status(std::uint16_t kind, std::uint32_t status, const google::protobuf::MessageLite* message,
-                         std::string_view text)>
+                         std::span<const std::byte> bytes, bool is_text)>
         send_;
+    std::function<std::size_t()> max_reply_;
     bool finished_ = false;
     std::optional<Status> stream_failure_;
     void* arena_block_ = nullptr;
