@@ -66,7 +66,8 @@ echo "check-install: $build_dir -> $prefix (compiler $cxx${sanitize:+, sanitizer
 
 # 1. What the install must contain.
 run "cmake --install" install cmake --install "$build_dir" --prefix "$prefix"
-for f in bin/nkctl bin/nkd bin/protoc-gen-nk include/nk/nanokernel/region.hpp include/nk/rpc/service.hpp; do
+for f in bin/nkctl bin/nkd bin/protoc-gen-nk include/nk/nanokernel/region.hpp include/nk/rpc/service.hpp \
+         include/nk/nk.h; do
   [[ -f "$prefix/$f" ]] || fail "the install has no $f"
 done
 for f in cmake/nk/nkConfig.cmake cmake/nk/nkConfigVersion.cmake cmake/nk/nkTargets.cmake \
@@ -98,6 +99,13 @@ run "protoc --nk_out with the installed protoc-gen-nk" protoc-nk \
   -I"$source_dir/tests/unit/rpc/golden" "$source_dir/tests/unit/rpc/golden/tricky.proto"
 run "compile tricky.nk.cc with -I$prefix/include -I$gen" protoc-nk-compile \
   "$cxx" -std=c++20 "${san_flags[@]}" -I"$prefix/include" -I"$gen" -c "$gen/tricky.nk.cc" -o "$tmp/tricky.nk.o"
+
+# 2c. The C ABI: a C program builds against nk/nk.h and libnk.so alone.
+cc=$(cache_value CMAKE_C_COMPILER)
+run "build a C program with $cc -lnk" c-abi-build \
+  "$cc" -std=c11 "${san_flags[@]}" -I"$prefix/include" "$source_dir/tests/unit/rpc/c_abi_peer.c" \
+  -L"$libdir" -Wl,-rpath,"$libdir" -lnk -o "$tmp/nk_rpc_c_peer"
+run "run the C program (its usage)" c-abi-run sh -c "'$tmp/nk_rpc_c_peer'; test \$? -eq 2"
 
 # 3. pkg-config.
 export PKG_CONFIG_PATH=$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}

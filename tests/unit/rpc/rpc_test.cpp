@@ -571,5 +571,33 @@ TEST_F(RpcTest, AsioCallsEndWithUnavailableWhenTheServerGuestDies) {
     EXPECT_LT(ms_since(marked_down), 200);
 }
 
+TEST_F(RpcTest, CProgramsServeAndCallThroughTheCAbiWithSerializedBytes) {
+    test::GuestProcess server = test::spawn_program(*creator, Identity::guest(2), "nk_rpc_c_peer", {"serve", "rt.c"});
+    ASSERT_EQ(server.read_line(), "ready");
+    const auto call = [&](const std::string& method, const std::string& text) {
+        test::GuestProcess client =
+            test::spawn_program(*creator, Identity::guest(1), "nk_rpc_c_peer", {"call", "rt.c", method, text});
+        std::string out = client.read_all();
+        (void)client.wait();
+        return out;
+    };
+    EXPECT_EQ(call("/c.Text/Upper", "hello from c"), "OK HELLO FROM C\n");
+    EXPECT_EQ(call("/c.Text/Refuse", "x").rfind("PERMISSION_DENIED the handler of /c.Text/Refuse returned PERMISSION_DENIED", 0), 0U);
+    EXPECT_EQ(call("/c.Text/Missing", "x").rfind("UNIMPLEMENTED", 0), 0U);
+    EXPECT_EQ(call("/c.Text/Upper", std::string(100, 'a')),
+              "RESOURCE_EXHAUSTED the response of 100 bytes does not fit the buffer of 64\n");
+    EXPECT_EQ(call("no-slash", "x").rfind("INVALID_ARGUMENT", 0), 0U);
+    // A C++ client calls the C server with the same bytes.
+    auto cpp = Channel::open(*linux_guest, "rt.c");
+    ASSERT_TRUE(cpp) << cpp.error().message;
+    const std::string text = "c++ too";
+    std::vector<std::byte> reply;
+    CallContext context(1s);
+    ASSERT_TRUE((*cpp)->call_bytes(method_id("/c.Text/Upper"), std::as_bytes(std::span(text)), reply, context).ok());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(reply.data()), reply.size()), "C++ TOO");
+    stop_server(server.pid);
+    (void)server.wait();
+}
+
 }  // namespace
 }  // namespace nk::rpc
