@@ -145,7 +145,7 @@ TEST_F(TopicTest, SlotsAreReusedTypesMustMatchAndADownPublisherIsUnavailable) {
     const auto start = Clock::now();
     const Status down = b->next(got, 5s);
     EXPECT_EQ(down.code(), StatusCode::Unavailable) << down.to_string();
-    EXPECT_LT(Clock::now() - start, 100ms);
+    EXPECT_LT(Clock::now() - start, 500ms);  // at once: the timeout is 5 s
 }
 
 TEST_F(TopicTest, AScribbledSlotIsSkippedAndMalformedMessagesAreAnErrorForThatRead) {
