@@ -130,7 +130,6 @@ private:
     std::map<std::uint32_t, Cached> senders_;           // by slot
     std::size_t live_ = 0;
     PublishStats stats_;
-    bool owner_ = true;                                 // false once moved from
 };
 
 class TopicSubscriber {
