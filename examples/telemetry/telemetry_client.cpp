@@ -16,7 +16,7 @@
 
 namespace {
 
-namespace tm = nk::examples::telemetry;
+namespace tel = nk::examples::telemetry;
 using namespace std::chrono_literals;
 
 int usage() {
@@ -28,7 +28,7 @@ int usage() {
     return 2;
 }
 
-void print(const tm::Reading& r) {
+void print(const tel::Reading& r) {
     std::printf("sensor %u: %.3f (set-point %.3f) tick %llu\n", r.sensor(), r.value(), r.set_point(),
                 static_cast<unsigned long long>(r.sequence()));
 }
@@ -50,12 +50,12 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (command == "watch") {
-        auto topic = nk::rpc::Subscriber<tm::Reading>::open(region->get(), "topic.telemetry");
+        auto topic = nk::rpc::Subscriber<tel::Reading>::open(region->get(), "topic.telemetry");
         if (!topic) {
             std::fprintf(stderr, "telemetry_client: %s\n", topic.error().message.c_str());
             return 1;
         }
-        tm::Reading reading;
+        tel::Reading reading;
         for (std::uint32_t n = 0; n < sensor; ++n) {  // here the second argument is the count
             if (auto status = topic->next(reading, 1s); !status.ok()) return failed("watch", status);
             print(reading);
@@ -69,32 +69,32 @@ int main(int argc, char** argv) {
                      channel.error().message.c_str());
         return 1;
     }
-    tm::TelemetryClient client(*channel);
+    tel::TelemetryClient client(*channel);
     if (command == "read") {
-        tm::ReadRequest request;
+        tel::ReadRequest request;
         request.set_sensor(sensor);
-        tm::Reading reading;
+        tel::Reading reading;
         if (auto status = client.Read(request, reading, 100ms); !status.ok()) return failed("read", status);
         print(reading);
         return 0;
     }
     if (command == "subscribe") {
-        tm::SubscribeRequest request;
+        tel::SubscribeRequest request;
         request.set_sensor(sensor);
         request.set_count(argc > 3 ? static_cast<std::uint32_t>(std::strtoul(argv[3], nullptr, 10)) : 10);
         request.set_interval_ms(argc > 4 ? static_cast<std::uint32_t>(std::strtoul(argv[4], nullptr, 10)) : 100);
         nk::rpc::CallContext context;  // no deadline: as long as the stream runs
         auto readings = client.Subscribe(request, context);
-        tm::Reading reading;
+        tel::Reading reading;
         while (readings.read(reading)) print(reading);
         if (auto status = readings.finish(); !status.ok()) return failed("subscribe", status);
         return 0;
     }
     if (command == "set" && argc == 4) {
-        tm::SetPointRequest request;
+        tel::SetPointRequest request;
         request.set_sensor(sensor);
         request.set_value(std::strtod(argv[3], nullptr));
-        tm::SetPointReply reply;
+        tel::SetPointReply reply;
         if (auto status = client.SetPoint(request, reply, 100ms); !status.ok()) return failed("set", status);
         std::printf("sensor %u: set-point %.3f (was %.3f)\n", sensor, request.value(), reply.previous());
         return 0;

@@ -20,7 +20,7 @@
 
 namespace {
 
-namespace tm = nk::examples::telemetry;
+namespace tel = nk::examples::telemetry;
 constexpr std::uint32_t kSensors = 4;
 constexpr auto kTick = std::chrono::milliseconds(10);
 
@@ -40,7 +40,7 @@ public:
             values_[i] += 0.05 * (set_points_[i] - values_[i]) + 0.01 * std::sin(static_cast<double>(sequence_ + i));
         }
     }
-    void read(std::uint32_t sensor, tm::Reading& out) const {
+    void read(std::uint32_t sensor, tel::Reading& out) const {
         std::lock_guard lock(mutex_);
         out.set_sensor(sensor);
         out.set_value(values_[sensor]);
@@ -65,20 +65,20 @@ nk::rpc::Status no_such_sensor(std::uint32_t sensor) {
             "sensor " + std::to_string(sensor) + " does not exist (0.." + std::to_string(kSensors - 1) + ")"};
 }
 
-class Telemetry final : public tm::TelemetryService {
+class Telemetry final : public tel::TelemetryService {
 public:
     explicit Telemetry(Plant& plant) : plant_(plant) {}
 
-    nk::rpc::Status Read(nk::rpc::ServerContext&, const tm::ReadRequest& request, tm::Reading& reading) override {
+    nk::rpc::Status Read(nk::rpc::ServerContext&, const tel::ReadRequest& request, tel::Reading& reading) override {
         if (request.sensor() >= kSensors) return no_such_sensor(request.sensor());
         plant_.read(request.sensor(), reading);
         return {};
     }
-    nk::rpc::Status Subscribe(nk::rpc::ServerContext& context, const tm::SubscribeRequest& request,
-                              nk::rpc::ServerWriter<tm::Reading>& writer) override {
+    nk::rpc::Status Subscribe(nk::rpc::ServerContext& context, const tel::SubscribeRequest& request,
+                              nk::rpc::ServerWriter<tel::Reading>& writer) override {
         if (request.sensor() >= kSensors) return no_such_sensor(request.sensor());
         const auto interval = std::chrono::milliseconds(std::max<std::uint32_t>(request.interval_ms(), 1));
-        tm::Reading reading;
+        tel::Reading reading;
         auto next = std::chrono::steady_clock::now();
         for (std::uint32_t sent = 0; request.count() == 0 || sent < request.count(); ++sent) {
             if (context.cancelled()) return {nk::rpc::StatusCode::Cancelled, "subscription cancelled"};
@@ -89,7 +89,7 @@ public:
         }
         return {};
     }
-    nk::rpc::Status SetPoint(nk::rpc::ServerContext&, const tm::SetPointRequest& request, tm::SetPointReply& reply) override {
+    nk::rpc::Status SetPoint(nk::rpc::ServerContext&, const tel::SetPointRequest& request, tel::SetPointReply& reply) override {
         if (request.sensor() >= kSensors) return no_such_sensor(request.sensor());
         if (!std::isfinite(request.value())) return {nk::rpc::StatusCode::InvalidArgument, "a set-point must be finite"};
         reply.set_previous(plant_.set(request.sensor(), request.value()));
@@ -126,7 +126,7 @@ int main() {
         std::fprintf(stderr, "telemetry_server: %s\n", started.error().message.c_str());
         return 1;
     }
-    auto readings = nk::rpc::Publisher<tm::Reading>::create(region->get(), "topic.telemetry");
+    auto readings = nk::rpc::Publisher<tel::Reading>::create(region->get(), "topic.telemetry");
     if (!readings) {
         std::fprintf(stderr, "telemetry_server: %s\n", readings.error().message.c_str());
         return 1;
@@ -137,7 +137,7 @@ int main() {
     std::atomic<bool> stopping{false};
     std::thread loop([&] {
         auto next = std::chrono::steady_clock::now();
-        tm::Reading reading;
+        tel::Reading reading;
         while (!stopping.load(std::memory_order_relaxed)) {  // relaxed: a stop flag
             plant.tick();
             for (std::uint32_t sensor = 0; sensor < kSensors; ++sensor) {
