@@ -102,9 +102,12 @@ run "compile tricky.nk.cc with -I$prefix/include -I$gen" protoc-nk-compile \
 
 # 2c. The C ABI: a C program builds against nk/nk.h and libnk.so alone.
 cc=$(cache_value CMAKE_C_COMPILER)
-run "build a C program with $cc -lnk" c-abi-build \
-  "$cc" -std=c11 "${san_flags[@]}" -I"$prefix/include" "$source_dir/tests/unit/rpc/c_abi_peer.c" \
-  -L"$libdir" -Wl,-rpath,"$libdir" -lnk -o "$tmp/nk_rpc_c_peer"
+# Compiled as C; linked by the C++ driver, which brings the sanitizer runtime's C++ parts that a
+# sanitized libnk.so needs (a plain build links the same with cc).
+run "compile a C program with $cc" c-abi-compile \
+  "$cc" -std=c11 "${san_flags[@]}" -I"$prefix/include" -c "$source_dir/tests/unit/rpc/c_abi_peer.c" -o "$tmp/c_abi_peer.o"
+run "link it with -lnk" c-abi-build \
+  "$cxx" "${san_flags[@]}" "$tmp/c_abi_peer.o" -L"$libdir" -Wl,-rpath,"$libdir" -lnk -o "$tmp/nk_rpc_c_peer"
 run "run the C program (its usage)" c-abi-run sh -c "'$tmp/nk_rpc_c_peer'; test \$? -eq 2"
 
 # 3. pkg-config.
