@@ -187,7 +187,8 @@ void header_service(std::string& out, const pb::ServiceDescriptor* service) {
                     "    }\n",
                     v);
     }
-    out += "\nprivate:\n    ::nk::rpc::AsioChannel* nk_channel_;\n};\n\n";
+    // maybe_unused: a service without unary RPCs has no method that reads it (clang warns).
+    out += "\nprivate:\n    [[maybe_unused]] ::nk::rpc::AsioChannel* nk_channel_;\n};\n\n";
 }
 
 void source_service(std::string& out, const pb::ServiceDescriptor* service) {

@@ -145,7 +145,7 @@ public:
     }
 
 private:
-    ::nk::rpc::AsioChannel* nk_channel_;
+    [[maybe_unused]] ::nk::rpc::AsioChannel* nk_channel_;
 };
 
 // service nk.golden.deep.inner.Nothing: the client side.
@@ -175,7 +175,7 @@ public:
     explicit NothingAsyncClient(::nk::rpc::AsioChannel& channel) : nk_channel_(&channel) {}
 
 private:
-    ::nk::rpc::AsioChannel* nk_channel_;
+    [[maybe_unused]] ::nk::rpc::AsioChannel* nk_channel_;
 };
 
 }  // namespace nk::golden::deep::inner
