@@ -2,10 +2,10 @@
 # Builds what an area's benchmarks need, runs nk and its peers alternately in one run, prints the
 # table and writes bench-results/AREA.json ({metric, unit, nk, peer, peer_value, ratio, goal, met}).
 #
-#   scripts/bench.sh ipc [--rounds N]
-#   scripts/bench.sh watchdog [--rounds N]
+#   scripts/bench.sh ipc|rpc|watchdog [--rounds N]
 #
-# Areas: ipc, watchdog (others arrive with their issues: net, rpc, rt).
+# Areas: ipc, rpc (nk::rpc against gRPC C++ over a Unix socket), watchdog (detection latency); the
+# others arrive with their issues: net, rt.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,7 +33,13 @@ case "$area" in
     "$build/bin/nk_bench_watchdog" --bin "$build/bin" --json bench-results/watchdog.json "$@"
     echo "wrote bench-results/watchdog.json"
     ;;
-  net | rpc | rt)
+  rpc)
+    cmake --build "$build" -j"$(nproc)" --target nk_bench_rpc >/dev/null
+    echo "== rpc: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n1)"
+    "$build/bin/nk_bench_rpc" --json bench-results/rpc.json "$@"
+    echo "wrote bench-results/rpc.json"
+    ;;
+  net | rt)
     echo "bench.sh: area '$area' has no benchmarks yet (its issue is still open)" >&2
     exit 2
     ;;

@@ -25,6 +25,10 @@ packages=(
   nlohmann-json3-dev
   libspdlog-dev
   libfmt-dev
+  # Protobuf: protoc, the runtime, and libprotoc for the protoc-gen-nk plugin (bindings/)
+  protobuf-compiler
+  libprotobuf-dev
+  libprotoc-dev
   # Tests and benchmarks
   libgtest-dev
   libgmock-dev
@@ -33,6 +37,9 @@ packages=(
   # Peers the benchmarks measure nk against, in the same run (tests/bench)
   libboost-dev
   libreaderwriterqueue-dev
+  # gRPC C++ and its protoc plugin: the peer of the rpc benchmark (tests/bench/rpc_bench.cpp)
+  libgrpc++-dev
+  protobuf-compiler-grpc
   # Tools the integration tests drive: ip and network namespaces, unshare/nsenter, ps/pgrep;
   # stress-ng loads guests in the watchdog soak (no false failures under load)
   stress-ng

@@ -122,8 +122,10 @@ Result<PortSender> PortSender::open(const Region& region, std::string_view name)
     const std::uint64_t magic = layout::atomic(header->magic).load(std::memory_order_acquire);
     if (magic == 0) return fail(RegionError::Busy, what + " is not initialised yet (or its creator died doing so)");
     if (magic != kPortMagic) return fail(RegionError::BadMagic, what + " does not start with a port header");
-    PortHeader copy;
-    std::memcpy(static_cast<void*>(&copy), header, sizeof copy);  // read once, then checked
+    // Read once, then checked: the fields written at creation only. The counters from `sent` on
+    // are atomics that live senders move; open() does not use them (and copying them would race).
+    PortHeader copy{};
+    std::memcpy(static_cast<void*>(&copy), header, offsetof(PortHeader, sent));
     if (copy.layout_version != kPortLayoutVersion)
         return fail(RegionError::VersionMismatch, what + " has layout version " + std::to_string(copy.layout_version));
     if (copy.header_size != sizeof(PortHeader) || copy.data_event_offset != kDataEventOffset ||

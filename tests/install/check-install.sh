@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs a built nk tree into a temporary prefix and uses it from outside the tree:
 #   1. the install has the tools, the headers, the CMake package and nk.pc;
-#   2. tests/install/consumer (find_package(nk), links nk::nanokernel and nk::ipc) configures,
-#      builds and runs against it;
+#   2. tests/install/consumer (find_package(nk), links nk::nanokernel and nk::ipc; nk::rpc with
+#      code from nk_protobuf_generate) configures, builds and runs against it, and protoc with the
+#      installed protoc-gen-nk makes code for tests/unit/rpc/golden/tricky.proto that compiles
+#      with -I<prefix>/include;
 #   3. the same main.cpp builds with `$(pkg-config --cflags --libs nk)` and runs;
 #   4. the C consumer (c_consumer.c, the C ABI) is built by the consumer project (step 2) and
 #      with `$(pkg-config --cflags --libs nk-c)`, as C, and runs.
@@ -68,11 +70,12 @@ echo "check-install: $build_dir -> $prefix (compiler $cxx${sanitize:+, sanitizer
 
 # 1. What the install must contain.
 run "cmake --install" install cmake --install "$build_dir" --prefix "$prefix"
-for f in bin/nkctl bin/nkd include/nk/nanokernel/region.hpp include/nk/nk.h; do
+for f in bin/nkctl bin/nkd bin/protoc-gen-nk include/nk/nanokernel/region.hpp include/nk/rpc/service.hpp \
+         include/nk/nk.h include/nk/nk_rpc.h; do
   [[ -f "$prefix/$f" ]] || fail "the install has no $f"
 done
 for f in cmake/nk/nkConfig.cmake cmake/nk/nkConfigVersion.cmake cmake/nk/nkTargets.cmake \
-         pkgconfig/nk.pc pkgconfig/nk-c.pc libnk_c.so; do
+         cmake/nk/NkProtobuf.cmake pkgconfig/nk.pc pkgconfig/nk-c.pc libnk_c.so; do
   [[ -f "$libdir/$f" ]] || fail "the install has no ${libdir#"$prefix"/}/$f"
 done
 # An installed package must not point back into the tree it was built from.
@@ -91,6 +94,27 @@ found=$(sed -n 's/^nk_DIR:[A-Z]*=//p' "$consumer_build/CMakeCache.txt")
 run "build the consumer" consumer-build cmake --build "$consumer_build"
 run "run the consumer" consumer-run "$consumer_build/nk_consumer"
 run "run the C consumer" c-consumer-run "$consumer_build/nk_c_consumer"
+
+run "run the rpc consumer (nk_protobuf_generate)" rpc-consumer-run "$consumer_build/nk_rpc_consumer"
+
+# 2b. protoc with the installed plugin, by hand: the output compiles with -I<prefix>/include -I<out>.
+gen=$tmp/generated
+mkdir -p "$gen"
+run "protoc --nk_out with the installed protoc-gen-nk" protoc-nk \
+  protoc --plugin=protoc-gen-nk="$prefix/bin/protoc-gen-nk" --cpp_out="$gen" --nk_out="$gen" \
+  -I"$source_dir/tests/unit/rpc/golden" "$source_dir/tests/unit/rpc/golden/tricky.proto"
+run "compile tricky.nk.cc with -I$prefix/include -I$gen" protoc-nk-compile \
+  "$cxx" -std=c++20 "${san_flags[@]}" -I"$prefix/include" -I"$gen" -c "$gen/tricky.nk.cc" -o "$tmp/tricky.nk.o"
+
+# 2c. The rpc C ABI: a C program builds against nk/nk_rpc.h and libnk_rpc.so alone.
+cc=$(cache_value CMAKE_C_COMPILER)
+# Compiled as C; linked by the C++ driver, which brings the sanitizer runtime's C++ parts that a
+# sanitized libnk_rpc.so needs (a plain build links the same with cc).
+run "compile a C program with $cc" c-abi-compile \
+  "$cc" -std=c11 "${san_flags[@]}" -I"$prefix/include" -c "$source_dir/tests/unit/rpc/c_abi_peer.c" -o "$tmp/c_abi_peer.o"
+run "link it with -lnk_rpc" c-abi-build \
+  "$cxx" "${san_flags[@]}" "$tmp/c_abi_peer.o" -L"$libdir" -Wl,-rpath,"$libdir" -lnk_rpc -o "$tmp/nk_rpc_c_peer"
+run "run the C program (its usage)" c-abi-run sh -c "'$tmp/nk_rpc_c_peer'; test \$? -eq 2"
 
 # 3. pkg-config.
 export PKG_CONFIG_PATH=$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}

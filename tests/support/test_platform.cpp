@@ -59,10 +59,10 @@ std::string binary(const std::string& name) { return std::string(NK_BINARY_DIR) 
 namespace {
 
 GuestProcess spawn(const std::vector<std::string>& env, const std::vector<int>& keep_fds,
-                   const std::vector<std::string>& args) {
+                   const std::vector<std::string>& args, const std::string& program = "nk_test_guest") {
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
-    const std::string path = binary("nk_test_guest");
+    const std::string path = binary(program);
     // Everything the child needs is built before fork: after it, only async-signal-safe calls.
     std::vector<std::string> environment = env;
     if (const char* v = std::getenv("PATH")) environment.push_back(std::string("PATH=") + v);
@@ -97,6 +97,15 @@ GuestProcess spawn_guest(const Region& region, Identity who, const std::vector<s
     std::vector<int> raw;
     for (const auto& fd : *fds) raw.push_back(fd.get());
     return spawn(export_env(*fds, who), raw, args);  // *fds closes the parent's copies on return
+}
+
+GuestProcess spawn_program(const Region& region, Identity who, const std::string& program,
+                           const std::vector<std::string>& args) {
+    auto fds = region.export_fds(who);
+    if (!fds) throw std::runtime_error(fds.error().message);
+    std::vector<int> raw;
+    for (const auto& fd : *fds) raw.push_back(fd.get());
+    return spawn(export_env(*fds, who), raw, args, program);
 }
 
 GuestProcess spawn_with_env(const std::vector<std::string>& env, const std::vector<std::string>& args) {

@@ -109,12 +109,17 @@ public:
     // full at the timeout), InvalidArgument (too large), Corrupt.
     [[nodiscard]] Result<void> send(std::span<const std::byte> message, std::chrono::nanoseconds timeout);
 
+    // Whether the owner guest is running in the incarnation that made the port (the check every
+    // send makes): for callers that wait on a reply and must notice that the peer went away.
+    [[nodiscard]] bool owner_up() const;
+    [[nodiscard]] std::uint16_t owner_guest() const { return owner_; }
+    [[nodiscard]] std::uint32_t max_message() const { return max_message_; }
+
 private:
     PortSender(const Region& region, std::string name, PortHeader* header, Event data, Event space,
                MessageRingProducer producer, std::uint16_t owner, std::uint32_t incarnation, std::uint32_t max_message)
         : region_(&region), name_(std::move(name)), header_(header), data_(std::move(data)), space_(std::move(space)),
           producer_(std::move(producer)), owner_(owner), owner_incarnation_(incarnation), max_message_(max_message) {}
-    [[nodiscard]] bool owner_up() const;
     [[nodiscard]] Error error_of(SendStatus status, std::size_t length) const;
 
     const Region* region_;
