@@ -67,8 +67,7 @@ private:
     std::string unhealthy_reason_;
     std::map<std::uint16_t, std::uint32_t> reported_;   // peer -> incarnation already reported
     std::map<std::uint16_t, bool> told_unarmed_;        // peers whose missing heartbeat was logged
-    std::vector<std::pair<std::uint16_t, std::uint64_t>> pending_requests_;  // (peer, incarnation) nkd was busy for
-    std::map<std::uint16_t, std::uint64_t> pending_missed_, pending_health_;
+    std::map<std::uint16_t, std::uint64_t> pending_missed_;  // peers whose recovery request nkd was busy for
     bool peers_healthy_ = true;
 };
 

@@ -46,7 +46,6 @@ timespec to_timespec(std::uint64_t ns) {
 }  // namespace
 
 struct TimerCore::Impl {
-    const Region* region = nullptr;
     bool timers = false;
     PanicHandler on_panic;
     PanicHandler on_recovery;
@@ -169,7 +168,6 @@ Result<std::unique_ptr<TimerCore>> TimerCore::start(const Region& region, Option
     if (region.identity().role != Role::Creator)
         return fail(RegionError::AccessDenied, "the timer core runs in the region's creator (nkd)");
     auto impl = std::make_unique<Impl>();
-    impl->region = &region;
     impl->timers = options.timers;
     impl->on_panic = std::move(options.on_panic);
     impl->on_recovery = std::move(options.on_recovery_request);
