@@ -341,7 +341,7 @@ Result<unsigned> Dispatcher::wait() { return wait_until(std::chrono::steady_cloc
 void Dispatcher::wake_up() {
     // release: pairs with the acquire loads in wait_until().
     std::atomic_ref<std::uint32_t>(impl_->stop_word).fetch_add(1, std::memory_order_release);
-    (void)::syscall(SYS_futex, &impl_->stop_word, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+    detail::futex_wake_private(&impl_->stop_word, INT_MAX);
 }
 
 Dispatcher::Counters Dispatcher::counters() const { return impl_->counters; }

@@ -207,7 +207,7 @@ TimerCore::~TimerCore() {
     impl_->stopping.store(true, std::memory_order_release);
     // release: pairs with the acquire load in run(); the wake ends its sleep.
     std::atomic_ref<std::uint32_t>(impl_->stop_word).fetch_add(1, std::memory_order_release);
-    (void)::syscall(SYS_futex, &impl_->stop_word, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+    detail::futex_wake_private(&impl_->stop_word, INT_MAX);
     if (impl_->thread.joinable()) impl_->thread.join();
     for (auto& g : impl_->guests) layout::atomic(g.page->to_nanokernel.waiters).fetch_sub(1, std::memory_order_seq_cst);
 }

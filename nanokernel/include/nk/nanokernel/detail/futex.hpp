@@ -30,6 +30,11 @@ inline void futex_wake(std::uint32_t* word, int count) {
     (void)::syscall(SYS_futex, word, FUTEX_WAKE, count, nullptr, nullptr, 0);
 }
 
+// Wakes up to `count` waiters of a process-private word (a thread's stop flag in a wait set).
+inline void futex_wake_private(std::uint32_t* word, int count) {
+    (void)::syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, count, nullptr, nullptr, 0);
+}
+
 // One word of a futex_waitv(2) set: shared unless `process_private`.
 inline futex_waitv futex_waiter(std::uint32_t* word, std::uint32_t expected, bool process_private = false) {
     futex_waitv w{};
