@@ -17,6 +17,20 @@
 
 namespace nk::test {
 
+// True in AddressSanitizer and ThreadSanitizer builds (gcc's macros, clang's __has_feature): tests
+// scale their counts and relax their delivery floors there, never their correctness checks.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 // A three-guest platform (linux, rt, mon; a link linux-rt; rules: rt may not touch "secret.*",
 // may only read "ro.*"; everything else rw), with a unique name per call.
 [[nodiscard]] PlatformConfig small_platform(const std::string& extra_toml = {});

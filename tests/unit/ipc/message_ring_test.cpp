@@ -33,19 +33,8 @@ bool matches(std::span<const std::byte> record, std::uint64_t seq) {
     return std::equal(record.begin(), record.end(), as_bytes(want).begin());
 }
 
-// Loops shrink under sanitizers (NK_SANITIZED is set by the sanitizer presets' environment, or
-// detected here).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+// Loops shrink under sanitizers (test::kSanitized).
+using test::kSanitized;
 constexpr std::uint64_t scaled(std::uint64_t n) { return kSanitized ? n / 10 : n; }
 
 class MessageRingTest : public test::SmallPlatformTest {

@@ -29,11 +29,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
+using test::kSanitized;
 
 // rt.command: linux -> rt. linux.data: any guest linked to linux (so rt), and linux itself.
 // rt.self: only rt. mon has no link at all.
