@@ -151,7 +151,7 @@ int run(const std::string& config_path, std::string init_path) {
     }
     // The guests' panic lines and their watchdogs' recovery requests are heard on a thread of
     // nkd's timer core and handed to this loop through an eventfd, with the guests in masks.
-    const int panic_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    const int calls_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     std::atomic<std::uint32_t> panicked{0}, asked_recovery{0};
     auto guest_bit = [&](std::uint16_t id) {
         for (std::size_t i = 0; i < config->guests.size(); ++i)
@@ -160,18 +160,18 @@ int run(const std::string& config_path, std::string init_path) {
     };
     // (The timers themselves are served by the region keeper's core.)
     nk::TimerCore::Options panic_watch;
-    panic_watch.on_panic = [&](std::uint16_t guest) {
-        panicked.fetch_or(guest_bit(guest), std::memory_order_release);  // pairs with the exchange below
-        const std::uint64_t one = 1;
-        (void)::write(panic_fd, &one, sizeof one);
+    // Each call marks the guest in its mask and wakes this loop; pairs with the exchanges below.
+    auto hand_to_loop = [&](std::atomic<std::uint32_t>& mask) {
+        return [&, mask_ptr = &mask](std::uint16_t guest) {
+            mask_ptr->fetch_or(guest_bit(guest), std::memory_order_release);
+            const std::uint64_t one = 1;
+            (void)::write(calls_fd, &one, sizeof one);
+        };
     };
-    panic_watch.on_recovery_request = [&](std::uint16_t guest) {
-        asked_recovery.fetch_or(guest_bit(guest), std::memory_order_release);  // pairs with the exchange below
-        const std::uint64_t one = 1;
-        (void)::write(panic_fd, &one, sizeof one);
-    };
+    panic_watch.on_panic = hand_to_loop(panicked);
+    panic_watch.on_recovery_request = hand_to_loop(asked_recovery);
     auto timer_core = nk::TimerCore::start(*region, std::move(panic_watch));
-    if (!timer_core || panic_fd < 0) {
+    if (!timer_core || calls_fd < 0) {
         std::fprintf(stderr, "nkd: cannot start the timer core: %s\n",
                      timer_core ? "eventfd failed" : timer_core.error().message.c_str());
         return 1;
@@ -197,7 +197,7 @@ int run(const std::string& config_path, std::string init_path) {
             timeout = timeout < 0 ? static_cast<int>(left) : std::min(timeout, static_cast<int>(left));
         }
         std::vector<pollfd> fds = {{server->fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}, {control->fd(), POLLIN, 0},
-                                   {panic_fd, POLLIN, 0}};
+                                   {calls_fd, POLLIN, 0}};
         const std::vector<pollfd> guest_fds = supervisor.poll_fds();
         fds.insert(fds.end(), guest_fds.begin(), guest_fds.end());
         if (::poll(fds.data(), fds.size(), timeout) < 0) {
@@ -207,13 +207,14 @@ int run(const std::string& config_path, std::string init_path) {
         }
         if ((fds[3].revents & POLLIN) != 0) {
             std::uint64_t count = 0;
-            (void)::read(panic_fd, &count, sizeof count);
-            const std::uint32_t guests = panicked.exchange(0, std::memory_order_acquire);
-            for (std::size_t i = 0; i < config->guests.size(); ++i)
-                if ((guests & (1U << i)) != 0) supervisor.on_panic_line(config->guests[i].id);
-            const std::uint32_t askers = asked_recovery.exchange(0, std::memory_order_acquire);
-            for (std::size_t i = 0; i < config->guests.size(); ++i)
-                if ((askers & (1U << i)) != 0) supervisor.on_recovery_request(config->guests[i].id);
+            (void)::read(calls_fd, &count, sizeof count);
+            auto each_guest_in = [&](std::atomic<std::uint32_t>& mask, auto act) {
+                const std::uint32_t guests = mask.exchange(0, std::memory_order_acquire);
+                for (std::size_t i = 0; i < config->guests.size(); ++i)
+                    if ((guests & (1U << i)) != 0) act(config->guests[i].id);
+            };
+            each_guest_in(panicked, [&](std::uint16_t id) { supervisor.on_panic_line(id); });
+            each_guest_in(asked_recovery, [&](std::uint16_t id) { supervisor.on_recovery_request(id); });
         }
         supervisor.on_ready({fds.begin() + 4, fds.end()});
         if ((fds[2].revents & POLLIN) != 0)
