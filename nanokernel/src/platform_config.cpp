@@ -171,7 +171,7 @@ private:
     bool parse_guest(const toml::table& t, const std::string& prefix, const std::vector<std::uint32_t>& cpus_here) {
         if (!check_keys(t, prefix, {"id", "name", "kind", "memory", "cpus", "sched", "priority", "pnv_size", "hostname",
                                   "services", "run", "restart", "restart_limit", "memory_limit", "cpu_weight",
-                                  "exclusive_cpus", "devices", "watchdog"}))
+                                  "exclusive_cpus", "devices", "watchdog", "net"}))
             return false;
         GuestConfig g;
         g.where = where(t);
@@ -280,7 +280,7 @@ private:
         if (!valid_hostname(g.hostname))
             return set_error(value_line(t, "hostname"), ConfigError::BadValue, prefix + "hostname",
                              quoted(g.hostname) + " is not a host name (1 to 63 of A-Z, a-z, 0-9, '-' and '.')");
-        const bool linux = g.kind == GuestKind::Linux;
+        const bool is_linux = g.kind == GuestKind::Linux;
         if (const toml::node* node = t.get("services")) {
             if (!linux)
                 return set_error(line_of(*node), ConfigError::BadValue, prefix + "services",
@@ -328,6 +328,7 @@ private:
         g.cpu_weight = static_cast<std::uint32_t>(weight);
         if (!read_bool(t, prefix, "exclusive_cpus", g.exclusive_cpus)) return false;
         if (!read_watchdog(t, prefix, g)) return false;
+        if (!read_net(t, prefix, g)) return false;
         if (const toml::node* node = t.get("devices")) {
             const toml::array* list = node->as_array();
             if (list == nullptr)
@@ -354,6 +355,7 @@ private:
                     return set_error(value_line(t, "devices"), ConfigError::Conflict, prefix + "devices",
                                      device + " is already owned by guest " + quoted(other.name) + " (line " +
                                          std::to_string(other.where.line) + "); a device belongs to one guest");
+            if (!check_addresses_apart(t, prefix, g, other)) return false;
             if (!g.exclusive_cpus && !other.exclusive_cpus) continue;
             for (std::uint32_t cpu : g.cpus)
                 if (std::find(other.cpus.begin(), other.cpus.end(), cpu) != other.cpus.end())
@@ -363,6 +365,103 @@ private:
                                          (g.exclusive_cpus ? std::string("this guest's") : quoted(other.name) + "'s") +
                                          " CPUs are exclusive");
         }
+        return true;
+    }
+
+    // An address belongs to one guest: no two guests' subnets (nor outside networks) overlap.
+    bool check_addresses_apart(const toml::table& t, const std::string& prefix, const GuestConfig& g,
+                               const GuestConfig& other) {
+        if (!g.net.enabled || !other.net.enabled) return true;
+        auto prefixes = [](const NetConfig& n) {
+            std::vector<IpPrefix> all{n.address};
+            if (n.address6) all.push_back(*n.address6);
+            if (n.outside_address) all.push_back(*n.outside_address);
+            return all;
+        };
+        for (const IpPrefix& mine : prefixes(g.net))
+            for (const IpPrefix& theirs : prefixes(other.net))
+                if (mine.overlaps(theirs))
+                    return set_error(g.net.where.line, ConfigError::Conflict, prefix + "net",
+                                     mine.text() + " overlaps guest " + quoted(other.name) + "'s " + theirs.text() +
+                                         " (line " + std::to_string(other.net.where.line) +
+                                         "); an address belongs to one guest");
+        if (g.net.forward && other.net.forward)
+            return set_error(g.net.where.line, ConfigError::Conflict, prefix + "net.forward",
+                             "guest " + quoted(other.name) + " already forwards to the outside (line " +
+                                 std::to_string(other.net.where.line) + "); one guest is the gateway");
+        if (!g.net.outside.empty() && g.net.outside == other.net.outside)
+            return set_error(value_line(*t.get("net")->as_table(), "outside"), ConfigError::Conflict, prefix + "net.outside",
+                             "interface " + quoted(g.net.outside) + " is already guest " + quoted(other.name) +
+                                 "'s (line " + std::to_string(other.net.where.line) + "); a device belongs to one guest");
+        return true;
+    }
+
+    bool read_prefix(const toml::table& t, const std::string& sub, const char* key, std::optional<IpPrefix>& out,
+                     bool required) {
+        std::string text;
+        if (!read_string(t, sub, key, text, required)) return false;
+        if (text.empty()) return true;
+        out = IpPrefix::parse(text);
+        if (!out || out->host_part_zero() || out->length == (out->is_v4() ? 32 : 128))
+            return set_error(value_line(t, key), ConfigError::BadValue, sub + key,
+                             quoted(text) + " is not an address with its subnet, e.g. \"10.77.1.1/24\" or "
+                             "\"fd77:1::1/64\" (the host part not zero, the subnet wider than one address)");
+        return true;
+    }
+
+    bool read_net(const toml::table& t, const std::string& prefix, GuestConfig& g) {
+        const toml::node* node = t.get("net");
+        if (node == nullptr) return true;
+        const std::string field = prefix + "net";
+        const toml::table* n = node->as_table();
+        if (n == nullptr)
+            return set_error(line_of(*node), ConfigError::BadValue, field,
+                             "must be a table, e.g. net = { address = \"10.77.1.1/24\" }");
+        const std::string sub = field + ".";
+        if (!check_keys(*n, sub, {"address", "address6", "mtu", "tun", "forward", "outside", "outside_address"}))
+            return false;
+        NetConfig& c = g.net;
+        c.enabled = true;
+        c.where = where(*n);
+        std::optional<IpPrefix> address;
+        if (!read_prefix(*n, sub, "address", address, true)) return false;
+        if (!address->is_v4())
+            return set_error(value_line(*n, "address"), ConfigError::BadValue, sub + "address",
+                             "must be an IPv4 address; an IPv6 one goes in address6");
+        c.address = *address;
+        if (!read_prefix(*n, sub, "address6", c.address6, false)) return false;
+        if (c.address6 && c.address6->is_v4())
+            return set_error(value_line(*n, "address6"), ConfigError::BadValue, sub + "address6",
+                             "must be an IPv6 address");
+        std::int64_t mtu = c.mtu;
+        if (!read_int(*n, sub, "mtu", mtu, false)) return false;
+        const std::int64_t least = c.address6 ? 1280 : 576;
+        if (mtu < least || mtu > 65535)
+            return set_error(value_line(*n, "mtu"), ConfigError::BadValue, sub + "mtu",
+                             std::to_string(mtu) + " is not an MTU (" + std::to_string(least) + " to 65535" +
+                                 (c.address6 ? ", IPv6 needs 1280" : "") + ")");
+        c.mtu = static_cast<std::uint32_t>(mtu);
+        const bool is_linux = g.kind == GuestKind::Linux;
+        for (const char* key : {"tun", "forward", "outside", "outside_address"})
+            if (!is_linux && n->get(key) != nullptr)
+                return set_error(value_line(*n, key), ConfigError::BadValue, sub + key,
+                                 "only a linux guest has a TUN device and outside interfaces; an rt guest runs lwIP");
+        if (!read_string(*n, sub, "tun", c.tun, false)) return false;
+        if (c.tun.empty() || c.tun.size() > 15 || c.tun.find_first_of("/ \t") != std::string::npos)
+            return set_error(value_line(*n, "tun"), ConfigError::BadValue, sub + "tun",
+                             quoted(c.tun) + " is not an interface name (1 to 15 characters, no '/' or spaces)");
+        if (!read_bool(*n, sub, "forward", c.forward)) return false;
+        if (!read_string(*n, sub, "outside", c.outside, false)) return false;
+        if (c.outside.size() > 15 || c.outside.find_first_of("/ \t") != std::string::npos)
+            return set_error(value_line(*n, "outside"), ConfigError::BadValue, sub + "outside",
+                             quoted(c.outside) + " is not an interface name (1 to 15 characters)");
+        if (!read_prefix(*n, sub, "outside_address", c.outside_address, false)) return false;
+        if (c.outside.empty() != !c.outside_address)
+            return set_error(c.where.line, ConfigError::MissingField, sub + (c.outside.empty() ? "outside" : "outside_address"),
+                             "outside and outside_address go together: the interface and its address");
+        if (c.forward && c.outside.empty())
+            return set_error(value_line(*n, "forward"), ConfigError::MissingField, sub + "outside",
+                             "forward = true needs an outside interface to forward to");
         return true;
     }
 

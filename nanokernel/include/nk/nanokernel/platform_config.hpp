@@ -17,6 +17,7 @@
 #include <system_error>
 #include <vector>
 
+#include "nk/nanokernel/ip_prefix.hpp"
 #include "nk/nanokernel/result.hpp"
 
 namespace nk {
@@ -68,6 +69,21 @@ struct WatchdogConfig {
     SourceLocation where;
 };
 
+// A guest's place on the netbridge (netbridge/, nk-netbridge): its address, whose subnet is the
+// guest's own (no two guests' subnets overlap), and for a linux guest its TUN device and
+// optionally an outside interface it forwards between the guests and the outside network.
+struct NetConfig {
+    bool enabled = false;
+    IpPrefix address;                        // required: "10.77.1.1/24"
+    std::optional<IpPrefix> address6;        // optional: "fd77:1::1/64"
+    std::uint32_t mtu = 1500;                // 576..65535 (1280.. with IPv6)
+    std::string tun = "nk0";                 // linux: the TUN device's name
+    bool forward = false;                    // linux: route between the guests and `outside`
+    std::string outside;                     // linux: a host interface nkd moves into the guest
+    std::optional<IpPrefix> outside_address;  // its address there
+    SourceLocation where;
+};
+
 struct GuestConfig {
     std::uint16_t id = 0;           // 1..254, unique
     std::string name;               // [A-Za-z0-9_-], 1..15 chars, unique
@@ -91,6 +107,7 @@ struct GuestConfig {
     bool exclusive_cpus = false;                 // no other guest may be given any of its CPUs
     std::vector<std::string> devices;            // device nodes it owns ("/dev/ttyS1"); no other guest may open them
     WatchdogConfig watchdog;                     // linux: [guests.watchdog]
+    NetConfig net;                               // net = { address = "10.77.1.1/24", ... }
     SourceLocation where;
 
     // True when nkd has something to start for this guest.

@@ -1,0 +1,54 @@
+// nk::netbridge::PacketLinks: one guest's packet ports, both ways, to every peer of its plan.
+//
+// At start it makes its inbound port from each peer ("net.SELF.PEER", in their link area); it
+// opens each peer's inbound port ("net.PEER.SELF") on the first packet for that peer, and again
+// whenever the peer has restarted since (its new incarnation makes the port afresh). A peer that
+// is down, or not yet up, is said at once: the caller answers with an ICMP unreachable.
+//
+//   auto links = PacketLinks::open(region, plan);
+//   links->send(peer, message);                 // SendResult::Ok, PeerDown, Full, TooLarge
+//   links->inbound(peer).try_receive(buffer);   // ipc::Port
+//
+// One thread sends (per PacketLinks) at a time; each inbound port has one receiving thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "nk/ipc/port.hpp"
+#include "nk/netbridge/net_plan.hpp"
+
+namespace nk::netbridge {
+
+enum class SendResult { Ok, PeerDown, Full, TooLarge, Error };
+
+class PacketLinks {
+public:
+    [[nodiscard]] static Result<PacketLinks> open(const Region& region, const NetPlan& plan);
+
+    [[nodiscard]] SendResult send(std::size_t peer, std::span<const std::byte> message);
+    [[nodiscard]] ipc::Port& inbound(std::size_t peer) { return inbound_[peer]; }
+    [[nodiscard]] std::size_t peer_count() const { return inbound_.size(); }
+    // Why the last send to `peer` said Error (for the log).
+    [[nodiscard]] const std::string& last_error(std::size_t peer) const { return outbound_[peer].last_error; }
+
+private:
+    struct Outbound {
+        std::optional<ipc::PortSender> sender;
+        std::chrono::steady_clock::time_point next_try{};  // while down: do not look it up per packet
+        std::string last_error;
+    };
+    PacketLinks(const Region& region, NetPlan plan, std::vector<ipc::Port> inbound)
+        : region_(&region), plan_(std::move(plan)), inbound_(std::move(inbound)), outbound_(inbound_.size()) {}
+    [[nodiscard]] bool ensure_sender(std::size_t peer);
+
+    const Region* region_;
+    NetPlan plan_;
+    std::vector<ipc::Port> inbound_;
+    std::vector<Outbound> outbound_;
+};
+
+}  // namespace nk::netbridge
