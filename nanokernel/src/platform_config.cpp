@@ -282,7 +282,7 @@ private:
                              quoted(g.hostname) + " is not a host name (1 to 63 of A-Z, a-z, 0-9, '-' and '.')");
         const bool is_linux = g.kind == GuestKind::Linux;
         if (const toml::node* node = t.get("services")) {
-            if (!linux)
+            if (!is_linux)
                 return set_error(line_of(*node), ConfigError::BadValue, prefix + "services",
                                  "only linux guests have services; an rt guest names its one process in `run`");
             const toml::array* list = node->as_array();
@@ -296,7 +296,7 @@ private:
             }
         }
         if (const toml::node* node = t.get("run")) {
-            if (linux)
+            if (is_linux)
                 return set_error(line_of(*node), ConfigError::BadValue, prefix + "run",
                                  "a linux guest runs nk-init and its `services`; `run` is for rt guests");
             if (!read_argv(*node, prefix + "run", g.run)) return false;
