@@ -23,6 +23,7 @@
 #include "nk/nanokernel/panic.hpp"
 #include "nk/nanokernel/partition.hpp"
 #include "nk/nanokernel/recovery.hpp"
+#include "nk/netbridge/net_plan.hpp"
 
 namespace nk::nkd {
 namespace {
@@ -95,6 +96,11 @@ std::vector<std::string> Supervisor::init_argv(const GuestConfig& g) const {
             if (!g.watchdog.hook.empty()) daemon.insert(daemon.end(), {"--hook", g.watchdog.hook});
             services.insert(services.begin(), daemon);
         }
+        if (g.net.enabled) {
+            // Its netbridge router is its first service: the network is up before the others start.
+            if (auto plan = netbridge::plan_for(config_, g))
+                services.insert(services.begin(), {"nk-netbridge", "--plan", netbridge::encode(*plan)});
+        }
         argv.push_back("--loopback");
         argv.push_back("--services");
         argv.push_back(nlohmann::json(services).dump());
@@ -105,6 +111,18 @@ std::vector<std::string> Supervisor::init_argv(const GuestConfig& g) const {
     argv.insert(argv.end(), {"--exec", "--"});
     argv.insert(argv.end(), g.run.begin(), g.run.end());
     return argv;
+}
+
+// The guest's outside interface moves from the host's network namespace into the guest's before
+// the guest runs (I/O partitioning: the device is the guest's alone); its router gives it its
+// address. A veth moved so ends with the guest's namespace: a restarted gateway guest needs the
+// interface made again on the host (the config names it; nkd does not create it).
+void Supervisor::hand_over_interface(const GuestConfig& g, pid_t pid) const {
+    const std::string command = "ip link set dev '" + g.net.outside + "' netns " + std::to_string(pid);
+    const int status = std::system(command.c_str());
+    if (status != 0)
+        std::fprintf(stderr, "nkd: guest '%s': cannot hand it interface '%s' (%s: exit %d); it runs without it\n",
+                     g.name.c_str(), g.net.outside.c_str(), command.c_str(), WEXITSTATUS(status));
 }
 
 CgroupLimits Supervisor::limits_for(const GuestConfig& g) const {
@@ -235,6 +253,9 @@ void Supervisor::start(Guest& guest, bool is_restart) {
     for (const auto& fd : *fds) spec.keep_fds.push_back(fd.get());
     spec.stdout_fd = guest.console_write.get();
     spec.new_network = true;  // rt guests have no interface at all; linux guests get theirs from netbridge
+    // An rt guest's lwIP netif runs from the same plan a linux guest's router gets as an argument.
+    if (g.net.enabled && g.kind == GuestKind::Rt)
+        if (auto plan = netbridge::plan_for(config_, g)) spec.env.push_back("NK_NET_PLAN=" + netbridge::encode(*plan));
 
     region_.set_guest_state(g.id, layout::GuestState::Starting, true);
     auto started = start_partition(spec);
@@ -244,6 +265,7 @@ void Supervisor::start(Guest& guest, bool is_restart) {
         ::waitpid(started->pid, nullptr, 0);
         return fail_start("joining its cgroup: " + added.error().message);
     }
+    if (!g.net.outside.empty()) hand_over_interface(g, started->pid);
     if (auto go = started->release(); !go) std::fprintf(stderr, "nkd: guest '%s': %s\n", g.name.c_str(), go.error().message.c_str());
     guest.pid = started->pid;
     guest.pidfd = std::move(started->pidfd);

@@ -114,6 +114,7 @@ private:
     void log_console_line(Guest& guest, const std::string& line);
     void watch_failures(Guest& guest);
     void reclaim_objects(const GuestConfig& config);
+    void hand_over_interface(const GuestConfig& config, pid_t pid) const;
     [[nodiscard]] bool watched_by_a_running_watchdog(const GuestConfig& config) const;
     [[nodiscard]] CgroupLimits limits_for(const GuestConfig& config) const;
     [[nodiscard]] std::vector<std::string> init_argv(const GuestConfig& config) const;

@@ -447,14 +447,18 @@ private:
                 return set_error(value_line(*n, key), ConfigError::BadValue, sub + key,
                                  "only a linux guest has a TUN device and outside interfaces; an rt guest runs lwIP");
         if (!read_string(*n, sub, "tun", c.tun, false)) return false;
-        if (c.tun.empty() || c.tun.size() > 15 || c.tun.find_first_of("/ \t") != std::string::npos)
+        auto interface_name = [](const std::string& name) {
+            return !name.empty() && name.size() <= 15 && name.find_first_not_of(
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == std::string::npos;
+        };
+        if (!interface_name(c.tun))
             return set_error(value_line(*n, "tun"), ConfigError::BadValue, sub + "tun",
-                             quoted(c.tun) + " is not an interface name (1 to 15 characters, no '/' or spaces)");
+                             quoted(c.tun) + " is not an interface name (1 to 15 of A-Z a-z 0-9 _ . -)");
         if (!read_bool(*n, sub, "forward", c.forward)) return false;
         if (!read_string(*n, sub, "outside", c.outside, false)) return false;
-        if (c.outside.size() > 15 || c.outside.find_first_of("/ \t") != std::string::npos)
+        if (!c.outside.empty() && !interface_name(c.outside))
             return set_error(value_line(*n, "outside"), ConfigError::BadValue, sub + "outside",
-                             quoted(c.outside) + " is not an interface name (1 to 15 characters)");
+                             quoted(c.outside) + " is not an interface name (1 to 15 of A-Z a-z 0-9 _ . -)");
         if (!read_prefix(*n, sub, "outside_address", c.outside_address, false)) return false;
         if (c.outside.empty() != !c.outside_address)
             return set_error(c.where.line, ConfigError::MissingField, sub + (c.outside.empty() ? "outside" : "outside_address"),

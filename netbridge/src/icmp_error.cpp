@@ -21,8 +21,7 @@ bool is_icmp_error(const PacketFacts& facts, std::span<const std::uint8_t> packe
     return facts.version == 4 ? (type == 3 || type == 4 || type == 5 || type == 11 || type == 12) : type < 128;
 }
 
-std::vector<std::uint8_t> icmp4(std::span<const std::uint8_t> packet, const PacketFacts& facts, const IpPrefix& from,
-                                Unreachable why) {
+std::vector<std::uint8_t> icmp4(std::span<const std::uint8_t> packet, const PacketFacts& facts, Unreachable why) {
     // The original header and the first 8 bytes of its payload (RFC 792).
     const std::size_t quoted = std::min(packet.size(), facts.header_length + 8);
     std::vector<std::uint8_t> out(20 + 8 + quoted, 0);
@@ -30,7 +29,7 @@ std::vector<std::uint8_t> icmp4(std::span<const std::uint8_t> packet, const Pack
     put16(out, 2, static_cast<std::uint16_t>(out.size()));
     out[8] = 64;  // TTL
     out[9] = kProtoIcmp;
-    std::copy_n(from.bytes.begin(), 4, out.begin() + 12);
+    std::copy(facts.destination.begin(), facts.destination.end(), out.begin() + 12);
     std::copy(facts.source.begin(), facts.source.end(), out.begin() + 16);
     put16(out, 10, checksum_fold(checksum_add(0, {out.data(), 20})));
     out[20] = 3;                                     // destination unreachable
@@ -40,8 +39,7 @@ std::vector<std::uint8_t> icmp4(std::span<const std::uint8_t> packet, const Pack
     return out;
 }
 
-std::vector<std::uint8_t> icmp6(std::span<const std::uint8_t> packet, const PacketFacts& facts, const IpPrefix& from,
-                                Unreachable why) {
+std::vector<std::uint8_t> icmp6(std::span<const std::uint8_t> packet, const PacketFacts& facts, Unreachable why) {
     // As much of the original as fits in the minimum MTU (RFC 4443 3.1).
     const std::size_t quoted = std::min<std::size_t>(packet.size(), 1280 - 40 - 8);
     const std::size_t payload = 8 + quoted;
@@ -50,7 +48,7 @@ std::vector<std::uint8_t> icmp6(std::span<const std::uint8_t> packet, const Pack
     put16(out, 4, static_cast<std::uint16_t>(payload));
     out[6] = kProtoIcmp6;
     out[7] = 64;  // hop limit
-    std::copy_n(from.bytes.begin(), 16, out.begin() + 8);
+    std::copy(facts.destination.begin(), facts.destination.end(), out.begin() + 8);
     std::copy(facts.source.begin(), facts.source.end(), out.begin() + 24);
     out[40] = 1;                                     // destination unreachable
     out[41] = why == Unreachable::Network ? 0 : 3;   // no route / address unreachable
@@ -65,8 +63,7 @@ std::vector<std::uint8_t> icmp6(std::span<const std::uint8_t> packet, const Pack
 
 }  // namespace
 
-std::optional<std::vector<std::uint8_t>> unreachable_for(std::span<const std::uint8_t> packet, const IpPrefix& from4,
-                                                         const std::optional<IpPrefix>& from6, Unreachable why) {
+std::optional<std::vector<std::uint8_t>> unreachable_for(std::span<const std::uint8_t> packet, Unreachable why) {
     const auto facts = read_facts(packet);
     if (!facts || is_icmp_error(*facts, packet)) return std::nullopt;
     const auto& src = facts->source;
@@ -75,13 +72,13 @@ std::optional<std::vector<std::uint8_t>> unreachable_for(std::span<const std::ui
         const bool fragment = ((packet[6] & 0x1FU) | packet[7]) != 0;  // offset != 0: not the first
         const bool multicast = (dst[0] & 0xF0U) == 0xE0U || (dst[0] == 255 && dst[1] == 255 && dst[2] == 255 && dst[3] == 255);
         const bool bad_source = src[0] == 0 || (src[0] & 0xF0U) == 0xE0U || src[0] == 127;
-        if (fragment || multicast || bad_source || !from4.is_v4()) return std::nullopt;
-        return icmp4(packet, *facts, from4, why);
+        if (fragment || multicast || bad_source) return std::nullopt;
+        return icmp4(packet, *facts, why);
     }
     const bool multicast = dst[0] == 0xFF;
     const bool bad_source = src[0] == 0xFF || std::all_of(src.begin(), src.end(), [](std::uint8_t b) { return b == 0; });
-    if (multicast || bad_source || !from6) return std::nullopt;
-    return icmp6(packet, *facts, *from6, why);
+    if (multicast || bad_source) return std::nullopt;
+    return icmp6(packet, *facts, why);
 }
 
 }  // namespace nk::netbridge

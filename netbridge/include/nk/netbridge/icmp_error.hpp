@@ -2,7 +2,7 @@
 // cannot deliver, so a client fails at once (telnet: "No route to host") instead of waiting out
 // its retries.
 //
-//   auto reply = unreachable_for(packet, plan.address, plan.address6, Unreachable::Host);
+//   auto reply = unreachable_for(packet, Unreachable::Host);
 //   if (reply) tun.write(*reply);
 //
 // None is made (RFC 1122 3.2.2, RFC 4443 2.4) for an ICMP error, a fragment other than the
@@ -14,7 +14,6 @@
 #include <span>
 #include <vector>
 
-#include "nk/nanokernel/ip_prefix.hpp"
 
 namespace nk::netbridge {
 
@@ -23,11 +22,11 @@ enum class Unreachable {
     Host,     // its guest is down
 };
 
-// The complete IP packet of the error, from `from` (this guest's address of the packet's family;
-// std::nullopt when this guest has none of that family: no error then).
+// The complete IP packet of the error. It comes from the address the packet was for: the guest's
+// own kernel drops a packet that arrives with one of its own addresses as source (a martian), so
+// the error cannot come from the router's guest address, and the unreachable address stands in
+// for the router on the path as a host's own "unreachable" would.
 [[nodiscard]] std::optional<std::vector<std::uint8_t>> unreachable_for(std::span<const std::uint8_t> packet,
-                                                                       const IpPrefix& from4,
-                                                                       const std::optional<IpPrefix>& from6,
                                                                        Unreachable why);
 
 }  // namespace nk::netbridge

@@ -21,7 +21,7 @@
 namespace nk::netbridge {
 
 // struct virtio_net_hdr, spelled out so lwIP guests need no kernel headers; checked against the
-// kernel's in tun_device.cpp.
+// virtio spec (as tun_device.cpp notes).
 struct VnetHeader {
     std::uint8_t flags;         // 1: NEEDS_CSUM (checksum at csum_start + csum_offset left to do)
     std::uint8_t gso_type;      // 0 none, 1 TCPv4, 3 UDP, 4 TCPv6, 0x80 ECN

@@ -1,0 +1,106 @@
+// nk-netbridge: a linux guest's netbridge router (netbridge/router.hpp). nkd starts it as the
+// first service of every linux guest with a `net` table, with the guest's plan on the command
+// line; it can be run by hand inside a guest the same way.
+//
+//   nk-netbridge --plan 'self=alpha;id=1;kind=linux;mtu=1500;tun=nk0;address=10.77.1.1/24;peer=...'
+//                [--no-offload]
+//
+// It makes the TUN device, its addresses and routes; makes this guest's inbound packet ports;
+// for a gateway guest, sets up the outside interface and turns on forwarding; then routes until
+// SIGTERM or SIGINT, which is a clean exit (status 0).
+#include <net/if.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+
+#include "nk/nanokernel/guest.hpp"
+#include "nk/netbridge/router.hpp"
+
+namespace {
+
+// The outside interface is handed into this namespace by nkd just before the guest starts; it
+// may take a moment to show up when the router is started by hand.
+nk::Result<void> set_up_outside(const nk::netbridge::NetPlan& plan) {
+    for (int i = 0; i < 50 && ::if_nametoindex(plan.outside.c_str()) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (::if_nametoindex(plan.outside.c_str()) == 0)
+        return nk::fail(nk::RegionError::NotFound, "outside interface '" + plan.outside + "' is not in this guest");
+    const std::string family = plan.outside_address->is_v4() ? "-4" : "-6";
+    if (auto added = nk::netbridge::run_ip({family, "addr", "replace", plan.outside_address->text(), "dev", plan.outside}); !added)
+        return added;
+    return nk::netbridge::run_ip({"link", "set", "dev", plan.outside, "up"});
+}
+
+bool write_sysctl(const std::string& path, const char* value) {
+    std::ofstream out(path);
+    out << value;
+    return static_cast<bool>(out.flush());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"nk-netbridge: carries this guest's IP packets to the other guests as nanokernel messages"};
+    std::string plan_line;
+    bool no_offload = false;
+    app.add_option("--plan", plan_line, "this guest's netbridge plan (nkd writes it)")->required();
+    app.add_flag("--no-offload", no_offload, "no TSO/GSO or checksum offload: MTU-sized packets only");
+    CLI11_PARSE(app, argc, argv);
+
+    auto plan = nk::netbridge::decode_plan(plan_line);
+    if (!plan) {
+        std::fprintf(stderr, "nk-netbridge: %s\n", plan.error().message.c_str());
+        return 2;
+    }
+    auto region = nk::guest::attach();
+    if (!region) {
+        std::fprintf(stderr, "nk-netbridge: cannot attach to the region: %s\n", region.error().message.c_str());
+        return 1;
+    }
+    auto links = nk::netbridge::PacketLinks::open(region->get(), *plan);
+    auto stats = links ? nk::netbridge::NetStats::create(region->get(), *plan) : nk::Result<nk::netbridge::NetStats>(
+                                                                                     nk::fail(links.error()));
+    if (!stats) {
+        std::fprintf(stderr, "nk-netbridge: %s\n", stats.error().message.c_str());
+        return 1;
+    }
+    auto tun = nk::netbridge::TunDevice::open(*plan, {.offloads = !no_offload});
+    if (!tun) {
+        std::fprintf(stderr, "nk-netbridge: TUN device %s: %s\n", plan->tun.c_str(), tun.error().message.c_str());
+        return 1;
+    }
+    if (!plan->outside.empty()) {
+        if (auto outside = set_up_outside(*plan); !outside) {
+            std::fprintf(stderr, "nk-netbridge: %s\n", outside.error().message.c_str());
+            return 1;
+        }
+    }
+    if (plan->forward && (!write_sysctl("/proc/sys/net/ipv4/ip_forward", "1") ||
+                          (plan->address6 && !write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")))) {
+        std::fprintf(stderr, "nk-netbridge: cannot turn on forwarding in /proc/sys/net\n");
+        return 1;
+    }
+
+    asio::io_context io;
+    nk::netbridge::Router router(io, nk::netbridge::RouteTable(*plan), std::move(*tun), std::move(*links),
+                                 std::move(*stats));
+    asio::signal_set signals(io, SIGTERM, SIGINT);
+    signals.async_wait([&](const asio::error_code&, int) {
+        router.stop();
+        io.stop();
+    });
+    router.start();
+    std::fprintf(stderr, "nk-netbridge: guest '%s' on %s %s%s, mtu %u, %zu peer(s)%s%s\n", plan->guest.c_str(),
+                 plan->tun.c_str(), plan->address.text().c_str(),
+                 plan->address6 ? (" " + plan->address6->text()).c_str() : "", plan->mtu, plan->peers.size(),
+                 no_offload ? ", no offloads" : ", offloads on", plan->forward ? ", forwarding" : "");
+    io.run();
+    return 0;
+}

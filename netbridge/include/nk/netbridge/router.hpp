@@ -1,0 +1,71 @@
+// nk::netbridge::Router: the Asio shell around the routing core in a linux guest. Packets the
+// guest's TUN gives it go, by destination, to the owning guest's packet port; packets from its
+// inbound ports go into the TUN. A destination nobody owns, or whose guest is down, gets an
+// ICMP unreachable back at once.
+//
+//   asio::io_context io;
+//   Router router(io, region, plan, std::move(*tun), std::move(*links), std::move(*stats));
+//   router.start();
+//   io.run();
+//
+// All of it runs on the io_context's one thread; the only other thread is the PortWaiter's, which
+// sleeps on every inbound port at once (asio_port.hpp). Each wake-up handles at most kBatch
+// packets per direction, so neither starves the other.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+
+#include "nk/ipc/asio_port.hpp"
+#include "nk/netbridge/icmp_error.hpp"
+#include "nk/netbridge/net_stats.hpp"
+#include "nk/netbridge/packet_links.hpp"
+#include "nk/netbridge/route_table.hpp"
+#include "nk/netbridge/tun_device.hpp"
+
+namespace nk::netbridge {
+
+class Router {
+public:
+    static constexpr std::size_t kBatch = 64;
+
+    Router(asio::io_context& io, RouteTable routes, TunDevice tun, PacketLinks links, NetStats stats);
+    Router(const Router&) = delete;
+    Router& operator=(const Router&) = delete;
+    ~Router();
+
+    void start();
+    void stop();
+
+private:
+    using Buffer = std::array<std::byte, kMaxMessage>;
+
+    void wait_tun();
+    void drain_tun();
+    void forward(std::span<const std::byte> message);
+    void deliver_plain(std::size_t peer, const VnetHeader& header, std::span<const std::uint8_t> packet);
+    void count_send(std::size_t peer, SendResult result, std::size_t bytes, std::span<const std::uint8_t> packet);
+    void answer_unreachable(std::span<const std::uint8_t> packet, Unreachable why);
+    void receive_from(std::size_t peer);
+    void inbound(std::size_t peer, std::size_t length);
+    [[nodiscard]] bool source_allowed(std::size_t peer, std::span<const std::uint8_t> packet) const;
+
+    asio::io_context& io_;
+    RouteTable routes_;
+    TunDevice tun_;
+    PacketLinks links_;
+    NetStats stats_;
+    asio::posix::stream_descriptor tun_wait_;
+    ipc::PortWaiter waiter_;
+    std::unique_ptr<Buffer> from_tun_;
+    std::vector<std::unique_ptr<Buffer>> from_peer_;
+    std::vector<std::uint8_t> plain_;  // one segmented packet with its header, for an lwIP peer
+    bool stopped_ = false;
+};
+
+}  // namespace nk::netbridge
