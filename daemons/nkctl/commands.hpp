@@ -15,6 +15,7 @@ int queues_command(const Target& target, bool json);
 int events_command(const Target& target, bool json);
 int ports_command(const Target& target, bool json);
 int interrupts_command(const Target& target, bool json);
+int net_command(const Target& target, bool json);
 // Prints platform events (failures, restarts) as JSON lines; `count` 0: until interrupted.
 int follow_command(const Target& target, std::size_t count);
 int guests_command(const Target& target, bool json);

@@ -9,6 +9,7 @@
 //   nkctl events --follow [--count N]  failures and restarts as they happen, JSON lines
 //   nkctl ports [--json]               ports: owner, up or down, capacity, queued, sent, received, drops
 //   nkctl interrupts [--json]          interrupt lines, doorbells (pending, raised) and virtual timers
+//   nkctl net [--json]                 netbridge addresses and per-route counters (packets, bytes, drops)
 //   nkctl guests [--json]              every guest: state, init pid, incarnation, restarts, last failure
 //   nkctl crash-info GUEST [--json]    its last failure: detector, panic record, console tail
 //   nkctl stop|start|restart GUEST     ask nkd to stop, start or restart one guest
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
     events->add_option("--count", follow_count, "with --follow: stop after this many events");
     auto* ports = add_listing(app, "ports", "list ports");
     auto* interrupts = add_listing(app, "interrupts", "list interrupt lines, doorbells and virtual timers");
+    auto* net = add_listing(app, "net", "list each guest's netbridge address and every route's counters");
 
     auto* guests = add_listing(app, "guests", "list the guests: state, pid, incarnation, restarts, last failure");
 
@@ -89,6 +91,7 @@ int main(int argc, char** argv) {
     if (*events) return nk::ctl::events_command(target, json);
     if (*ports) return nk::ctl::ports_command(target, json);
     if (*interrupts) return nk::ctl::interrupts_command(target, json);
+    if (*net) return nk::ctl::net_command(target, json);
     if (*crash) return nk::ctl::crash_info_command(target, crash_guest, json, crash_lines);
     if (*guests) return nk::ctl::guests_command(target, json);
     if (*exec) return nk::ctl::exec_command(target, exec_guest, exec_argv);

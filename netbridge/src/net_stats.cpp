@@ -1,5 +1,7 @@
 #include "nk/netbridge/net_stats.hpp"
 
+#include <sys/socket.h>
+
 #include <cstring>
 
 namespace nk::netbridge {
@@ -23,6 +25,14 @@ Result<NetStats> NetStats::create(const Region& region, const NetPlan& plan) {
     table->header.route_count = static_cast<std::uint32_t>(plan.peers.size());
     table->header.guest_id = plan.guest_id;
     for (std::size_t i = 0; i < plan.peers.size(); ++i) table->routes[i].guest_id = plan.peers[i].guest_id;
+    std::memcpy(table->header.address4, plan.address.bytes.data(), 4);
+    table->header.prefix4 = plan.address.length;
+    if (plan.address6) {
+        std::memcpy(table->header.address6, plan.address6->bytes.data(), 16);
+        table->header.prefix6 = plan.address6->length;
+    }
+    table->header.is_linux = plan.is_linux ? 1 : 0;
+    if (plan.is_linux) std::strncpy(table->header.interface, plan.tun.c_str(), sizeof table->header.interface - 1);
     // release: the shape above is seen before the magic; pairs with the acquire in read_net_stats().
     layout::atomic(table->header.magic).store(kNetStatsMagic, std::memory_order_release);
     return NetStats(std::move(*segment), table);
@@ -45,6 +55,19 @@ Result<NetStatsCopy> read_net_stats(const Region& region, std::string_view guest
     copy.header.version = table->header.version;  // plain: written before the magic was published
     copy.header.route_count = table->header.route_count;
     copy.header.guest_id = table->header.guest_id;
+    copy.header.is_linux = table->header.is_linux;
+    // The address fields are checked as any guest-written bytes: a bad prefix is shown as none.
+    auto prefix = [](const std::uint8_t* bytes, std::size_t size, unsigned length) -> std::optional<IpPrefix> {
+        if (length == 0 || length > size * 8) return std::nullopt;
+        IpPrefix p;
+        p.family = size == 4 ? AF_INET : AF_INET6;
+        std::memcpy(p.bytes.data(), bytes, size);
+        p.length = static_cast<std::uint8_t>(length);
+        return p;
+    };
+    copy.address = prefix(table->header.address4, 4, table->header.prefix4);
+    copy.address6 = prefix(table->header.address6, 16, table->header.prefix6);
+    copy.interface.assign(table->header.interface, strnlen(table->header.interface, sizeof table->header.interface));
     copy.header.no_route = load(table->header.no_route);
     copy.header.malformed = load(table->header.malformed);
     copy.header.icmp_sent = load(table->header.icmp_sent);

@@ -25,7 +25,7 @@ VnetHeader header_of(std::span<const std::byte> message) {
 
 Router::Router(asio::io_context& io, RouteTable routes, TunDevice tun, PacketLinks links, NetStats stats)
     : io_(io), routes_(std::move(routes)), tun_(std::move(tun)), links_(std::move(links)), stats_(std::move(stats)),
-      tun_wait_(io, tun_.fd()), waiter_(io), from_tun_(std::make_unique<Buffer>()) {
+      tun_wait_(io, tun_.fd()), waiter_(io), from_tun_(std::make_unique<Buffer>()), retry_(io) {
     for (std::size_t i = 0; i < links_.peer_count(); ++i) from_peer_.push_back(std::make_unique<Buffer>());
 }
 
@@ -44,6 +44,7 @@ void Router::stop() {
     stopped_ = true;
     asio::error_code ignored;
     tun_wait_.cancel(ignored);
+    retry_.cancel();
     waiter_.cancel_all();
 }
 
@@ -51,7 +52,28 @@ void Router::wait_tun() {
     tun_wait_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const asio::error_code& error) {
         if (error || stopped_) return;
         drain_tun();
-        wait_tun();
+        if (held_ == 0) wait_tun();  // else retry_held() resumes reading once it is sent
+    });
+}
+
+// How long a packet may wait for room before it is dropped after all (a receiver that stopped
+// reading must not stall this guest's traffic to every other peer for long).
+constexpr auto kHoldLimit = std::chrono::milliseconds(5);
+constexpr auto kRetryEvery = std::chrono::microseconds(20);
+
+void Router::retry_held() {
+    retry_.expires_after(kRetryEvery);
+    retry_.async_wait([this](const asio::error_code& error) {
+        if (error || stopped_) return;
+        if (!forward({from_tun_->data(), held_})) {
+            if (std::chrono::steady_clock::now() - held_since_ < kHoldLimit) return retry_held();
+            const auto route = routes_.route(std::span(reinterpret_cast<const std::uint8_t*>(from_tun_->data()) + sizeof(VnetHeader),
+                                                       held_ - sizeof(VnetHeader)));
+            if (route.kind == Verdict::Deliver) NetStats::add(stats_.route(route.peer).drop_full);
+        }
+        held_ = 0;
+        drain_tun();
+        if (held_ == 0) wait_tun();
     });
 }
 
@@ -64,33 +86,41 @@ void Router::drain_tun() {
             return;
         }
         if (*got == 0) return;
-        forward({from_tun_->data(), *got});
+        if (!forward({from_tun_->data(), *got})) {
+            held_ = *got;
+            held_since_ = std::chrono::steady_clock::now();
+            retry_held();
+            return;
+        }
     }
 }
 
-void Router::forward(std::span<const std::byte> message) {
+bool Router::forward(std::span<const std::byte> message) {
     if (message.size() <= sizeof(VnetHeader)) {
         NetStats::add(stats_.header().malformed);
-        return;
+        return true;
     }
     const auto packet = as_u8(message.subspan(sizeof(VnetHeader)));
     const Route route = routes_.route(packet);
     switch (route.kind) {
-        case Verdict::Malformed: NetStats::add(stats_.header().malformed); return;
-        case Verdict::Local: return;  // the kernel delivers its own; nothing to carry
+        case Verdict::Malformed: NetStats::add(stats_.header().malformed); return true;
+        case Verdict::Local: return true;  // the kernel delivers its own; nothing to carry
         case Verdict::NoRoute:
             NetStats::add(stats_.header().no_route);
             answer_unreachable(packet, Unreachable::Network);
-            return;
+            return true;
         case Verdict::Deliver: break;
     }
     const std::size_t peer = route.peer;
     const VnetHeader header = header_of(message);
     if (!routes_.plan().peers[peer].is_linux && (header.gso_type != kGsoNone || (header.flags & kVnetNeedsCsum))) {
         deliver_plain(peer, header, packet);
-        return;
+        return true;
     }
-    count_send(peer, links_.send(peer, message), message.size(), packet);
+    const SendResult result = links_.send(peer, message);
+    if (result == SendResult::Full) return false;
+    count_send(peer, result, message.size(), packet);
+    return true;
 }
 
 // An lwIP peer takes only whole, checksummed packets: cut and finish them here.

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -24,7 +25,7 @@
 namespace nk::netbridge {
 
 inline constexpr std::uint64_t kNetStatsMagic = 0x4e4b'4e45'5453'0001ULL;  // "NKNETS" 0001
-inline constexpr std::uint32_t kNetStatsVersion = 1;
+inline constexpr std::uint32_t kNetStatsVersion = 2;
 inline constexpr std::uint32_t kMaxRoutes = layout::kMaxGuests;
 
 // One peer's counters. "tx" is toward the peer, "rx" from it. Every field is atomic.
@@ -57,15 +58,26 @@ struct NetStatsHeader {
     std::uint64_t icmp_sent;        // atomic: unreachables written back to the sender
     std::uint64_t local_errors;     // atomic: TUN or port errors other than the drops above
     std::uint64_t reserved2;
+    // Who the writer is on the net, for `nkctl net` (which may have no config to look at).
+    std::uint8_t address4[4];       // network order
+    std::uint8_t prefix4;
+    std::uint8_t prefix6;           // 0: no IPv6 address
+    std::uint8_t is_linux;          // 1: a TUN router, 0: an lwIP netif
+    std::uint8_t reserved3;
+    std::uint8_t address6[16];
+    char interface[16];             // the TUN device ("" for lwIP), NUL-terminated
+    std::uint8_t reserved4[24];
 };
-static_assert(std::is_standard_layout_v<NetStatsHeader> && sizeof(NetStatsHeader) == 64);
+static_assert(std::is_standard_layout_v<NetStatsHeader> && sizeof(NetStatsHeader) == 128);
 static_assert(offsetof(NetStatsHeader, route_count) == 12 && offsetof(NetStatsHeader, no_route) == 24);
+static_assert(offsetof(NetStatsHeader, address4) == 64 && offsetof(NetStatsHeader, address6) == 72 &&
+              offsetof(NetStatsHeader, interface) == 88);
 
 struct NetStatsTable {
     NetStatsHeader header;
     NetRouteCounters routes[kMaxRoutes];
 };
-static_assert(sizeof(NetStatsTable) == 64 + 80 * kMaxRoutes);
+static_assert(sizeof(NetStatsTable) == 128 + 80 * kMaxRoutes);
 
 [[nodiscard]] std::string stats_name(std::string_view guest);
 
@@ -90,7 +102,9 @@ private:
 
 // The reader's side: a checked copy, or an error saying what is wrong with the segment.
 struct NetStatsCopy {
-    NetStatsHeader header;
+    NetStatsHeader header;  // counters as loaded; the address fields as written
+    std::optional<IpPrefix> address, address6;
+    std::string interface;
     std::vector<NetRouteCounters> routes;
 };
 [[nodiscard]] Result<NetStatsCopy> read_net_stats(const Region& region, std::string_view guest);

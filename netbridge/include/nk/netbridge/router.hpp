@@ -14,11 +14,13 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <vector>
 
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 
 #include "nk/ipc/asio_port.hpp"
@@ -47,7 +49,10 @@ private:
 
     void wait_tun();
     void drain_tun();
-    void forward(std::span<const std::byte> message);
+    // False when the peer's port is full: the message stays in from_tun_ and the TUN is not read
+    // again until it is sent (back-pressure the guest's TCP feels, instead of a drop it must repair).
+    bool forward(std::span<const std::byte> message);
+    void retry_held();
     void deliver_plain(std::size_t peer, const VnetHeader& header, std::span<const std::uint8_t> packet);
     void count_send(std::size_t peer, SendResult result, std::size_t bytes, std::span<const std::uint8_t> packet);
     void answer_unreachable(std::span<const std::uint8_t> packet, Unreachable why);
@@ -65,6 +70,9 @@ private:
     std::unique_ptr<Buffer> from_tun_;
     std::vector<std::unique_ptr<Buffer>> from_peer_;
     std::vector<std::uint8_t> plain_;  // one segmented packet with its header, for an lwIP peer
+    std::size_t held_ = 0;             // bytes of from_tun_ waiting for room in a full port
+    std::chrono::steady_clock::time_point held_since_{};
+    asio::steady_timer retry_;
     bool stopped_ = false;
 };
 
