@@ -44,6 +44,19 @@ packages=(
   # stress-ng loads guests in the watchdog soak (no false failures under load)
   stress-ng
   iproute2
+  # The netbridge tests and benchmark use real programs between guests: ping, telnet against
+  # telnetd (behind systemd-socket-activate), ftp against vsftpd, driven by expect; iperf3 and
+  # sockperf measure it against veth and pasta (passt)
+  iputils-ping
+  inetutils-telnet
+  inetutils-telnetd
+  systemd
+  vsftpd
+  ftp
+  expect
+  iperf3
+  sockperf
+  passt
   util-linux
   procps
 )

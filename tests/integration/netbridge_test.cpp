@@ -1,0 +1,282 @@
+// The netbridge with real programs between real guests: ping, an interactive telnet login (driven
+// by expect), ftp of a 20 MB file, a guest killed mid-traffic and back, and an outside host in
+// its own network namespace reaching the guests through the gateway guest. Everything runs in
+// namespaces these tests make and remove; nothing leaves them.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "test_platform.hpp"
+
+namespace nk {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using test::CommandResult;
+
+constexpr const char* kUser = "nknettest";
+constexpr const char* kPassword = "nk-Net-Pass1";
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// alpha and beta (linux; beta serves telnet and ftp) and rt, all linked, each with a subnet.
+// `alpha_net` adds to alpha's net table (the gateway test gives it an outside interface).
+std::string three_guests_toml(const std::string& name, const std::string& alpha_net) {
+    return "[platform]\nname = \"" + name + "\"\nlock_memory = false\n"
+           "[areas]\nlink_size = \"4 MiB\"\ncommon_size = \"64 KiB\"\npnv_size = \"64 KiB\"\n"
+           "[[guests]]\nid = 1\nname = \"alpha\"\nkind = \"linux\"\nmemory = \"64 KiB\"\ncpus = [0]\n"
+           "services = [[\"sleep\", \"infinity\"]]\n"
+           "net = { address = \"10.77.1.1/24\", address6 = \"fd77:1::1/64\"" + alpha_net + " }\n"
+           "[[guests]]\nid = 2\nname = \"beta\"\nkind = \"linux\"\nmemory = \"64 KiB\"\ncpus = [0]\n"
+           "net = { address = \"10.77.2.1/24\", address6 = \"fd77:2::1/64\" }\n"
+           "services = [[\"/usr/bin/systemd-socket-activate\", \"--inetd\", \"-l\", \"23\", \"-a\", \"/usr/sbin/telnetd\"],\n"
+           "  [\"/usr/sbin/vsftpd\", \"-olisten=YES\", \"-olisten_ipv6=NO\", \"-obackground=NO\", \"-olocal_enable=YES\",\n"
+           "   \"-owrite_enable=YES\", \"-oseccomp_sandbox=NO\"]]\n"
+           "[[guests]]\nid = 3\nname = \"rt\"\nkind = \"rt\"\nmemory = \"64 KiB\"\ncpus = [0]\npriority = 10\n"
+           "net = { address = \"10.77.3.1/24\" }\nrun = [\"nk_example_rt_ticker\", \"alpha\"]\n"
+           "[[links]]\nguests = [\"alpha\", \"beta\"]\n[[links]]\nguests = [\"alpha\", \"rt\"]\n"
+           "[[links]]\nguests = [\"beta\", \"rt\"]\n"
+           "[[access]]\nobjects = \"*\"\nguests = [\"*\"]\nrights = \"rw\"\n";
+}
+
+class Netbridge : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        // A real account for /bin/login and vsftpd, made for these tests and removed after them.
+        if (::geteuid() != 0) return;
+        (void)std::system((std::string("id ") + kUser + " >/dev/null 2>&1 || useradd -M -d /tmp -s /bin/sh " + kUser).c_str());
+        (void)std::system((std::string("echo '") + kUser + ":" + kPassword + "' | chpasswd").c_str());
+    }
+    static void TearDownTestSuite() {
+        if (::geteuid() == 0) (void)std::system((std::string("userdel ") + kUser + " >/dev/null 2>&1").c_str());
+    }
+
+    void SetUp() override {
+        NK_REQUIRE_ROOT();
+        char pattern[] = "/tmp/nk-net-XXXXXX";
+        dir = ::mkdtemp(pattern);
+        ::chmod(dir.c_str(), 0777);  // vsftpd's user writes its upload here
+        // nkd's run directory is hidden from the guests: the files they share with the test live beside it.
+        run_dir = dir + "/run";
+        std::filesystem::create_directory(run_dir);
+        platform = "net" + std::to_string(::getpid()) + "x" + std::to_string(counter++);
+    }
+    void TearDown() override {
+        stop_nkd();
+        for (const auto& command : cleanup) (void)std::system(command.c_str());
+        if (!dir.empty()) std::filesystem::remove_all(dir);
+    }
+
+    void start_nkd(const std::string& alpha_net = {}) {
+        config = run_dir + "/" + platform + ".toml";
+        std::ofstream(config) << three_guests_toml(platform, alpha_net);
+        log = run_dir + "/nkd.log";
+        nkd = ::fork();
+        if (nkd == 0) {
+            ::setenv("NK_RUN_DIR", run_dir.c_str(), 1);
+            const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            ::dup2(out, 2);
+            const std::string bin = test::binary("nkd");
+            ::execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        ASSERT_TRUE(wait_until([&] { return all_routers_up(); }, 15s)) << read_file(log);
+    }
+
+    int stop_nkd() {
+        if (nkd <= 0) return -1;
+        ::kill(nkd, SIGTERM);
+        int status = 0;
+        ::waitpid(nkd, &status, 0);
+        nkd = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+
+    CommandResult nkctl(const std::string& args) const {
+        return test::run_command(run_dir, test::binary("nkctl") + " " + args + " --platform " + platform);
+    }
+    CommandResult exec(const std::string& guest, const std::string& command) const {
+        return test::run_command(run_dir, test::binary("nkctl") + " exec --platform " + platform + " " + guest + " -- " + command);
+    }
+    nlohmann::json net() const {
+        auto out = nkctl("net --json");
+        return out.status == 0 ? nlohmann::json::parse(out.output, nullptr, false) : nlohmann::json::array();
+    }
+    // Both linux guests' routers have made their ports and counters, and the guests run.
+    bool all_routers_up() const {
+        int up = 0;
+        for (const auto& g : net())
+            if (g.is_object() && g["netbridge"] == "tun" && g["state"] == "running") ++up;
+        return up == 2;
+    }
+    std::string state_of(const std::string& name) const {
+        auto out = nkctl("guests --json");
+        if (out.status != 0) return "";
+        for (const auto& g : nlohmann::json::parse(out.output, nullptr, false))
+            if (g.is_object() && g["name"] == name) return g["state"];
+        return "";
+    }
+    pid_t pid_in(const std::string& guest, const std::string& program) const {
+        auto out = exec(guest, "pgrep -x " + program);
+        return out.status == 0 ? static_cast<pid_t>(std::stol(out.output)) : -1;
+    }
+    // Runs an expect script (written to a file) in `guest`.
+    CommandResult expect(const std::string& guest, const std::string& script) const {
+        const std::string path = dir + "/script" + std::to_string(++scripts) + ".exp";
+        std::ofstream(path) << script;
+        return exec(guest, "expect " + path);
+    }
+    static std::string telnet_login_script(const std::string& host) {
+        return std::string("set timeout 15\nspawn telnet ") + host + "\n" +
+               "expect \"login:\" { send \"" + kUser + "\\r\" } timeout { puts \"\\nNO-LOGIN-PROMPT\"; exit 2 }\n"
+               "expect \"Password:\" { send \"" + kPassword + "\\r\" } timeout { puts \"\\nNO-PASSWORD-PROMPT\"; exit 3 }\n"
+               "expect -re {\\$ $} { send \"echo answer-\\$((6*7)) from `hostname`\\r\" } timeout { puts \"\\nNO-SHELL\"; exit 4 }\n"
+               "expect \"answer-42 from beta\" {} timeout { puts \"\\nNO-ANSWER\"; exit 5 }\n"
+               "send \"exit\\r\"\nexpect eof\n";
+    }
+
+    template <class Pred>
+    static bool wait_until(Pred pred, std::chrono::milliseconds limit) {
+        const auto end = Clock::now() + limit;
+        while (Clock::now() < end) {
+            if (pred()) return true;
+            std::this_thread::sleep_for(20ms);
+        }
+        return pred();
+    }
+
+    static inline int counter = 0;
+    mutable int scripts = 0;
+    std::vector<std::string> cleanup;
+    std::string dir, run_dir, platform, config, log;
+    pid_t nkd = -1;
+};
+
+TEST_F(Netbridge, PingAndPing6ReachTheOtherLinuxGuest) {
+    start_nkd();
+    auto v4 = exec("alpha", "ping -c 3 -i 0.2 -W 2 10.77.2.1");
+    EXPECT_EQ(v4.status, 0) << v4.output;
+    EXPECT_NE(v4.output.find("3 received"), std::string::npos) << v4.output;
+    auto v6 = exec("beta", "ping -6 -c 3 -i 0.2 -W 2 fd77:1::1");
+    EXPECT_EQ(v6.status, 0) << v6.output;
+    EXPECT_NE(v6.output.find("3 received"), std::string::npos) << v6.output;
+
+    // Each ping crossed alpha->beta and back: the routes' counters say so.
+    bool counted = false;
+    for (const auto& g : net())
+        if (g["guest"] == "alpha") {
+            EXPECT_EQ(g["address"], "10.77.1.1/24");
+            EXPECT_EQ(g["address6"], "fd77:1::1/64");
+            for (const auto& r : g["routes"])
+                if (r["to"] == "beta") counted = r["tx_packets"].get<std::uint64_t>() >= 3 && r["rx_packets"].get<std::uint64_t>() >= 3;
+        }
+    EXPECT_TRUE(counted) << nkctl("net --json").output;
+}
+
+TEST_F(Netbridge, TelnetLogsInToTheOtherGuestAndRunsACommand) {
+    start_nkd();
+    auto session = expect("alpha", telnet_login_script("10.77.2.1"));
+    EXPECT_EQ(session.status, 0) << session.output;
+    EXPECT_NE(session.output.find("answer-42 from beta"), std::string::npos) << session.output;
+}
+
+TEST_F(Netbridge, FtpMovesTwentyMegabytesBothWaysIntact) {
+    start_nkd();
+    const std::string up = dir + "/up.bin", down = dir + "/down.bin";
+    ASSERT_EQ(std::system(("head -c 20971520 /dev/urandom > " + up).c_str()), 0);
+    std::ofstream(dir + "/ftp.cmds") << "user " << kUser << " " << kPassword << "\nbinary\ncd " << dir
+                                     << "\nput " << up << " remote.bin\nget remote.bin " << down << "\nbye\n";
+    auto session = exec("alpha", "sh -c 'ftp -n -v 10.77.2.1 < " + dir + "/ftp.cmds'");
+    EXPECT_EQ(session.status, 0) << session.output;
+    EXPECT_NE(session.output.find("20971520 bytes sent"), std::string::npos) << session.output;
+    EXPECT_NE(session.output.find("20971520 bytes received"), std::string::npos) << session.output;
+    auto sums = test::run_command(dir, "sha256sum " + up + " " + dir + "/remote.bin " + down + " | cut -d' ' -f1 | uniq | wc -l");
+    EXPECT_EQ(sums.output, "1\n") << test::run_command(dir, "sha256sum " + dir + "/*.bin").output;
+}
+
+TEST_F(Netbridge, DeadOrUnknownDestinationsFailAtOnceAndTrafficResumesAfterRestart) {
+    start_nkd();
+    const pid_t alpha_router = pid_in("alpha", "nk-netbridge");
+    ASSERT_GT(alpha_router, 0);
+
+    // A guest that is configured but runs no stack yet (rt here runs only its ticker) is
+    // "host unreachable" at once.
+    auto start = Clock::now();
+    auto rt = exec("alpha", "ping -c 1 -W 5 10.77.3.1");
+    EXPECT_NE(rt.status, 0);
+    EXPECT_NE(rt.output.find("Unreachable"), std::string::npos) << rt.output;
+    EXPECT_LT(Clock::now() - start, 3s);
+
+    // Beta is killed while alpha sends to it: alpha's connects fail fast, they do not hang.
+    auto beta = nlohmann::json::parse(nkctl("guests --json").output, nullptr, false);
+    pid_t beta_init = -1;
+    for (const auto& g : beta)
+        if (g["name"] == "beta") beta_init = g["pid"];
+    ASSERT_GT(beta_init, 0);
+    ASSERT_EQ(::kill(beta_init, SIGKILL), 0);
+    ASSERT_TRUE(wait_until([&] { return state_of("beta") != "running"; }, 5s));
+    start = Clock::now();
+    auto refused = exec("alpha", "python3 -c \"import socket; s=socket.socket(); s.settimeout(10); s.connect(('10.77.2.1', 23))\"");
+    EXPECT_NE(refused.status, 0);
+    EXPECT_NE(refused.output.find("No route to host"), std::string::npos) << refused.output;
+    EXPECT_LT(Clock::now() - start, 3s) << "a connect to a dead guest must fail at once";
+
+    // Beta comes back; a new telnet session works, and alpha's router is the same process.
+    ASSERT_TRUE(wait_until([&] { return state_of("beta") == "running" && all_routers_up(); }, 15s)) << read_file(log);
+    bool logged_in = false;
+    for (int attempt = 0; attempt < 20 && !logged_in; ++attempt) {  // beta's telnetd may still be starting
+        logged_in = expect("alpha", telnet_login_script("10.77.2.1")).status == 0;
+        if (!logged_in) std::this_thread::sleep_for(250ms);
+    }
+    EXPECT_TRUE(logged_in) << expect("alpha", telnet_login_script("10.77.2.1")).output;
+    EXPECT_EQ(pid_in("alpha", "nk-netbridge"), alpha_router);
+    bool counted_down = false;
+    for (const auto& g : net())
+        if (g["guest"] == "alpha")
+            for (const auto& r : g["routes"])
+                if (r["to"] == "beta") counted_down = r["drops"]["peer_down"].get<std::uint64_t>() >= 1;
+    EXPECT_TRUE(counted_down) << nkctl("net --json").output;
+}
+
+TEST_F(Netbridge, OutsideHostReachesTheGuestsThroughTheGatewayGuest) {
+    // The outside network: a namespace with one end of a veth; the other end goes to alpha.
+    const std::string outside_ns = "nkout" + std::to_string(::getpid());
+    const std::string veth = "nkv" + std::to_string(::getpid() % 100000), peer = veth + "o";
+    cleanup.push_back("ip netns del " + outside_ns + " 2>/dev/null");
+    cleanup.push_back("ip link del " + veth + " 2>/dev/null");
+    ASSERT_EQ(std::system(("ip netns add " + outside_ns + " && ip link add " + veth + " type veth peer name " + peer +
+                           " && ip link set " + peer + " netns " + outside_ns + " && ip -n " + outside_ns + " addr add 192.168.77.2/24 dev " +
+                           peer + " && ip -n " + outside_ns + " link set " + peer + " up && ip -n " + outside_ns +
+                           " link set lo up && ip -n " + outside_ns + " route add 10.77.0.0/16 via 192.168.77.1").c_str()),
+              0);
+    start_nkd(", forward = true, outside = \"" + veth + "\", outside_address = \"192.168.77.1/24\"");
+    // From the outside host to beta: through alpha's kernel (forwarding) and both routers.
+    auto ping = test::run_command(dir, "ip netns exec " + outside_ns + " ping -c 3 -i 0.2 -W 2 10.77.2.1");
+    EXPECT_EQ(ping.status, 0) << ping.output << read_file(log);
+    // And beta to the outside host: its default route leads to the gateway guest.
+    auto back = exec("beta", "ping -c 2 -i 0.2 -W 2 192.168.77.2");
+    EXPECT_EQ(back.status, 0) << back.output;
+    const std::string script = dir + "/outside.exp";
+    std::ofstream(script) << telnet_login_script("10.77.2.1");
+    auto telnet = test::run_command(dir, "ip netns exec " + outside_ns + " expect " + script);
+    EXPECT_EQ(telnet.status, 0) << telnet.output;
+}
+
+}  // namespace
+}  // namespace nk
