@@ -4,8 +4,8 @@
 #
 #   scripts/bench.sh ipc|rpc|watchdog [--rounds N]
 #
-# Areas: ipc, rpc (nk::rpc against gRPC C++ over a Unix socket), watchdog (detection latency); the
-# others arrive with their issues: net, rt.
+# Areas: ipc, rpc (nk::rpc against gRPC C++ over a Unix socket), watchdog (detection latency), net
+# (nk-netbridge against veth and pasta: iperf3, sockperf); rt arrives with its issue.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -39,7 +39,15 @@ case "$area" in
     "$build/bin/nk_bench_rpc" --json bench-results/rpc.json "$@"
     echo "wrote bench-results/rpc.json"
     ;;
-  net | rt)
+  net)
+    # Real programs on three paths: two nk guests over nk-netbridge, a veth pair, pasta.
+    cmake -S . -B "$build" -DNK_BUILD_EXAMPLES=ON >/dev/null
+    cmake --build "$build" -j"$(nproc)" --target nkd nkctl nk-init nk-netbridge >/dev/null
+    echo "== net: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n1), kernel $(uname -r)"
+    python3 tests/bench/net_bench.py --bin "$build/bin" --json bench-results/net.json "$@"
+    echo "wrote bench-results/net.json"
+    ;;
+  rt)
     echo "bench.sh: area '$area' has no benchmarks yet (its issue is still open)" >&2
     exit 2
     ;;

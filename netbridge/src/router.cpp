@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include <asio/post.hpp>
+#include "nk/nanokernel/detail/futex.hpp"
 
 #include "nk/netbridge/gso.hpp"
 #include "nk/netbridge/icmp_error.hpp"
@@ -25,7 +25,7 @@ VnetHeader header_of(std::span<const std::byte> message) {
 
 Router::Router(asio::io_context& io, RouteTable routes, TunDevice tun, PacketLinks links, NetStats stats)
     : io_(io), routes_(std::move(routes)), tun_(std::move(tun)), links_(std::move(links)), stats_(std::move(stats)),
-      tun_wait_(io, tun_.fd()), waiter_(io), from_tun_(std::make_unique<Buffer>()), retry_(io) {
+      tun_wait_(io, tun_.fd()), from_tun_(std::make_unique<Buffer>()), retry_(io) {
     for (std::size_t i = 0; i < links_.peer_count(); ++i) from_peer_.push_back(std::make_unique<Buffer>());
 }
 
@@ -36,7 +36,7 @@ Router::~Router() {
 
 void Router::start() {
     wait_tun();
-    for (std::size_t peer = 0; peer < links_.peer_count(); ++peer) receive_from(peer);
+    inbound_thread_ = std::thread([this] { inbound_loop(); });
 }
 
 void Router::stop() {
@@ -45,7 +45,10 @@ void Router::stop() {
     asio::error_code ignored;
     tun_wait_.cancel(ignored);
     retry_.cancel();
-    waiter_.cancel_all();
+    // seq_cst: the inbound thread reads the word before it sleeps on it (futex_waitv compares).
+    std::atomic_ref<std::uint32_t>(stop_word_).store(1, std::memory_order_seq_cst);
+    detail::futex_wake_private(&stop_word_, 1);
+    if (inbound_thread_.joinable()) inbound_thread_.join();
 }
 
 void Router::wait_tun() {
@@ -168,27 +171,45 @@ void Router::answer_unreachable(std::span<const std::uint8_t> packet, Unreachabl
     NetStats::add(stats_.header().icmp_sent);
 }
 
-void Router::receive_from(std::size_t peer) {
-    if (stopped_) return;
-    waiter_.async_receive(links_.inbound(peer), *from_peer_[peer], [this, peer](Result<std::size_t> got) {
-        if (stopped_) return;
-        if (!got) {
-            NetStats::add(stats_.header().local_errors);
-            std::fprintf(stderr, "nk-netbridge: from '%s': %s\n", routes_.plan().peers[peer].guest.c_str(),
-                         got.error().message.c_str());
-            // A corrupt port stays corrupt; a wait that was merely refused is tried again later.
-            if (got.error().code == make_error_code(RegionError::Corrupt)) return;
-        } else {
-            inbound(peer, *got);
-            // More are often waiting: take up to a batch now, then sleep again.
-            for (std::size_t n = 1; n < kBatch; ++n) {
-                auto next = links_.inbound(peer).try_receive(*from_peer_[peer]);
-                if (!next || !*next) break;
-                inbound(peer, **next);
+bool Router::drain_inbound() {
+    bool any = false;
+    for (std::size_t peer = 0; peer < links_.peer_count(); ++peer) {
+        for (std::size_t n = 0; n < kBatch; ++n) {
+            auto next = links_.inbound(peer).try_receive(*from_peer_[peer]);
+            if (!next) {
+                // A corrupt ring stops its consumer for good (message_ring.hpp): counted once a
+                // pass, the other peers go on.
+                NetStats::add(stats_.header().local_errors);
+                break;
             }
+            if (!*next) break;
+            inbound(peer, **next);
+            any = true;
         }
-        asio::post(io_, [this, peer] { receive_from(peer); });
-    });
+    }
+    return any;
+}
+
+// Sleeps until a port has news or stop() moves the stop word. The order avoids a lost wake-up
+// (event.cpp's W1-W3): read each port's word, count ourselves a waiter (senders then wake it),
+// look once more, and only then sleep on the words as read.
+void Router::sleep_on_inbound() {
+    std::vector<futex_waitv> words;
+    words.push_back(detail::futex_waiter(&stop_word_, 0, true));
+    for (std::size_t peer = 0; peer < links_.peer_count(); ++peer) {
+        auto& port = links_.inbound(peer);
+        const std::uint32_t seen = std::atomic_ref<std::uint32_t>(*port.arrival_word()).load(std::memory_order_seq_cst);
+        port.count_arrival_waiter(true);
+        words.push_back(detail::futex_waiter(port.arrival_word(), seen));
+    }
+    if (!drain_inbound() && std::atomic_ref<std::uint32_t>(stop_word_).load(std::memory_order_seq_cst) == 0)
+        (void)detail::futex_wait_any(words, nullptr);
+    for (std::size_t peer = 0; peer < links_.peer_count(); ++peer) links_.inbound(peer).count_arrival_waiter(false);
+}
+
+void Router::inbound_loop() {
+    while (std::atomic_ref<std::uint32_t>(stop_word_).load(std::memory_order_relaxed) == 0)  // relaxed: polled
+        if (!drain_inbound()) sleep_on_inbound();
 }
 
 bool Router::source_allowed(std::size_t peer, std::span<const std::uint8_t> packet) const {

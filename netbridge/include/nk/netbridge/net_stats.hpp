@@ -3,8 +3,8 @@
 //
 // Each guest's router (or lwIP netif) makes the segment "net.stats.GUEST" in the common area
 // and is its only writer; readers (nkctl) copy it and check every count before use. Counters are
-// 64-bit, stored with relaxed atomics: a reader may see one counter a packet ahead of another,
-// never a torn value.
+// 64-bit relaxed atomics: a reader may see one counter a packet ahead of another, never a torn
+// value.
 //
 //   auto stats = NetStats::create(region, plan);     // the router, at start
 //   stats->route(peer).tx_packets += ...             // through add()
@@ -86,10 +86,9 @@ class NetStats {
 public:
     [[nodiscard]] static Result<NetStats> create(const Region& region, const NetPlan& plan);
 
-    // Adds `n` to a counter of this guest's table (single writer: load + store, no RMW).
+    // Adds `n` to a counter of this guest's table (the router's two threads may share one).
     static void add(std::uint64_t& counter, std::uint64_t n = 1) {
-        auto a = layout::atomic(counter);
-        a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);  // relaxed: counters only
+        layout::atomic(counter).fetch_add(n, std::memory_order_relaxed);  // relaxed: counters only
     }
     [[nodiscard]] NetRouteCounters& route(std::size_t peer) { return table_->routes[peer]; }
     [[nodiscard]] NetStatsHeader& header() { return table_->header; }
