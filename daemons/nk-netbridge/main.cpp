@@ -3,14 +3,16 @@
 // line; it can be run by hand inside a guest the same way.
 //
 //   nk-netbridge --plan 'self=alpha;id=1;kind=linux;mtu=1500;tun=nk0;address=10.77.1.1/24;peer=...'
-//                [--no-offload]
+//                [--no-offload] [--queues N]
 //
 // It makes the TUN device, its addresses and routes; makes this guest's inbound packet ports;
 // for a gateway guest, sets up the outside interface and turns on forwarding; then routes until
 // SIGTERM or SIGINT, which is a clean exit (status 0).
 #include <net/if.h>
+#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -38,6 +40,13 @@ nk::Result<void> set_up_outside(const nk::netbridge::NetPlan& plan) {
     return nk::netbridge::run_ip({"link", "set", "dev", plan.outside, "up"});
 }
 
+std::size_t usable_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    return std::clamp<std::size_t>(static_cast<std::size_t>(CPU_COUNT(&set)), 1, 8);
+}
+
 bool write_sysctl(const std::string& path, const char* value) {
     std::ofstream out(path);
     out << value;
@@ -50,9 +59,16 @@ int main(int argc, char** argv) {
     CLI::App app{"nk-netbridge: carries this guest's IP packets to the other guests as nanokernel messages"};
     std::string plan_line;
     bool no_offload = false;
+    // One queue by default: on the 2-CPU development machine two queues routed 3 Gbit/s where one
+    // routes 7 (the lanes and the guest's TCP then share two CPUs), and two sending threads on one
+    // port were seen refused as "stopped" under load (docs/ARCHITECTURE.md, netbridge).
+    std::size_t queues = 1;
     app.add_option("--plan", plan_line, "this guest's netbridge plan (nkd writes it)")->required();
+    app.add_option("--queues", queues, "TUN queues, each routed by its own thread (default 1; at most the CPUs it may use)")
+        ->check(CLI::Range(1, 64));
     app.add_flag("--no-offload", no_offload, "no TSO/GSO or checksum offload: MTU-sized packets only");
     CLI11_PARSE(app, argc, argv);
+    queues = std::min(queues, usable_cpus());
 
     auto plan = nk::netbridge::decode_plan(plan_line);
     if (!plan) {
@@ -71,7 +87,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "nk-netbridge: %s\n", stats.error().message.c_str());
         return 1;
     }
-    auto tun = nk::netbridge::TunDevice::open(*plan, {.offloads = !no_offload});
+    auto tun = nk::netbridge::TunDevice::open(*plan, {.offloads = !no_offload, .queues = queues});
     if (!tun) {
         std::fprintf(stderr, "nk-netbridge: TUN device %s: %s\n", plan->tun.c_str(), tun.error().message.c_str());
         return 1;
@@ -92,15 +108,17 @@ int main(int argc, char** argv) {
     nk::netbridge::Router router(io, nk::netbridge::RouteTable(*plan), std::move(*tun), std::move(*links),
                                  std::move(*stats));
     asio::signal_set signals(io, SIGTERM, SIGINT);
-    signals.async_wait([&](const asio::error_code&, int) {
-        router.stop();
-        io.stop();
-    });
+    signals.async_wait([&](const asio::error_code&, int) { io.stop(); });
     router.start();
-    std::fprintf(stderr, "nk-netbridge: guest '%s' on %s %s%s, mtu %u, %zu peer(s)%s%s\n", plan->guest.c_str(),
+    std::fprintf(stderr, "nk-netbridge: guest '%s' on %s %s%s, mtu %u, %zu queue(s), %zu peer(s)%s%s\n", plan->guest.c_str(),
                  plan->tun.c_str(), plan->address.text().c_str(),
-                 plan->address6 ? (" " + plan->address6->text()).c_str() : "", plan->mtu, plan->peers.size(),
+                 plan->address6 ? (" " + plan->address6->text()).c_str() : "", plan->mtu, queues, plan->peers.size(),
                  no_offload ? ", no offloads" : ", offloads on", plan->forward ? ", forwarding" : "");
+    // One thread per TUN queue: each lane's handlers run one at a time, different lanes at once.
+    std::vector<std::thread> more;
+    for (std::size_t q = 1; q < queues; ++q) more.emplace_back([&] { io.run(); });
     io.run();
+    for (auto& thread : more) thread.join();
+    router.stop();  // after the io_context: nothing of the router runs on it any more
     return 0;
 }

@@ -28,13 +28,13 @@ Result<PacketLinks> PacketLinks::open(const Region& region, const NetPlan& plan)
     return PacketLinks(region, plan, std::move(inbound));
 }
 
-bool PacketLinks::ensure_sender(std::size_t peer) {
+bool PacketSenders::ensure_sender(std::size_t peer) {
     Outbound& out = outbound_[peer];
     if (out.sender && out.sender->owner_up()) return true;
     const auto now = std::chrono::steady_clock::now();
     if (now < out.next_try) return false;
     out.sender.reset();
-    auto sender = ipc::PortSender::open(*region_, port_name(plan_.peers[peer].guest, plan_.guest));
+    auto sender = ipc::PortSender::open(*region_, out.port);
     if (!sender || !sender->owner_up()) {
         out.last_error = sender ? "peer is down" : sender.error().message;
         out.next_try = now + kRetryDown;
@@ -44,7 +44,7 @@ bool PacketLinks::ensure_sender(std::size_t peer) {
     return true;
 }
 
-SendResult PacketLinks::send(std::size_t peer, std::span<const std::byte> message) {
+SendResult PacketSenders::send(std::size_t peer, std::span<const std::byte> message) {
     if (!ensure_sender(peer)) return SendResult::PeerDown;
     switch (outbound_[peer].sender->try_send(message)) {
         case ipc::SendStatus::Ok: return SendResult::Ok;
@@ -55,7 +55,7 @@ SendResult PacketLinks::send(std::size_t peer, std::span<const std::byte> messag
             return SendResult::PeerDown;
         case ipc::SendStatus::Stopped: break;
     }
-    outbound_[peer].last_error = "port stopped (corrupt)";
+    outbound_[peer].last_error = outbound_[peer].sender->why_stopped().message;
     outbound_[peer].sender.reset();
     outbound_[peer].next_try = std::chrono::steady_clock::now() + kRetryDown;
     return SendResult::Error;

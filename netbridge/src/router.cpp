@@ -24,38 +24,43 @@ VnetHeader header_of(std::span<const std::byte> message) {
 }  // namespace
 
 Router::Router(asio::io_context& io, RouteTable routes, TunDevice tun, PacketLinks links, NetStats stats)
-    : io_(io), routes_(std::move(routes)), tun_(std::move(tun)), links_(std::move(links)), stats_(std::move(stats)),
-      tun_wait_(io, tun_.fd()), from_tun_(std::make_unique<Buffer>()), retry_(io) {
+    : routes_(std::move(routes)), tun_(std::move(tun)), links_(std::move(links)), stats_(std::move(stats)) {
+    for (std::size_t q = 0; q < tun_.queues(); ++q) {
+        lanes_.push_back(std::make_unique<Lane>(io, tun_.fd(q), links_.more_senders()));
+        lanes_.back()->queue = q;
+    }
     for (std::size_t i = 0; i < links_.peer_count(); ++i) from_peer_.push_back(std::make_unique<Buffer>());
 }
 
 Router::~Router() {
     stop();
-    (void)tun_wait_.release();  // the TunDevice owns the descriptor
+    for (auto& lane : lanes_) (void)lane->wait.release();  // the TunDevice owns the descriptors
 }
 
 void Router::start() {
-    wait_tun();
+    for (auto& lane : lanes_) wait_tun(*lane);
     inbound_thread_ = std::thread([this] { inbound_loop(); });
 }
 
+// Call from outside the io_context's threads, or from one of its handlers; then stop the io_context.
 void Router::stop() {
-    if (stopped_) return;
-    stopped_ = true;
-    asio::error_code ignored;
-    tun_wait_.cancel(ignored);
-    retry_.cancel();
+    if (stopped_.exchange(true, std::memory_order_relaxed)) return;  // relaxed: the flag is all it carries
+    for (auto& lane : lanes_) {
+        asio::error_code ignored;
+        lane->wait.cancel(ignored);
+        lane->retry.cancel();
+    }
     // seq_cst: the inbound thread reads the word before it sleeps on it (futex_waitv compares).
     std::atomic_ref<std::uint32_t>(stop_word_).store(1, std::memory_order_seq_cst);
     detail::futex_wake_private(&stop_word_, 1);
     if (inbound_thread_.joinable()) inbound_thread_.join();
 }
 
-void Router::wait_tun() {
-    tun_wait_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const asio::error_code& error) {
-        if (error || stopped_) return;
-        drain_tun();
-        if (held_ == 0) wait_tun();  // else retry_held() resumes reading once it is sent
+void Router::wait_tun(Lane& lane) {
+    lane.wait.async_wait(asio::posix::stream_descriptor::wait_read, [this, &lane](const asio::error_code& error) {
+        if (error || stopped()) return;
+        drain_tun(lane);
+        if (lane.held == 0) wait_tun(lane);  // else retry_held() resumes reading once it is sent
     });
 }
 
@@ -64,41 +69,41 @@ void Router::wait_tun() {
 constexpr auto kHoldLimit = std::chrono::milliseconds(5);
 constexpr auto kRetryEvery = std::chrono::microseconds(20);
 
-void Router::retry_held() {
-    retry_.expires_after(kRetryEvery);
-    retry_.async_wait([this](const asio::error_code& error) {
-        if (error || stopped_) return;
-        if (!forward({from_tun_->data(), held_})) {
-            if (std::chrono::steady_clock::now() - held_since_ < kHoldLimit) return retry_held();
-            const auto route = routes_.route(std::span(reinterpret_cast<const std::uint8_t*>(from_tun_->data()) + sizeof(VnetHeader),
-                                                       held_ - sizeof(VnetHeader)));
+void Router::retry_held(Lane& lane) {
+    lane.retry.expires_after(kRetryEvery);
+    lane.retry.async_wait([this, &lane](const asio::error_code& error) {
+        if (error || stopped()) return;
+        const std::span<const std::byte> message{lane.from_tun->data(), lane.held};
+        if (!forward(lane, message)) {
+            if (std::chrono::steady_clock::now() - lane.held_since < kHoldLimit) return retry_held(lane);
+            const auto route = routes_.route(as_u8(message.subspan(sizeof(VnetHeader))));
             if (route.kind == Verdict::Deliver) NetStats::add(stats_.route(route.peer).drop_full);
         }
-        held_ = 0;
-        drain_tun();
-        if (held_ == 0) wait_tun();
+        lane.held = 0;
+        drain_tun(lane);
+        if (lane.held == 0) wait_tun(lane);
     });
 }
 
-void Router::drain_tun() {
+void Router::drain_tun(Lane& lane) {
     for (std::size_t n = 0; n < kBatch; ++n) {
-        auto got = tun_.read(*from_tun_);
+        auto got = tun_.read(lane.queue, *lane.from_tun);
         if (!got) {
             NetStats::add(stats_.header().local_errors);
             std::fprintf(stderr, "nk-netbridge: %s\n", got.error().message.c_str());
             return;
         }
         if (*got == 0) return;
-        if (!forward({from_tun_->data(), *got})) {
-            held_ = *got;
-            held_since_ = std::chrono::steady_clock::now();
-            retry_held();
+        if (!forward(lane, {lane.from_tun->data(), *got})) {
+            lane.held = *got;
+            lane.held_since = std::chrono::steady_clock::now();
+            retry_held(lane);
             return;
         }
     }
 }
 
-bool Router::forward(std::span<const std::byte> message) {
+bool Router::forward(Lane& lane, std::span<const std::byte> message) {
     if (message.size() <= sizeof(VnetHeader)) {
         NetStats::add(stats_.header().malformed);
         return true;
@@ -117,28 +122,27 @@ bool Router::forward(std::span<const std::byte> message) {
     const std::size_t peer = route.peer;
     const VnetHeader header = header_of(message);
     if (!routes_.plan().peers[peer].is_linux && (header.gso_type != kGsoNone || (header.flags & kVnetNeedsCsum))) {
-        deliver_plain(peer, header, packet);
+        deliver_plain(lane, peer, header, packet);
         return true;
     }
-    const SendResult result = links_.send(peer, message);
+    const SendResult result = lane.senders.send(peer, message);
     if (result == SendResult::Full) return false;
-    count_send(peer, result, message.size(), packet);
+    count_send(lane, peer, result, message.size(), packet);
     return true;
 }
 
 // An lwIP peer takes only whole, checksummed packets: cut and finish them here.
-void Router::deliver_plain(std::size_t peer, const VnetHeader& header, std::span<const std::uint8_t> packet) {
-    auto& counters = stats_.route(peer);
+void Router::deliver_plain(Lane& lane, std::size_t peer, const VnetHeader& header, std::span<const std::uint8_t> packet) {
     const auto made = to_plain_packets(header, packet, [&](std::span<const std::uint8_t> one) {
-        plain_.assign(sizeof(VnetHeader), 0);
-        plain_.insert(plain_.end(), one.begin(), one.end());
-        count_send(peer, links_.send(peer, std::as_bytes(std::span(plain_))), plain_.size(), one);
+        lane.plain.assign(sizeof(VnetHeader), 0);
+        lane.plain.insert(lane.plain.end(), one.begin(), one.end());
+        count_send(lane, peer, lane.senders.send(peer, std::as_bytes(std::span(lane.plain))), lane.plain.size(), one);
     });
     if (!made) NetStats::add(stats_.header().malformed);
-    else if (*made > 1) NetStats::add(counters.segmented);
+    else if (*made > 1) NetStats::add(stats_.route(peer).segmented);
 }
 
-void Router::count_send(std::size_t peer, SendResult result, std::size_t bytes, std::span<const std::uint8_t> packet) {
+void Router::count_send(Lane& lane, std::size_t peer, SendResult result, std::size_t bytes, std::span<const std::uint8_t> packet) {
     auto& counters = stats_.route(peer);
     switch (result) {
         case SendResult::Ok:
@@ -154,7 +158,7 @@ void Router::count_send(std::size_t peer, SendResult result, std::size_t bytes, 
         case SendResult::Error:
             NetStats::add(stats_.header().local_errors);
             std::fprintf(stderr, "nk-netbridge: to '%s': %s\n", routes_.plan().peers[peer].guest.c_str(),
-                         links_.last_error(peer).c_str());
+                         lane.senders.last_error(peer).c_str());
             return;
     }
 }

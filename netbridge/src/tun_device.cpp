@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "nk/nanokernel/syscall.hpp"
@@ -64,14 +65,17 @@ Result<void> configure(const NetPlan& plan, const std::string& name) {
 
 }  // namespace
 
-Result<TunDevice> TunDevice::open(const NetPlan& plan, const TunOptions& options) {
+namespace {
+
+// One queue of the device (the first call makes it): TUNSETIFF, the header size, the offloads.
+Result<UniqueFd> open_queue(const std::string& name, const TunOptions& options, std::string& made_name) {
     auto fd = sys::call("open /dev/net/tun", [] { return ::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK); });
     if (!fd) return fail(std::move(fd.error()));
     UniqueFd tun(*fd);
     ifreq request{};
-    std::strncpy(request.ifr_name, plan.tun.c_str(), IFNAMSIZ - 1);
-    request.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
-    if (auto made = sys::call("TUNSETIFF " + plan.tun, [&] { return ::ioctl(tun.get(), TUNSETIFF, &request); }); !made)
+    std::strncpy(request.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    request.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | IFF_VNET_HDR | (options.queues > 1 ? IFF_MULTI_QUEUE : 0));
+    if (auto made = sys::call("TUNSETIFF " + name, [&] { return ::ioctl(tun.get(), TUNSETIFF, &request); }); !made)
         return fail(std::move(made.error()));
     int header_size = sizeof(VnetHeader);
     if (auto sized = sys::call("TUNSETVNETHDRSZ", [&] { return ::ioctl(tun.get(), TUNSETVNETHDRSZ, &header_size); }); !sized)
@@ -79,15 +83,28 @@ Result<TunDevice> TunDevice::open(const NetPlan& plan, const TunOptions& options
     const unsigned offloads = options.offloads ? (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) : 0U;
     if (auto set = sys::call("TUNSETOFFLOAD", [&] { return ::ioctl(tun.get(), TUNSETOFFLOAD, offloads); }); !set)
         return fail(std::move(set.error()));
-    const std::string name = request.ifr_name;
-    if (auto configured = configure(plan, name); !configured)
-        return fail(Error{configured.error().code, "configuring " + name + ": " + configured.error().message});
-    return TunDevice(std::move(tun), name, options.offloads);
+    made_name = request.ifr_name;
+    return tun;
 }
 
-Result<std::size_t> TunDevice::read(std::span<std::byte> out) const {
+}  // namespace
+
+Result<TunDevice> TunDevice::open(const NetPlan& plan, const TunOptions& options) {
+    std::vector<UniqueFd> fds;
+    std::string name = plan.tun;
+    for (std::size_t q = 0; q < std::max<std::size_t>(options.queues, 1); ++q) {
+        auto queue = open_queue(name, options, name);
+        if (!queue) return fail(std::move(queue.error()));
+        fds.push_back(std::move(*queue));
+    }
+    if (auto configured = configure(plan, name); !configured)
+        return fail(Error{configured.error().code, "configuring " + name + ": " + configured.error().message});
+    return TunDevice(std::move(fds), name, options.offloads);
+}
+
+Result<std::size_t> TunDevice::read(std::size_t queue, std::span<std::byte> out) const {
     for (;;) {
-        const ssize_t n = ::read(fd_.get(), out.data(), out.size());
+        const ssize_t n = ::read(fds_[queue].get(), out.data(), out.size());
         if (n >= 0) return static_cast<std::size_t>(n);
         if (errno == EINTR) continue;
         if (errno == EAGAIN) return std::size_t{0};
@@ -96,7 +113,7 @@ Result<std::size_t> TunDevice::read(std::span<std::byte> out) const {
 }
 
 Result<void> TunDevice::write(std::span<const std::byte> message) const {
-    auto n = sys::call("write " + name_, [&] { return ::write(fd_.get(), message.data(), message.size()); });
+    auto n = sys::call("write " + name_, [&] { return ::write(fds_[0].get(), message.data(), message.size()); });
     if (!n) return fail(std::move(n.error()));
     return {};
 }

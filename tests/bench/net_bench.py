@@ -23,6 +23,11 @@ import tempfile
 import time
 
 PORT_SOCKPERF = 11111
+# Every side gets the same one CPU: the guests' cpusets, taskset for the others. (With the guests
+# on both CPUs of the 2-CPU development machine nk moved half as much: the routers' threads and
+# TCP bounced between the CPUs; veth's kernel path does not care.)
+CPU = 0
+PIN = f"taskset -c {CPU}"
 
 
 def sh(cmd, check=True, timeout=120):
@@ -67,7 +72,7 @@ class Side:
 
 
 def nk_side(bin_dir, work):
-    cpus = list(range(os.cpu_count() or 1))
+    cpus = [CPU]
     name = f"nkbench{os.getpid()}"
     toml = f"""[platform]
 name = "{name}"
@@ -130,7 +135,8 @@ def veth_side():
     sh(f"ip netns add {a} && ip netns add {b} && ip link add nkbv0 netns {a} type veth peer name nkbv1 netns {b} && "
        f"ip -n {a} addr add 10.88.0.1/24 dev nkbv0 && ip -n {b} addr add 10.88.0.2/24 dev nkbv1 && "
        f"ip -n {a} link set nkbv0 up && ip -n {b} link set nkbv1 up && ip -n {a} link set lo up && ip -n {b} link set lo up")
-    side = Side("veth", lambda c: f"ip netns exec {a} {c}", lambda c: f"ip netns exec {b} {c}", "10.88.0.2", "10.88.0.2")
+    side = Side("veth", lambda c: f"ip netns exec {a} {PIN} {c}", lambda c: f"ip netns exec {b} {PIN} {c}", "10.88.0.2",
+                "10.88.0.2")
 
     def stop():
         sh(f"ip netns del {a}; ip netns del {b}", check=False)
@@ -139,8 +145,8 @@ def veth_side():
 
 def pasta_side():
     # pasta maps the namespace's gateway address to the host's loopback: the server listens there.
-    pasta = "pasta --runas 0:0 --config-net -a 10.5.0.2 -n 24 -g 10.5.0.1 -f -q --"
-    side = Side("pasta", lambda c: f"{pasta} {c}", lambda c: c, "10.5.0.1", "127.0.0.1")
+    pasta = f"{PIN} pasta --runas 0:0 --config-net -a 10.5.0.2 -n 24 -g 10.5.0.1 -f -q --"
+    side = Side("pasta", lambda c: f"{pasta} {c}", lambda c: f"{PIN} {c}", "10.5.0.1", "127.0.0.1")
     return side, lambda: None
 
 

@@ -114,6 +114,8 @@ public:
     [[nodiscard]] bool owner_up() const;
     [[nodiscard]] std::uint16_t owner_guest() const { return owner_; }
     [[nodiscard]] std::uint32_t max_message() const { return max_message_; }
+    // After try_send said Stopped: what this sender found wrong with the port (its ring's health).
+    [[nodiscard]] Error why_stopped() const { return error_of(SendStatus::Stopped, 0); }
 
 private:
     PortSender(const Region& region, std::string name, PortHeader* header, Event data, Event space,

@@ -8,8 +8,9 @@
 //   router.start();
 //   io.run();
 //
-// The TUN side runs on the io_context's thread: Asio waits for the TUN to be readable, the router
-// reads a batch and routes it. The inbound side has one thread of its own that drains every
+// The TUN side runs on the io_context: Asio waits for each TUN queue to be readable, the router
+// reads a batch and routes it (one lane per queue: with a multi-queue TUN and the io_context run
+// on one thread per queue, flows hashed to different queues are routed in parallel). The inbound side has one thread of its own that drains every
 // inbound port and, when they are empty, sleeps in one futex_waitv(2) on all of them, writing each packet straight into the TUN. (A PortWaiter would post each arrival to the
 // io_context: two thread hand-offs per packet, which tripled the TCP round trip in the net
 // benchmark; the TUN accepts writes from one thread while another reads.) Each wake-up handles
@@ -44,6 +45,7 @@ class Router {
 public:
     static constexpr std::size_t kBatch = 64;
 
+    // One lane per TUN queue; run the io_context on as many threads as there are queues.
     Router(asio::io_context& io, RouteTable routes, TunDevice tun, PacketLinks links, NetStats stats);
     Router(const Router&) = delete;
     Router& operator=(const Router&) = delete;
@@ -55,34 +57,44 @@ public:
 private:
     using Buffer = std::array<std::byte, kMaxMessage>;
 
-    void wait_tun();
-    void drain_tun();
-    // False when the peer's port is full: the message stays in from_tun_ and the TUN is not read
-    // again until it is sent (back-pressure the guest's TCP feels, instead of a drop it must repair).
-    bool forward(std::span<const std::byte> message);
-    void retry_held();
-    void deliver_plain(std::size_t peer, const VnetHeader& header, std::span<const std::uint8_t> packet);
-    void count_send(std::size_t peer, SendResult result, std::size_t bytes, std::span<const std::uint8_t> packet);
+    // One TUN queue and everything its thread touches: Asio runs one handler of a lane at a time.
+    struct Lane {
+        Lane(asio::io_context& io, int fd, PacketSenders out)
+            : wait(io, fd), retry(io), senders(std::move(out)), from_tun(std::make_unique<Buffer>()) {}
+        std::size_t queue = 0;
+        asio::posix::stream_descriptor wait;
+        asio::steady_timer retry;
+        PacketSenders senders;
+        std::unique_ptr<Buffer> from_tun;
+        std::vector<std::uint8_t> plain;  // one segmented packet with its header, for an lwIP peer
+        std::size_t held = 0;             // bytes of from_tun waiting for room in a full port
+        std::chrono::steady_clock::time_point held_since{};
+    };
+
+    void wait_tun(Lane& lane);
+    void drain_tun(Lane& lane);
+    // False when the peer's port is full: the message stays in lane.from_tun and the queue is not
+    // read again until it is sent (back-pressure the guest's TCP feels, instead of a drop it must
+    // repair).
+    bool forward(Lane& lane, std::span<const std::byte> message);
+    void retry_held(Lane& lane);
+    void deliver_plain(Lane& lane, std::size_t peer, const VnetHeader& header, std::span<const std::uint8_t> packet);
+    void count_send(Lane& lane, std::size_t peer, SendResult result, std::size_t bytes, std::span<const std::uint8_t> packet);
     void answer_unreachable(std::span<const std::uint8_t> packet, Unreachable why);
     void inbound_loop();
     [[nodiscard]] bool drain_inbound();
     void sleep_on_inbound();
     void inbound(std::size_t peer, std::size_t length);
     [[nodiscard]] bool source_allowed(std::size_t peer, std::span<const std::uint8_t> packet) const;
+    [[nodiscard]] bool stopped() const { return stopped_.load(std::memory_order_relaxed); }  // relaxed: a flag polled
 
-    asio::io_context& io_;
     RouteTable routes_;
     TunDevice tun_;
     PacketLinks links_;
     NetStats stats_;
-    asio::posix::stream_descriptor tun_wait_;
-    std::unique_ptr<Buffer> from_tun_;
+    std::vector<std::unique_ptr<Lane>> lanes_;
     std::vector<std::unique_ptr<Buffer>> from_peer_;
-    std::vector<std::uint8_t> plain_;  // one segmented packet with its header, for an lwIP peer
-    std::size_t held_ = 0;             // bytes of from_tun_ waiting for room in a full port
-    std::chrono::steady_clock::time_point held_since_{};
-    asio::steady_timer retry_;
-    bool stopped_ = false;
+    std::atomic<bool> stopped_{false};
     std::uint32_t stop_word_ = 0;  // atomic; moved (and woken) by stop(): the inbound thread's way out
     std::thread inbound_thread_;
 };

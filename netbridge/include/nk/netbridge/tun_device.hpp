@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "nk/nanokernel/result.hpp"
 #include "nk/nanokernel/unique_fd.hpp"
@@ -25,25 +26,30 @@ namespace nk::netbridge {
 
 struct TunOptions {
     bool offloads = true;  // TSO/GSO and checksum offload; false: plain MTU-sized packets
+    // Queues (IFF_MULTI_QUEUE), one per CPU the router may use: the kernel spreads flows over
+    // them by hash and each is read by its own thread. 1: a plain single-queue TUN.
+    std::size_t queues = 1;
 };
 
 class TunDevice {
 public:
     [[nodiscard]] static Result<TunDevice> open(const NetPlan& plan, const TunOptions& options);
 
-    // One packet with its VnetHeader into `out`: its length, 0 when none is waiting (the fd is
-    // non-blocking), or the error.
-    [[nodiscard]] Result<std::size_t> read(std::span<std::byte> out) const;
-    // One VnetHeader + packet into the guest's stack.
+    // One packet with its VnetHeader from `queue` into `out`: its length, 0 when none is waiting
+    // (the fds are non-blocking), or the error. One thread per queue at a time.
+    [[nodiscard]] Result<std::size_t> read(std::size_t queue, std::span<std::byte> out) const;
+    // One VnetHeader + packet into the guest's stack (through queue 0; any thread).
     [[nodiscard]] Result<void> write(std::span<const std::byte> message) const;
 
-    [[nodiscard]] int fd() const { return fd_.get(); }
+    [[nodiscard]] int fd(std::size_t queue) const { return fds_[queue].get(); }
+    [[nodiscard]] std::size_t queues() const { return fds_.size(); }
     [[nodiscard]] const std::string& name() const { return name_; }
     [[nodiscard]] bool offloads() const { return offloads_; }
 
 private:
-    TunDevice(UniqueFd fd, std::string name, bool offloads) : fd_(std::move(fd)), name_(std::move(name)), offloads_(offloads) {}
-    UniqueFd fd_;
+    TunDevice(std::vector<UniqueFd> fds, std::string name, bool offloads)
+        : fds_(std::move(fds)), name_(std::move(name)), offloads_(offloads) {}
+    std::vector<UniqueFd> fds_;
     std::string name_;
     bool offloads_;
 };
