@@ -153,12 +153,7 @@ protected:
 
     template <class Pred>
     static bool wait_until(Pred pred, std::chrono::milliseconds limit) {
-        const auto end = Clock::now() + limit;
-        while (Clock::now() < end) {
-            if (pred()) return true;
-            std::this_thread::sleep_for(20ms);
-        }
-        return pred();
+        return test::wait_until(pred, limit, 20ms);
     }
 
     static inline int counter = 0;

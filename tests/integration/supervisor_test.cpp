@@ -119,12 +119,7 @@ protected:
 
     template <class Pred>
     static bool wait_until(Pred pred, std::chrono::milliseconds limit) {
-        const auto end = Clock::now() + limit;
-        while (Clock::now() < end) {
-            if (pred()) return true;
-            std::this_thread::sleep_for(10ms);
-        }
-        return pred();
+        return test::wait_until(pred, limit, 10ms);
     }
 
     // The tick count the rt guest last published, read straight from the region.

@@ -4,7 +4,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include <optional>
 #include <string>
@@ -73,6 +75,18 @@ struct CommandResult {
     std::string output;
 };
 [[nodiscard]] CommandResult run_command(const std::string& run_dir, const std::string& command);
+
+// Polls `pred` every `poll` until it holds or `limit` has passed; then its last answer.
+template <class Pred>
+[[nodiscard]] bool wait_until(Pred pred, std::chrono::milliseconds limit,
+                              std::chrono::milliseconds poll = std::chrono::milliseconds(10)) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(poll);
+    }
+    return pred();
+}
 
 // Path of a built binary of this tree (nkd, nkctl, nk_test_guest).
 [[nodiscard]] std::string binary(const std::string& name);
