@@ -48,13 +48,15 @@ std::optional<std::size_t> to_plain_packets(const VnetHeader& header, std::span<
     const std::uint8_t gso = header.gso_type & static_cast<std::uint8_t>(~kGsoEcn);
     if (gso == kGsoNone) {
         if (!(header.flags & kVnetNeedsCsum)) {
-            sink(packet);
+            sink(packet.first(facts->total_length));  // without bytes past the IP length (padding)
             return 1;
         }
         // The field holds the pseudo-header sum already (the kernel's CHECKSUM_PARTIAL); the sum
         // from csum_start to the end, folded, finishes it.
         const std::size_t start = header.csum_start, at = start + header.csum_offset;
-        if (start >= facts->total_length || at + 2 > facts->total_length) return std::nullopt;
+        // The checksum lies in the transport part: never in the IP header the router reads.
+        if (start < facts->header_length || start >= facts->total_length || at + 2 > facts->total_length)
+            return std::nullopt;
         std::vector<std::uint8_t> copy(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(facts->total_length));
         put16(&copy[at], checksum_fold(checksum_add(0, {copy.data() + start, copy.size() - start})));
         sink(copy);
