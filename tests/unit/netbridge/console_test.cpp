@@ -25,7 +25,7 @@ TEST(TelnetDecoder, AnswersNothingToWontAndDont) {
 TEST(TelnetDecoder, SkipsSubnegotiationAndTwoByteCommandsAndKeepsEscapedIac) {
     TelnetDecoder telnet;
     std::string data, reply;
-    telnet.feed(std::string("\xff\xfa\x18\x00" "xterm\xff\xf0" "a\xff\xf1" "b\xff\xff" "c", 17), data, reply);
+    telnet.feed(std::string("\xff\xfa\x18\x00" "xterm\xff\xf0" "a\xff\xf1" "b\xff\xff" "c", 18), data, reply);
     EXPECT_EQ(data, "ab\xff" "c");
     EXPECT_TRUE(reply.empty());
 }

@@ -33,7 +33,7 @@ std::string net_platform_toml(const std::string& name) {
            "[areas]\nlink_size = \"4 MiB\"\ncommon_size = \"256 KiB\"\npnv_size = \"256 KiB\"\n"
            "[[guests]]\nid = 1\nname = \"linux\"\nkind = \"linux\"\nmemory = \"256 KiB\"\ncpus = [0]\n"
            "net = { address = \"10.77.1.1/24\", address6 = \"fd77:1::1/64\" }\n"
-           "[[guests]]\nid = 2\nname = \"rt\"\nkind = \"rt\"\nmemory = \"256 KiB\"\ncpus = [0]\n"
+           "[[guests]]\nid = 2\nname = \"rt\"\nkind = \"rt\"\nmemory = \"256 KiB\"\ncpus = [0]\nsched = \"rt\"\npriority = 50\n"
            "net = { address = \"10.77.2.1/24\", address6 = \"fd77:2::1/64\" }\n"
            "[[links]]\nguests = [\"linux\", \"rt\"]\n"
            "[[access]]\nobjects = \"*\"\nguests = [\"*\"]\nrights = \"rw\"\n";
@@ -287,7 +287,6 @@ TEST_F(LwipStackTest, AnswersIcmpv6EchoRequest) {
 // A tiny TCP client of the linux side's address: in-order data only (lwIP sends again what we
 // drop), every segment checked for its checksum.
 struct TcpClient {
-    LwipStackTest* test;
     std::function<void(const Bytes&)> send;
     std::function<std::optional<Bytes>(const std::function<bool(const Bytes&)>&, std::chrono::milliseconds)> receive;
     std::uint16_t port = 40023;
@@ -359,8 +358,9 @@ TEST_F(LwipStackTest, ConsoleSessionOverHandBuiltTcp) {
         return "42 " + std::string(args) + "\n";
     });
     ASSERT_TRUE(console_->start());
-    TcpClient client{this, [this](const Bytes& p) { send(p); },
-                     [this](const std::function<bool(const Bytes&)>& m, std::chrono::milliseconds t) { return receive(m, t); }};
+    TcpClient client;
+    client.send = [this](const Bytes& p) { send(p); };
+    client.receive = [this](const std::function<bool(const Bytes&)>& m, std::chrono::milliseconds t) { return receive(m, t); };
     client.push(kSyn);
     auto synack = receive([](const Bytes& p) { return TcpClient::ours(p, 40023); });
     ASSERT_TRUE(synack);
