@@ -193,7 +193,9 @@ void deliver(State& s, std::size_t peer, std::span<const std::byte> message) {
     }
     NetStats::add(counters.rx_packets);
     NetStats::add(counters.rx_bytes, packet.size());
-    struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(packet.size()), PBUF_POOL);
+    // PBUF_RAM, one piece: Debian's liblwip sizes its PBUF_POOL elements (616 bytes) below the
+    // PBUF_POOL_BUFSIZE its headers give, so a pool chain of an MTU-sized packet would overrun.
+    struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(packet.size()), PBUF_RAM);
     if (p == nullptr) {
         s.dropped_in.fetch_add(1, std::memory_order_relaxed);
         return;

@@ -242,6 +242,21 @@ TEST_F(LwipStackTest, AnswersIcmpEchoRequestWithCompleteChecksums) {
     EXPECT_EQ(stack_->totals().received, 1U);
 }
 
+TEST_F(LwipStackTest, AnswersMtuSizedEchoRequest) {
+    std::string data(1500 - 20 - 8, '\0');
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
+    Bytes icmp = echo_request(8, 0x1500, 1, data);
+    put16(icmp, 2, checksum_fold(checksum_add(0, icmp)));
+    send(ipv4(1, icmp));
+    auto reply = receive([](const Bytes& p) { return is_v4(p, 1); });
+    ASSERT_TRUE(reply) << "no reply to a 1500-byte echo request";
+    expect_v4_header_valid(*reply);
+    ASSERT_EQ(reply->size(), 1500U);
+    const auto body = std::span(*reply).subspan(ihl(*reply));
+    EXPECT_EQ(std::string(body.begin() + 8, body.end()), data);
+    EXPECT_EQ(checksum_fold(checksum_add(0, body)), 0U);
+}
+
 TEST_F(LwipStackTest, DropsPacketsWithBadChecksumAndOffloadedOnes) {
     Bytes icmp = echo_request(8, 1, 1, "x");
     put16(icmp, 2, checksum_fold(checksum_add(0, icmp)) ^ 0x0101);  // wrong
