@@ -4,10 +4,11 @@
 // Threads and locks. lwIP's core runs under its core lock (LWIP_TCPIP_CORE_LOCKING=1 in Debian's
 // build): in the tcpip thread, or in a sockets-API caller holding the lock. So low_level_output
 // runs with the core lock held, one caller at a time: it is the one sender of PacketLinks and the
-// one writer of the tx counters. The receive pump is its own thread: it never touches lwIP's core,
-// only pbuf_alloc (thread-safe with MEMP_MEM_MALLOC) and netif->input = tcpip_input (a message to
-// the tcpip thread); it is the one writer of the rx counters. Adding and removing the netif is
-// work handed to the core with tcpip_callback.
+// one writer of the tx counters. The receive pump is its own thread and the one writer of the rx
+// counters: it takes the core lock once per batch and calls netif->input = ip_input under it, which
+// is what tcpip_input does with LWIP_TCPIP_CORE_LOCKING_INPUT (Debian's build posts each packet to
+// the tcpip thread's mailbox instead: one wake-up per packet, and drops when the mailbox is full).
+// Adding and removing the netif is work handed to the core with tcpip_callback.
 #include <time.h>
 
 #include <array>
@@ -174,7 +175,7 @@ err_t nkif_init(struct netif* netif) {
     return ERR_OK;
 }
 
-// One packet from peer `peer` into lwIP. The pump's thread.
+// One packet from peer `peer` into lwIP. The pump's thread, core lock held (drain()).
 void deliver(State& s, std::size_t peer, std::span<const std::byte> message) {
     NetRouteCounters& counters = s.stats.route(peer);
     VnetHeader header{};
@@ -201,11 +202,7 @@ void deliver(State& s, std::size_t peer, std::span<const std::byte> message) {
         return;
     }
     (void)pbuf_take(p, packet.data(), static_cast<u16_t>(packet.size()));
-    if (s.netif.input(p, &s.netif) != ERR_OK) {  // tcpip_input: its mailbox was full
-        pbuf_free(p);
-        s.dropped_in.fetch_add(1, std::memory_order_relaxed);
-        return;
-    }
+    (void)s.netif.input(p, &s.netif);  // ip_input, core lock held: it takes the pbuf whatever it says
     s.received.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -214,6 +211,7 @@ bool stop_asked(State& s) { return std::atomic_ref<std::uint32_t>(s.stop_word).l
 // Takes up to kBatch messages from each inbound port; whether any came.
 bool drain(State& s, std::vector<std::byte>& buffer) {
     bool any = false;
+    LOCK_TCPIP_CORE();  // once per batch; what lwIP answers (ACKs) goes out from here
     for (std::size_t peer = 0; peer < s.links.peer_count(); ++peer) {
         for (std::size_t n = 0; n < kBatch; ++n) {
             auto got = s.links.inbound(peer).try_receive(buffer);
@@ -226,6 +224,7 @@ bool drain(State& s, std::vector<std::byte>& buffer) {
             deliver(s, peer, std::span(buffer.data(), **got));
         }
     }
+    UNLOCK_TCPIP_CORE();
     return any;
 }
 
@@ -291,7 +290,7 @@ Result<std::unique_ptr<LwipStack>> LwipStack::start(const Region& region, const 
         const std::uint32_t bits = s->plan.address.length;
         mask.addr = lwip_htonl(bits == 0 ? 0U : ~0U << (32 - bits));
         ip4_addr_set_zero(&gateway);
-        netif_add(&s->netif, &address, &mask, &gateway, s, nkif_init, tcpip_input);
+        netif_add(&s->netif, &address, &mask, &gateway, s, nkif_init, ip_input);
 #if LWIP_IPV6
         if (s->plan.address6) {
             ip6_addr_t address6{};
