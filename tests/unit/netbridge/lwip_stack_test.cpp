@@ -1,6 +1,9 @@
 // LwipStack and its console against a real region: guest "rt" runs lwIP, the test speaks for
 // guest "linux" with PacketLinks and hand-built packets (what nk-netbridge would forward from
 // the linux guest's TUN), and checks lwIP's replies byte by byte, checksums included.
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -431,6 +434,51 @@ TEST_F(LwipStackTest, PacketsToNobodyAreCountedAsNoRoute) {
         now = again->header.no_route;
     }
     EXPECT_EQ(now, before + 1);
+}
+
+// The rt guest's program as nkd runs it: its plan in NK_NET_PLAN, attached by descriptors. It
+// answers a ping from guest linux and ends cleanly on SIGTERM.
+TEST(RtConsoleExample, AnswersPingAndStopsOnSigterm) {
+    auto config = parse_platform_config(net_platform_toml("x" + std::to_string(::getpid())), "net.toml");
+    ASSERT_TRUE(config) << config.error().message;
+    auto creator = Region::create(*config);
+    ASSERT_TRUE(creator) << creator.error().message;
+    Region linux_guest = test::attach_as_guest(*creator, 1);
+    auto linux_plan = plan_for(*config, *config->find_guest("linux"));
+    auto rt_plan = plan_for(*config, *config->find_guest("rt"));
+    ASSERT_TRUE(linux_plan && rt_plan);
+    auto links = PacketLinks::open(linux_guest, *linux_plan);
+    ASSERT_TRUE(links) << links.error().message;
+    auto child = test::spawn_program(*creator, Identity::guest(2), "nk_example_rt_console", {"100"},
+                                     {"NK_NET_PLAN=" + encode(*rt_plan)});
+    const std::string up = child.read_line(20000);
+    ASSERT_NE(up.find("rt console: up at 10.77.2.1/24, fd77:2::1/64, telnet port 23"), std::string::npos) << up;
+
+    Bytes icmp = echo_request(8, 0x7777, 1, "to the example");
+    put16(icmp, 2, checksum_fold(checksum_add(0, icmp)));
+    Bytes message(sizeof(VnetHeader), 0);
+    const Bytes packet = ipv4(1, icmp);
+    message.insert(message.end(), packet.begin(), packet.end());
+    ASSERT_EQ(links->send(0, std::as_bytes(std::span(message))), SendResult::Ok);
+    std::vector<std::byte> buffer(kMaxMessage);
+    bool answered = false;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!answered && std::chrono::steady_clock::now() < deadline) {
+        auto got = links->inbound(0).receive(buffer, 100ms);
+        ASSERT_TRUE(got) << got.error().message;
+        if (!*got || **got < sizeof(VnetHeader) + 28) continue;
+        const auto* p = reinterpret_cast<const std::uint8_t*>(buffer.data()) + sizeof(VnetHeader);
+        const std::size_t header = static_cast<std::size_t>(p[0] & 0x0f) * 4;
+        answered = (p[0] >> 4) == 4 && p[9] == 1 && p[header] == 0 && p[header + 4] == 0x77 && p[header + 5] == 0x77;
+    }
+    EXPECT_TRUE(answered) << "no echo reply from nk_example_rt_console";
+
+    ASSERT_EQ(::kill(child.pid, SIGTERM), 0);
+    const std::string rest = child.read_all(20000);
+    const int status = child.wait();
+    ASSERT_TRUE(WIFEXITED(status)) << "status " << status << ": " << rest;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << rest;
+    EXPECT_NE(rest.find("rt console: stopped (1 packets in, "), std::string::npos) << rest;
 }
 
 }  // namespace
