@@ -73,6 +73,7 @@ public:
     [[nodiscard]] std::string execute(std::string_view line, bool& quit);
 
     // Opens the listening socket on lwIP (port of the options, any address, IPv4 and IPv6).
+    // Precondition: an LwipStack runs in this process (lwIP is initialised), and outlives stop().
     [[nodiscard]] Result<void> listen();
     // Accepts, reads and answers what is ready, waiting up to `wait` when nothing is.
     void serve_once(std::chrono::milliseconds wait);

@@ -5,7 +5,8 @@
 // IP-level netif ("nk", no Ethernet, no ARP) with the plan's address (and address6): what lwIP
 // sends goes through netif->output / output_ip6 into the route table and out on the peer's
 // packet port (header all zero, lwIP's own complete checksums); one receive pump thread waits on
-// every inbound port and hands each packet to lwIP through netif->input (tcpip_input). The
+// every inbound port and hands each packet to lwIP through netif->input (ip_input, under lwIP's
+// core lock taken once per batch). The
 // counters go to "net.stats.GUEST" (net_stats.hpp), which `nkctl net` and the console show.
 //
 //   auto plan = nk::netbridge::decode_plan(std::getenv("NK_NET_PLAN"));
