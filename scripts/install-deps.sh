@@ -25,6 +25,8 @@ packages=(
   nlohmann-json3-dev
   libspdlog-dev
   libfmt-dev
+  # lwIP (NO_SYS=0, sockets API) for the rt guest's netif and console (netbridge/lwip/)
+  liblwip-dev
   # Protobuf: protoc, the runtime, and libprotoc for the protoc-gen-nk plugin (bindings/)
   protobuf-compiler
   libprotobuf-dev

@@ -100,12 +100,14 @@ GuestProcess spawn_guest(const Region& region, Identity who, const std::vector<s
 }
 
 GuestProcess spawn_program(const Region& region, Identity who, const std::string& program,
-                           const std::vector<std::string>& args) {
+                           const std::vector<std::string>& args, const std::vector<std::string>& extra_env) {
     auto fds = region.export_fds(who);
     if (!fds) throw std::runtime_error(fds.error().message);
     std::vector<int> raw;
     for (const auto& fd : *fds) raw.push_back(fd.get());
-    return spawn(export_env(*fds, who), raw, args, program);
+    auto env = export_env(*fds, who);
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
+    return spawn(env, raw, args, program);
 }
 
 GuestProcess spawn_with_env(const std::vector<std::string>& env, const std::vector<std::string>& args) {

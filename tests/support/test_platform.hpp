@@ -64,7 +64,8 @@ struct GuestProcess {
 
 // The same with another program of this tree's bin directory.
 [[nodiscard]] GuestProcess spawn_program(const Region& region, Identity who, const std::string& program,
-                                         const std::vector<std::string>& args);
+                                         const std::vector<std::string>& args,
+                                         const std::vector<std::string>& extra_env = {});
 
 // Spawns nk_test_guest with only the environment given (attach by name).
 [[nodiscard]] GuestProcess spawn_with_env(const std::vector<std::string>& env, const std::vector<std::string>& args);
