@@ -35,7 +35,8 @@ std::string read_file(const std::string& path) {
     return text.str();
 }
 
-// alpha and beta (linux; beta serves telnet and ftp) and rt, all linked, each with a subnet.
+// alpha and beta (linux; beta serves telnet and ftp) and rt (lwIP and its console), all linked,
+// each with a subnet.
 // `alpha_net` adds to alpha's net table (the gateway test gives it an outside interface).
 std::string three_guests_toml(const std::string& name, const std::string& alpha_net) {
     return "[platform]\nname = \"" + name + "\"\nlock_memory = false\n"
@@ -49,7 +50,7 @@ std::string three_guests_toml(const std::string& name, const std::string& alpha_
            "  [\"/usr/sbin/vsftpd\", \"-olisten=YES\", \"-olisten_ipv6=NO\", \"-obackground=NO\", \"-olocal_enable=YES\",\n"
            "   \"-owrite_enable=YES\", \"-oseccomp_sandbox=NO\"]]\n"
            "[[guests]]\nid = 3\nname = \"rt\"\nkind = \"rt\"\nmemory = \"64 KiB\"\ncpus = [0]\npriority = 10\n"
-           "net = { address = \"10.77.3.1/24\" }\nrun = [\"nk_example_rt_ticker\", \"alpha\"]\n"
+           "net = { address = \"10.77.3.1/24\", address6 = \"fd77:3::1/64\" }\nrun = [\"nk_example_rt_console\"]\n"
            "[[links]]\nguests = [\"alpha\", \"beta\"]\n[[links]]\nguests = [\"alpha\", \"rt\"]\n"
            "[[links]]\nguests = [\"beta\", \"rt\"]\n"
            "[[access]]\nobjects = \"*\"\nguests = [\"*\"]\nrights = \"rw\"\n";
@@ -118,12 +119,13 @@ protected:
         auto out = nkctl("net --json");
         return out.status == 0 ? nlohmann::json::parse(out.output, nullptr, false) : nlohmann::json::array();
     }
-    // Both linux guests' routers have made their ports and counters, and the guests run.
+    // Every guest's end of the netbridge has made its ports and counters (two TUN routers and
+    // rt's lwIP netif), and the guests run.
     bool all_routers_up() const {
         int up = 0;
         for (const auto& g : net())
-            if (g.is_object() && g["netbridge"] == "tun" && g["state"] == "running") ++up;
-        return up == 2;
+            if (g.is_object() && (g["netbridge"] == "tun" || g["netbridge"] == "lwip") && g["state"] == "running") ++up;
+        return up == 3;
     }
     std::string state_of(const std::string& name) const {
         auto out = nkctl("guests --json");
@@ -191,6 +193,35 @@ TEST_F(Netbridge, TelnetLogsInToTheOtherGuestAndRunsACommand) {
     EXPECT_NE(session.output.find("answer-42 from beta"), std::string::npos) << session.output;
 }
 
+std::string rt_console_script(const std::string& host) {
+    return "set timeout 15\nspawn telnet " + host + "\n"
+           "expect \"rt> \" { send \"status\\r\" } timeout { puts \"\\nNO-PROMPT\"; exit 2 }\n"
+           "expect \"guest rt (id 3)\" {} timeout { puts \"\\nNO-STATUS\"; exit 3 }\n"
+           "expect \"rt> \" { send \"echo console-says-hi\\r\" } timeout { exit 4 }\n"
+           "expect \"console-says-hi\" {} timeout { exit 5 }\n"
+           "expect \"rt> \" { send \"quit\\r\" }\nexpect eof\n";
+}
+
+TEST_F(Netbridge, TheRtGuestsLwipAnswersPingAndItsTelnetConsole) {
+    start_nkd();
+    auto v4 = exec("alpha", "ping -c 3 -i 0.2 -W 2 10.77.3.1");
+    EXPECT_EQ(v4.status, 0) << v4.output;
+    auto v6 = exec("beta", "ping -6 -c 2 -i 0.2 -W 2 fd77:3::1");
+    EXPECT_EQ(v6.status, 0) << v6.output;
+    auto session = expect("alpha", rt_console_script("10.77.3.1"));
+    EXPECT_EQ(session.status, 0) << session.output;
+    EXPECT_NE(session.output.find("address 10.77.3.1/24"), std::string::npos) << session.output;
+    // The rt guest's counters saw it: lwIP's end keeps the same table as a router.
+    bool counted = false;
+    for (const auto& g : net())
+        if (g["guest"] == "rt") {
+            EXPECT_EQ(g["netbridge"], "lwip");
+            for (const auto& r : g["routes"])
+                if (r["to"] == "alpha") counted = r["rx_packets"].get<std::uint64_t>() >= 3;
+        }
+    EXPECT_TRUE(counted) << nkctl("net --json").output;
+}
+
 TEST_F(Netbridge, FtpMovesTwentyMegabytesBothWaysIntact) {
     start_nkd();
     const std::string up = dir + "/up.bin", down = dir + "/down.bin";
@@ -210,13 +241,15 @@ TEST_F(Netbridge, DeadOrUnknownDestinationsFailAtOnceAndTrafficResumesAfterResta
     const pid_t alpha_router = pid_in("alpha", "nk-netbridge");
     ASSERT_GT(alpha_router, 0);
 
-    // A guest that is configured but runs no stack yet (rt here runs only its ticker) is
-    // "host unreachable" at once.
+    // A guest that is stopped is "host unreachable" at once.
+    ASSERT_EQ(nkctl("stop rt").status, 0);
+    ASSERT_TRUE(wait_until([&] { return state_of("rt") != "running"; }, 5s));
     auto start = Clock::now();
     auto rt = exec("alpha", "ping -c 1 -W 5 10.77.3.1");
     EXPECT_NE(rt.status, 0);
     EXPECT_NE(rt.output.find("Unreachable"), std::string::npos) << rt.output;
     EXPECT_LT(Clock::now() - start, 3s);
+    ASSERT_EQ(nkctl("start rt").status, 0);
 
     // Beta is killed while alpha sends to it: alpha's connects fail fast, they do not hang.
     auto beta = nlohmann::json::parse(nkctl("guests --json").output, nullptr, false);
@@ -271,6 +304,12 @@ TEST_F(Netbridge, OutsideHostReachesTheGuestsThroughTheGatewayGuest) {
     std::ofstream(script) << telnet_login_script("10.77.2.1");
     auto telnet = test::run_command(dir, "ip netns exec " + outside_ns + " expect " + script);
     EXPECT_EQ(telnet.status, 0) << telnet.output;
+    // And the rt guest's console, which has no kernel stack at all: lwIP routes its answers to
+    // the gateway guest.
+    const std::string rt_script = dir + "/outside-rt.exp";
+    std::ofstream(rt_script) << rt_console_script("10.77.3.1");
+    auto rt = test::run_command(dir, "ip netns exec " + outside_ns + " expect " + rt_script);
+    EXPECT_EQ(rt.status, 0) << rt.output;
 }
 
 }  // namespace
