@@ -141,10 +141,11 @@ struct Executive::Impl {
     void activate(Task& t, const irq::Interrupt& irq) {
         const std::uint64_t now = clock::monotonic_ns();
         t.seen += irq.expirations;
-        // The timer core keeps the schedule first + k * period (it never drifts), so the latest
-        // deadline that passed is known from the count alone.
-        const std::uint64_t deadline = t.first_ns + (t.seen - 1) * t.period_ns;
-        const Activation a{t.seen, deadline, now > deadline ? now - deadline : 0, irq.expirations - 1};
+        // The timer core keeps the schedule first + k * period (it never drifts), so the deadlines
+        // this dispatch serves are known from the counts alone.
+        const std::uint64_t latest = t.first_ns + (t.seen - 1) * t.period_ns;
+        const std::uint64_t earliest = latest - (irq.expirations - 1) * t.period_ns;
+        const Activation a{t.seen, latest, now > earliest ? now - earliest : 0, irq.expirations - 1};
         t.record.activation(a.delay_ns, a.missed);
         t.periodic(a);
         t.record.runtime(clock::monotonic_ns() - now);

@@ -114,12 +114,12 @@ TEST(LatencyHistogram, PercentilesAreTheLowerEdgeOfTheRanksBucket) {
     EXPECT_EQ(percentile_us(counts, 0.99), 0.0);
     counts[5] = 990;   // 5 µs
     counts[40] = 9;    // 40 µs
-    counts[bucket_of(2'000'000)] = 1;  // 2 ms: bucket [1024, 2048) µs
+    counts[bucket_of(2'000'000)] = 1;  // 2 ms: bucket [1920, 2048) µs
     EXPECT_EQ(percentile_us(counts, 0.50), 5.0);
     EXPECT_EQ(percentile_us(counts, 0.99), 5.0);
     EXPECT_EQ(percentile_us(counts, 0.995), 40.0);
     EXPECT_EQ(percentile_us(counts, 0.999), 40.0);
-    EXPECT_EQ(percentile_us(counts, 1.0), 1024.0);
+    EXPECT_EQ(percentile_us(counts, 1.0), 1920.0);
 }
 
 }  // namespace

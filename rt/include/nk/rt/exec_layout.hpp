@@ -28,11 +28,13 @@ inline constexpr std::uint32_t kMaxTasks = 32;  // per executive; ExecutiveOptio
 inline constexpr std::size_t kTaskNameCapacity = 32;  // NUL included
 
 // Dispatch delays in µs: 1 µs buckets below kLinearBuckets µs (where a real-time task lives, and
-// the resolution cyclictest's -h histogram has), then powers of two up to the last, open-ended
-// bucket: [512·2^i, 512·2^(i+1)) µs for bucket kLinearBuckets + i.
+// the resolution cyclictest's -h histogram has), then each power of two from 512 µs on split in
+// kSubBuckets equal parts (HdrHistogram's idea: at most 12.5 % wide), up to the last bucket,
+// which is open-ended. Octave o, part s: [512·2^o + s·64·2^o, 512·2^o + (s+1)·64·2^o) µs.
 inline constexpr std::uint32_t kLinearBuckets = 512;
-inline constexpr std::uint32_t kLogBuckets = 24;
-inline constexpr std::uint32_t kBuckets = kLinearBuckets + kLogBuckets;
+inline constexpr std::uint32_t kSubBuckets = 8;
+inline constexpr std::uint32_t kOctaves = 22;  // up to 2^31 µs, about 36 minutes
+inline constexpr std::uint32_t kBuckets = kLinearBuckets + kSubBuckets * kOctaves;
 
 enum class TaskKind : std::uint32_t {
     Task = 1,       // spawn(): a thread running the caller's loop

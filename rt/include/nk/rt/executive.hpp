@@ -62,11 +62,14 @@ private:
 };
 
 // One activation of a periodic task.
+// A late task serves several deadlines with one activation: the latest is the one it works for,
+// the earliest the one whose response was delayed most, which is what delay_ns measures (as
+// cyclictest measures a late wake-up from the time it was due).
 struct Activation {
-    std::uint64_t index = 0;        // deadlines since the task started, this one included (1, 2, ...)
-    std::uint64_t deadline_ns = 0;  // CLOCK_MONOTONIC of this activation's deadline
-    std::uint64_t delay_ns = 0;     // from that deadline to the body starting
-    std::uint64_t missed = 0;       // deadlines that passed since the last activation without their own
+    std::uint64_t index = 0;        // deadlines since the task started, the latest one included (1, 2, ...)
+    std::uint64_t deadline_ns = 0;  // CLOCK_MONOTONIC of the latest deadline that passed
+    std::uint64_t delay_ns = 0;     // from the earliest deadline it serves to the body starting
+    std::uint64_t missed = 0;       // deadlines served without an activation of their own (index - previous index - 1)
 };
 
 struct ExecutiveOptions {

@@ -22,14 +22,19 @@ namespace nk::rt {
 [[nodiscard]] constexpr std::uint32_t bucket_of(std::uint64_t delay_ns) {
     const std::uint64_t us = delay_ns / 1000;
     if (us < layout::kLinearBuckets) return static_cast<std::uint32_t>(us);
-    // floor(log2(us)) >= 9 here; bucket kLinearBuckets + i starts at 512 << i.
-    const auto i = static_cast<std::uint32_t>(std::bit_width(us) - 1) - 9;
-    return i < layout::kLogBuckets ? layout::kLinearBuckets + i : layout::kBuckets - 1;
+    // floor(log2(us)) >= 9 here: octave 0 is [512, 1024) µs; its parts are 64 << octave wide.
+    const auto octave = static_cast<std::uint32_t>(std::bit_width(us) - 1) - 9;
+    if (octave >= layout::kOctaves) return layout::kBuckets - 1;
+    const auto part = static_cast<std::uint32_t>((us >> (octave + 6)) & (layout::kSubBuckets - 1));
+    return layout::kLinearBuckets + octave * layout::kSubBuckets + part;
 }
 
 // The lower edge of bucket `b` in µs.
 [[nodiscard]] constexpr std::uint64_t bucket_low_us(std::uint32_t b) {
-    return b < layout::kLinearBuckets ? b : std::uint64_t{layout::kLinearBuckets} << (b - layout::kLinearBuckets);
+    if (b < layout::kLinearBuckets) return b;
+    const std::uint32_t octave = (b - layout::kLinearBuckets) / layout::kSubBuckets;
+    const std::uint32_t part = (b - layout::kLinearBuckets) % layout::kSubBuckets;
+    return (std::uint64_t{layout::kLinearBuckets} << octave) + (std::uint64_t{part} << (octave + 6));
 }
 
 // The upper edge (exclusive) of bucket `b` in µs; the last bucket has none (UINT64_MAX).
@@ -38,9 +43,12 @@ namespace nk::rt {
 }
 
 static_assert(bucket_of(0) == 0 && bucket_of(999) == 0 && bucket_of(511'999) == 511);
-static_assert(bucket_of(512'000) == 512 && bucket_of(1'023'999) == 512 && bucket_of(1'024'000) == 513);
+static_assert(bucket_of(512'000) == 512 && bucket_of(575'999) == 512 && bucket_of(576'000) == 513);
+static_assert(bucket_of(1'023'999) == 519 && bucket_of(1'024'000) == 520 && bucket_of(1'151'999) == 520);
 static_assert(bucket_of(UINT64_MAX) == layout::kBuckets - 1);
-static_assert(bucket_low_us(513) == 1024 && bucket_high_us(511) == 512);
+static_assert(bucket_low_us(513) == 576 && bucket_low_us(520) == 1024 && bucket_low_us(521) == 1152);
+static_assert(bucket_high_us(511) == 512 && bucket_high_us(519) == 1024);
+static_assert(bucket_of(bucket_low_us(layout::kBuckets - 1) * 1000) == layout::kBuckets - 1);
 
 // The total of the counts.
 [[nodiscard]] constexpr std::uint64_t total(std::span<const std::uint64_t> counts) {
