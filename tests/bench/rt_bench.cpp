@@ -200,6 +200,8 @@ bool run_phase(Platform& p, const std::string& name, bool load, std::uint64_t ac
     const pid_t other_pid = nk::bench::rt::start_other_task(p.cpu, activations, other);
     const bool cyclic_ok = nk::bench::rt::wait_child(cyclic);
     const bool other_ok = nk::bench::rt::wait_child(other_pid);
+    if (!cyclic_ok) std::fprintf(stderr, "nk_bench_rt: cyclictest failed (%s-cyclictest.txt)\n", scratch.c_str());
+    if (!other_ok) std::fprintf(stderr, "nk_bench_rt: the SCHED_OTHER task failed\n");
     // The rt guest ran all along; its phase is at least as long as the peers'.
     wait_for([&] { return p.tick().activations >= before.activations + activations; }, 30s);
     const auto after = p.tick();
@@ -223,6 +225,10 @@ bool run_phase(Platform& p, const std::string& name, bool load, std::uint64_t ac
     out.cyclic_s = summarise(out.cyclic, static_cast<double>(cyc.max_us), 0);
     out.other_s = summarise(out.other, static_cast<double>(other->max_us), other->overruns);
     nk::bench::shared_delete(other);
+    if (out.nk_s.count < activations)
+        std::fprintf(stderr, "nk_bench_rt: the rt guest's task made %llu activations in the phase (from %llu to %llu), wanted %llu\n",
+                     static_cast<unsigned long long>(out.nk_s.count), static_cast<unsigned long long>(before.activations),
+                     static_cast<unsigned long long>(after.activations), static_cast<unsigned long long>(activations));
     return ok && out.nk_s.count >= activations;
 }
 
