@@ -189,7 +189,8 @@ bool run_phase(Platform& p, const std::string& name, bool load, std::uint64_t ac
     pid_t stress = -1;
     const std::string scratch = p.dir + "/" + name;
     if (load) {
-        const std::uint64_t seconds = activations / 1000 + 8;
+        // Generous: the phase ends when the slowest of the three has made its activations.
+        const std::uint64_t seconds = activations * 13 / 10000 + 15;
         stress = p.exec_in_linux({"stress-ng", "--cpu", "1", "--io", "1", "--vm", "1", "--vm-bytes", "128M", "--timeout",
                                   std::to_string(seconds) + "s"},
                                  scratch + "-stress.txt");
@@ -363,7 +364,12 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "phase %s: %llu activations...\n", load ? "under load" : "idle",
                          static_cast<unsigned long long>(activations));
             if (!run_phase(p, load ? "load" : "idle", load, activations, phases[i])) {
-                std::fprintf(stderr, "nk_bench_rt: phase %s failed\n", load ? "load" : "idle");
+                std::fprintf(stderr, "nk_bench_rt: phase %s failed; the rt guest and nkd's log:\n", load ? "load" : "idle");
+                if (auto rt = p.observer->guest("rt"))
+                    std::fprintf(stderr, "  rt guest: state %u, incarnation %u, restarts %u\n", static_cast<unsigned>(rt->state),
+                                 rt->incarnation, rt->restarts);
+                std::ifstream log(p.dir + "/nkd.log");
+                for (std::string line; std::getline(log, line);) std::fprintf(stderr, "  nkd: %s\n", line.c_str());
                 return 1;
             }
             print_phase(phases[i]);
