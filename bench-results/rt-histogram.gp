@@ -1,9 +1,10 @@
 set terminal pngcairo size 1000,800
 set output 'bench-results/rt.png'
+set termoption noenhanced
 set datafile missing '?'
 set logscale xy
 set xlabel 'dispatch delay (us)'
-set ylabel 'activations'
+set ylabel 'activations per bucket'
 set grid
 set key top right
 set multiplot layout 2,1

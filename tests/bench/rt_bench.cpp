@@ -290,7 +290,7 @@ void write_plot(const std::vector<Phase>& phases, const std::string& json) {
     std::ofstream gp(script);
     gp << "set terminal pngcairo size 1000," << 400 * phases.size() << "\nset output '" << png << "'\n"
        << "set termoption noenhanced\nset datafile missing '?'\nset logscale xy\nset xlabel 'dispatch delay (us)'\n"
-       << "set ylabel 'activations per bucket (1 us below 512 us, then 1/8 octave)'\n"
+       << "set ylabel 'activations per bucket'\n"
        << "set grid\nset key top right\nset multiplot layout " << phases.size() << ",1\n";
     for (std::size_t i = 0; i < phases.size(); ++i) {
         const std::size_t c = 2 + 3 * i;
