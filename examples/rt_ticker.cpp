@@ -39,10 +39,6 @@
 
 namespace {
 
-// Installed (not only blocked) on purpose: as PID 1 of its guest, a signal left at its default
-// action is dropped by the kernel, and sigwait() would never see it.
-void ignore_in_handler(int) {}
-
 int fail(const char* what, const nk::Error& error) {
     std::fprintf(stderr, "rt ticker: %s: %s\n", what, error.message.c_str());
     return 1;
@@ -51,12 +47,10 @@ int fail(const char* what, const nk::Error& error) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // First of all: nkd may stop the guest at any moment. Blocked here, so that every task
-    // thread inherits the mask and only sigwait() below takes SIGTERM.
-    struct sigaction action {};
-    action.sa_handler = ignore_in_handler;
-    sigaction(SIGTERM, &action, nullptr);
-    sigaction(SIGINT, &action, nullptr);
+    // First of all: nkd may stop the guest at any moment. Blocked, so that every task thread
+    // inherits the mask and only sigwait() below takes SIGTERM; and blocked rather than handled
+    // because, as PID 1 of its guest, a signal left at its default action is dropped by the kernel
+    // unless it is blocked (then it stays pending for sigwait()).
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
