@@ -345,15 +345,16 @@ Result<void> Executive::on_interrupt(std::string_view line_name, InterruptHandle
 Result<void> Executive::start() {
     Impl& d = *impl_;
     if (d.stopped) return fail(RegionError::NotRunning, "the executive was stopped");
-    if (d.started) return {};
+    // Again after a failure: starts what is not running yet.
     d.started = true;
-    if (d.irq_dispatcher) {
+    if (d.irq_dispatcher && !d.irq_task) {
         d.irq_task = std::make_unique<Task>();
         d.irq_task->name = "irq";
         d.irq_task->kind = layout::TaskKind::Interrupt;
         d.irq_task->priority = d.options.interrupt_priority;
-        if (auto ok = d.start_task(*d.irq_task); !ok) return ok;
     }
+    if (d.irq_task && !d.irq_task->started)
+        if (auto ok = d.start_task(*d.irq_task); !ok) return ok;
     for (auto& t : d.tasks)
         if (!t->started)
             if (auto ok = d.start_task(*t); !ok) return ok;

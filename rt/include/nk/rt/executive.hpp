@@ -111,7 +111,8 @@ public:
     [[nodiscard]] Result<void> on_interrupt(std::string_view line_name, InterruptHandler handler);
 
     // Starts every task added so far. A task whose thread cannot start (a priority the host
-    // refuses) fails the call, with its name; the tasks started before it keep running.
+    // refuses) fails the call, with its name; the tasks started before it keep running, and a
+    // later start() tries the rest again.
     [[nodiscard]] Result<void> start();
 
     // Asks every task to stop, wakes and joins their threads, disarms their timers. Idempotent.
