@@ -203,6 +203,9 @@ struct Executive::Impl {
     }
 
     std::vector<TaskRecorder> irq_records;  // one per interrupt handler
+    std::vector<unsigned> irq_lines;        // their lines, in the same order
+
+    Result<void> bind(unsigned line, const std::string& name, Executive::InterruptHandler handler);
 };
 
 Executive::Executive(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -309,7 +312,20 @@ Result<void> Executive::periodic(std::string_view name, int priority, std::chron
 }
 
 Result<void> Executive::on_interrupt(unsigned line, InterruptHandler handler) {
-    Impl& d = *impl_;
+    return impl_->bind(line, "irq." + std::to_string(line), std::move(handler));
+}
+
+Result<void> Executive::on_interrupt(std::string_view line_name, InterruptHandler handler) {
+    auto line = irq::find_line(*impl_->region, line_name);
+    if (!line) return fail(std::move(line.error()));
+    // Named after its line, so that nkctl rt says which handler ran; cut to the record's room.
+    std::string name = "irq." + line->name;
+    if (name.size() >= layout::kTaskNameCapacity) name.resize(layout::kTaskNameCapacity - 1);
+    return impl_->bind(line->line, name, std::move(handler));
+}
+
+Result<void> Executive::Impl::bind(unsigned line, const std::string& name, InterruptHandler handler) {
+    Impl& d = *this;
     if (!handler) return fail(RegionError::InvalidArgument, "interrupt line " + std::to_string(line) + ": a handler is required");
     if (d.started) return fail(RegionError::InvalidArgument, "interrupt handlers are bound before start()");
     // Timer lines belong to periodic tasks, whose own dispatchers take them.
@@ -320,9 +336,8 @@ Result<void> Executive::on_interrupt(unsigned line, InterruptHandler handler) {
         if (!dispatcher) return fail(context(std::move(dispatcher.error()), "interrupt dispatcher"));
         d.irq_dispatcher = std::make_unique<irq::Dispatcher>(std::move(*dispatcher));
     }
-    const std::string name = "irq." + std::to_string(line);
-    for (const auto& t : d.tasks)
-        if (t->name == name) return fail(RegionError::Exists, "line " + std::to_string(line) + " has a handler");
+    if (std::find(d.irq_lines.begin(), d.irq_lines.end(), line) != d.irq_lines.end())
+        return fail(RegionError::Exists, "line " + std::to_string(line) + " has a handler");
     auto record = d.add_record(name, layout::TaskKind::Interrupt, d.options.interrupt_priority, 0, line);
     if (!record) return fail(std::move(record.error()));
     TaskRecorder recorder = *record;
@@ -333,13 +348,8 @@ Result<void> Executive::on_interrupt(unsigned line, InterruptHandler handler) {
         !on)
         return on;
     d.irq_records.push_back(recorder);
+    d.irq_lines.push_back(line);
     return {};
-}
-
-Result<void> Executive::on_interrupt(std::string_view line_name, InterruptHandler handler) {
-    auto line = irq::find_line(*impl_->region, line_name);
-    if (!line) return fail(std::move(line.error()));
-    return on_interrupt(line->line, std::move(handler));
 }
 
 Result<void> Executive::start() {

@@ -214,6 +214,7 @@ TEST_F(Executive, InterruptHandlersRunOnTheirLineAndAreCounted) {
         kicks.fetch_add(1);
     }));
     EXPECT_FALSE(exec->on_interrupt(0U, [](const irq::Interrupt&) {})) << "timer lines belong to periodic tasks";
+    EXPECT_FALSE(exec->on_interrupt(20U, [](const irq::Interrupt&) {})) << "one handler per line";
     ASSERT_TRUE(exec->start());
     for (int i = 0; i < 3; ++i) {
         ASSERT_TRUE(irq::raise(*linux_guest, "rt.kick"));
@@ -223,7 +224,7 @@ TEST_F(Executive, InterruptHandlersRunOnTheirLineAndAreCounted) {
     exec->stop();
     EXPECT_EQ(kicks.load(), 3);
     EXPECT_EQ(source.load(), 1);
-    const TaskStatus* handler = find(*exec->report(), "irq.20");
+    const TaskStatus* handler = find(*exec->report(), "irq.rt.kick");
     ASSERT_NE(handler, nullptr);
     EXPECT_EQ(handler->kind, layout::TaskKind::Interrupt);
     EXPECT_EQ(handler->activations, 3U);
