@@ -20,10 +20,10 @@ namespace nk::rt::detail {
 // Zeroes the segment and writes a fresh header; the magic last. Before any task runs.
 inline void format_status(std::span<std::byte> bytes, std::uint32_t max_tasks, std::uint16_t guest_id) {
     auto& h = *reinterpret_cast<layout::ExecHeader*>(bytes.data());
-    // relaxed: readers check the magic first; clearing it before the rest makes a reader of a
-    // restarted guest's segment see "not formatted", not a half-written header.
+    // Best effort for a reader that looks while a restarted guest reformats: it sees "not
+    // formatted" from here on, or a mix of old and new words (a display; every word is checked
+    // when read). relaxed: nothing is published by this store.
     nk::layout::atomic(h.magic).store(0, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
     std::memset(bytes.data() + sizeof(std::uint64_t), 0, layout::exec_segment_size(max_tasks) - sizeof(std::uint64_t));
     h.layout_version = layout::kExecLayoutVersion;
     h.header_size = sizeof(layout::ExecHeader);

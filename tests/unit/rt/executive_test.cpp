@@ -224,7 +224,9 @@ TEST_F(Executive, InterruptHandlersRunOnTheirLineAndAreCounted) {
     exec->stop();
     EXPECT_EQ(kicks.load(), 3);
     EXPECT_EQ(source.load(), 1);
-    const TaskStatus* handler = find(*exec->report(), "irq.rt.kick");
+    auto status = exec->report();
+    ASSERT_TRUE(status) << status.error().message;
+    const TaskStatus* handler = find(*status, "irq.rt.kick");
     ASSERT_NE(handler, nullptr);
     EXPECT_EQ(handler->kind, layout::TaskKind::Interrupt);
     EXPECT_EQ(handler->activations, 3U);
