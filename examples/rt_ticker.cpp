@@ -1,23 +1,26 @@
-// The default platform's rt guest program: a 1 kHz periodic loop driven by a virtual timer.
+// The default platform's rt guest program: a 1 kHz periodic task of the rt executive (nk::rt).
 //
-// nkd starts it as the rt guest's one process (pinned, SCHED_FIFO). It arms its virtual timer 0
-// at 1 ms; the nanokernel's timer core raises its timer line at every deadline, and its
-// dispatcher runs the tick: it measures how late it runs after the deadline and writes a line of
-// text into the segment "rt.status" in its link to the linux guest, which the linux guest may
-// read (the default platform's access rules let it read "rt.*" objects only):
+// nkd starts it as the rt guest's one process (pinned, SCHED_FIFO). It runs an executive with
+// one periodic task, "tick", on virtual timer 0 at 1 ms: the nanokernel's timer core raises the
+// timer's line at every deadline and the executive runs the tick at the guest's priority. The
+// executive records each tick's dispatch delay in its status segment "rt.exec" (`nkctl rt`
+// shows it), and the tick writes a line of text into the segment "rt.status" in its link to the
+// linux guest, which the linux guest may read (the default platform's access rules let it read
+// "rt.*" objects only):
 //
 //   nkctl exec linux -- nk_example_shared_segment read rt.status
 //   rt guest: 12000 ticks at 1000 Hz (virtual timer), SCHED_FIFO 80, lateness max 57 us, last 4 us, overruns 0
 //
 // It also answers interrupt line "rt.command" (raisable by the linux guest): each raise prints a
-// line on its console, and it tells when its peer goes down and comes back (peer lines).
+// line on its console, and it tells when its peer goes down and comes back (peer lines); these
+// handlers run on the executive's interrupt thread, one priority below the tick.
 //
 //   nkctl exec linux -- nk_example_raise rt.command
 //
 // Its heartbeat (nk::heartbeat, period argv[2] ms, default 50, 3 misses) is beaten from the tick,
 // so a stuck ticker is found hung by nkd and by the linux guests' watchdogs.
 //
-// It stops cleanly on SIGTERM. (The rt executive of a later issue replaces this loop.)
+// It stops cleanly on SIGTERM.
 #include <sched.h>
 #include <signal.h>
 
@@ -29,17 +32,12 @@
 #include <cstring>
 
 #include "nk/ipc/segment.hpp"
-#include "nk/nanokernel/clock.hpp"
 #include "nk/nanokernel/guest.hpp"
 #include "nk/nanokernel/heartbeat.hpp"
 #include "nk/nanokernel/interrupts.hpp"
-#include "nk/nanokernel/vtimer.hpp"
+#include "nk/rt/executive.hpp"
 
 namespace {
-
-std::atomic<bool> stop_requested{false};
-
-void request_stop(int) { stop_requested.store(true, std::memory_order_relaxed); }
 
 int fail(const char* what, const nk::Error& error) {
     std::fprintf(stderr, "rt ticker: %s: %s\n", what, error.message.c_str());
@@ -49,12 +47,16 @@ int fail(const char* what, const nk::Error& error) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // First of all: as PID 1 of its guest, a signal without a handler would be ignored, and nkd
-    // may stop the guest at any moment.
-    struct sigaction action {};
-    action.sa_handler = request_stop;
-    sigaction(SIGTERM, &action, nullptr);
-    sigaction(SIGINT, &action, nullptr);
+    // First of all: nkd may stop the guest at any moment. Blocked, so that every task thread
+    // inherits the mask and only sigwait() below takes SIGTERM; and blocked rather than handled
+    // because, as PID 1 of its guest, a signal left at its default action is dropped by the kernel
+    // unless it is blocked (then it stays pending for sigwait()).
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
     const char* peer = argc > 1 ? argv[1] : "linux";
     const int beat_ms = argc > 2 ? std::max(1, std::atoi(argv[2])) : 50;
     auto attached = nk::guest::attach();
@@ -67,35 +69,40 @@ int main(int argc, char** argv) {
     sched_param param{};
     const int policy = sched_getscheduler(0);
     sched_getparam(0, &param);
-    const char* policy_name = policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_OTHER";
+    const bool fifo = policy == SCHED_FIFO;
+    const char* policy_name = fifo ? "SCHED_FIFO" : "SCHED_OTHER";
 
-    auto dispatcher = nk::irq::Dispatcher::open(region);
-    if (!dispatcher) return fail("interrupt dispatcher", dispatcher.error());
+    nk::rt::ExecutiveOptions options;
+    options.status_where = peer;  // beside rt.status: the linux guest and nkctl read it there
+    options.max_tasks = 4;        // tick and three interrupt handlers
+    options.interrupt_priority = fifo ? std::max(1, param.sched_priority - 1) : 0;
+    auto exec = nk::rt::Executive::create(region, options);
+    if (!exec) return fail("executive", exec.error());
+
     constexpr auto kPeriod = std::chrono::milliseconds(1);
-    std::uint64_t ticks = 0, overruns = 0;
-    std::int64_t worst_ns = 0;
-    std::uint64_t first_deadline_ns = 0;
+    std::uint64_t overruns = 0, worst_ns = 0;  // the tick's thread only (and main after stop())
+    std::atomic<std::uint64_t> ticks{0};       // read by the interrupt thread; relaxed: a count for a person
     auto bytes = segment->bytes();
-    auto tick = [&](const nk::irq::Interrupt& irq) {
-        ticks += irq.expirations;
-        overruns += irq.expirations - 1;
-        // The latest deadline that passed: the timer's first plus one period per expiry.
-        const std::uint64_t deadline = first_deadline_ns + (ticks - 1) * static_cast<std::uint64_t>(kPeriod.count()) * 1'000'000;
-        const auto late = static_cast<std::int64_t>(nk::clock::monotonic_ns() - deadline);
-        worst_ns = std::max(worst_ns, late);
+    auto tick = [&](const nk::rt::Activation& a) {
+        overruns += a.missed;
+        ticks.store(a.index, std::memory_order_relaxed);
+        worst_ns = std::max(worst_ns, a.delay_ns);
         char line[256];
         const int n = std::snprintf(line, sizeof line,
-                                    "rt guest: %llu ticks at 1000 Hz (virtual timer), %s %d, lateness max %lld us, "
-                                    "last %lld us, overruns %llu",
-                                    static_cast<unsigned long long>(ticks), policy_name, param.sched_priority,
-                                    static_cast<long long>(worst_ns / 1000), static_cast<long long>(late / 1000),
+                                    "rt guest: %llu ticks at 1000 Hz (virtual timer), %s %d, lateness max %llu us, "
+                                    "last %llu us, overruns %llu",
+                                    static_cast<unsigned long long>(a.index), policy_name, param.sched_priority,
+                                    static_cast<unsigned long long>(worst_ns / 1000),
+                                    static_cast<unsigned long long>(a.delay_ns / 1000),
                                     static_cast<unsigned long long>(overruns));
         // A reader may see a line mid-update; it is a status display, not a protocol.
         std::memcpy(bytes.data(), line, static_cast<std::size_t>(n) + 1);
-        if (ticks / static_cast<std::uint64_t>(beat_ms) != (ticks - irq.expirations) / static_cast<std::uint64_t>(beat_ms))
+        const auto beat = static_cast<std::uint64_t>(beat_ms);
+        if (a.index / beat != (a.index - a.missed - 1) / beat)
             (void)nk::heartbeat::beat(region, overruns);  // the health word: overruns so far
     };
-    if (auto on = dispatcher->on(nk::irq::timer_line(0), tick); !on) return fail("timer line", on.error());
+    if (auto ok = (*exec)->periodic("tick", fifo ? param.sched_priority : 0, kPeriod, tick); !ok)
+        return fail("task tick", ok.error());
     auto say_peer = [&](const char* what) {
         return [&region, what](const nk::irq::Interrupt& irq) {
             auto who = region.guest(irq.peer);
@@ -103,31 +110,30 @@ int main(int argc, char** argv) {
             std::fflush(stdout);
         };
     };
-    if (auto on = dispatcher->on(nk::irq::kPeerDownLine, say_peer("went down")); !on) return fail("peer line", on.error());
-    if (auto on = dispatcher->on(nk::irq::kPeerUpLine, say_peer("is up")); !on) return fail("peer line", on.error());
+    if (auto ok = (*exec)->on_interrupt(nk::irq::kPeerDownLine, say_peer("went down")); !ok) return fail("peer line", ok.error());
+    if (auto ok = (*exec)->on_interrupt(nk::irq::kPeerUpLine, say_peer("is up")); !ok) return fail("peer line", ok.error());
     if (nk::irq::find_line(region, "rt.command")) {
-        auto on = dispatcher->on("rt.command", [&](const nk::irq::Interrupt& irq) {
+        auto ok = (*exec)->on_interrupt("rt.command", [&](const nk::irq::Interrupt& irq) {
             auto who = region.guest(irq.source);
             std::printf("rt ticker: rt.command from guest '%s' at tick %llu\n", who ? who->name.c_str() : "?",
-                        static_cast<unsigned long long>(ticks));
+                        static_cast<unsigned long long>(ticks.load(std::memory_order_relaxed)));
             std::fflush(stdout);
         });
-        if (!on) return fail("line rt.command", on.error());
+        if (!ok) return fail("line rt.command", ok.error());
     }
 
     if (auto armed = nk::heartbeat::arm(region, std::chrono::milliseconds(beat_ms), 3); !armed)
         return fail("heartbeat", armed.error());
-    if (auto armed = nk::vtimer::arm(region, 0, kPeriod, kPeriod); !armed) return fail("virtual timer 0", armed.error());
-    if (auto state = nk::vtimer::read(region, region.identity().guest_id, 0)) first_deadline_ns = state->first_ns;
-    std::printf("rt ticker: up, virtual timer 0 at 1 ms, publishing rt.status (%s %d)\n", policy_name, param.sched_priority);
+    if (auto started = (*exec)->start(); !started) return fail("start", started.error());
+    std::printf("rt ticker: up, task tick on virtual timer 0 at 1 ms, publishing rt.status and rt.exec (%s %d)\n",
+                policy_name, param.sched_priority);
     std::fflush(stdout);
-    while (!stop_requested.load(std::memory_order_relaxed)) {
-        // A bounded wait, so SIGTERM's flag is seen within 100 ms even without interrupts.
-        if (auto waited = dispatcher->wait_for(std::chrono::milliseconds(100)); !waited) return fail("wait", waited.error());
-    }
-    (void)nk::vtimer::disarm(region, 0);
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    (*exec)->stop();
     (void)nk::heartbeat::disarm(region);
-    std::printf("rt ticker: stopped after %llu ticks (%llu overruns)\n", static_cast<unsigned long long>(ticks),
+    std::printf("rt ticker: stopped after %llu ticks (%llu overruns)\n",
+                static_cast<unsigned long long>(ticks.load(std::memory_order_relaxed)),
                 static_cast<unsigned long long>(overruns));
     return 0;
 }

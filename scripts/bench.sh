@@ -3,9 +3,12 @@
 # table and writes bench-results/AREA.json ({metric, unit, nk, peer, peer_value, ratio, goal, met}).
 #
 #   scripts/bench.sh ipc|rpc|watchdog [--rounds N]
+#   scripts/bench.sh rt [--activations N] [--cpu C] [--rounds R] [--overhead-seconds S]
 #
 # Areas: ipc, rpc (nk::rpc against gRPC C++ over a Unix socket), watchdog (detection latency), net
-# (nk-netbridge against veth and pasta: iperf3, sockperf); rt arrives with its issue.
+# (nk-netbridge against veth and pasta: iperf3, sockperf), rt (the rt guest's response against
+# cyclictest and a SCHED_OTHER process, idle and under stress-ng, and the platform's overhead
+# against the bare host; also writes bench-results/rt.png).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -48,8 +51,11 @@ case "$area" in
     echo "wrote bench-results/net.json"
     ;;
   rt)
-    echo "bench.sh: area '$area' has no benchmarks yet (its issue is still open)" >&2
-    exit 2
+    cmake -S . -B "$build" -DNK_BUILD_EXAMPLES=ON >/dev/null
+    cmake --build "$build" -j"$(nproc)" --target nk_bench_rt nkd nk-init nkctl nk_example_rt_ticker >/dev/null
+    echo "== rt: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n1)"
+    "$build/bin/nk_bench_rt" --bin "$build/bin" --json bench-results/rt.json "$@"
+    echo "wrote bench-results/rt.json"
     ;;
   *)
     echo "usage: scripts/bench.sh ipc|net|rpc|rt|watchdog [options]" >&2

@@ -36,6 +36,9 @@ packages=(
   libgmock-dev
   googletest
   libbenchmark-dev
+  # rt benchmark: cyclictest (its peer, in the same run) and gnuplot for the latency histogram's PNG
+  rt-tests
+  gnuplot-nox
   # Peers the benchmarks measure nk against, in the same run (tests/bench)
   libboost-dev
   libreaderwriterqueue-dev

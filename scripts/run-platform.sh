@@ -77,6 +77,10 @@ sleep 1
 nkctl exec --platform "$platform" linux -- nk_example_shared_segment read rt.status
 
 echo
+echo "== the rt guest's executive: its tasks, overruns and dispatch delays (segment rt.exec) =="
+nkctl rt --platform "$platform"
+
+echo
 echo "== a process of guest 'linux' writes a segment in link linux-rt; one in guest 'rt' reads it =="
 nkctl exec --platform "$platform" linux -- nk_example_shared_segment write greeting rt "hello from the linux guest"
 nkctl exec --platform "$platform" rt -- nk_example_shared_segment read greeting

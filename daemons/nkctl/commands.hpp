@@ -16,6 +16,8 @@ int events_command(const Target& target, bool json);
 int ports_command(const Target& target, bool json);
 int interrupts_command(const Target& target, bool json);
 int net_command(const Target& target, bool json);
+// The rt executive's tasks from its status segment (`segment`, "rt.exec" by default).
+int rt_command(const Target& target, const std::string& segment, bool json);
 // Prints platform events (failures, restarts) as JSON lines; `count` 0: until interrupted.
 int follow_command(const Target& target, std::size_t count);
 int guests_command(const Target& target, bool json);

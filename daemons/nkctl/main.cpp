@@ -10,6 +10,7 @@
 //   nkctl ports [--json]               ports: owner, up or down, capacity, queued, sent, received, drops
 //   nkctl interrupts [--json]          interrupt lines, doorbells (pending, raised) and virtual timers
 //   nkctl net [--json]                 netbridge addresses and per-route counters (packets, bytes, drops)
+//   nkctl rt [--segment NAME] [--json] the rt executive's tasks: activations, overruns, dispatch delays
 //   nkctl guests [--json]              every guest: state, init pid, incarnation, restarts, last failure
 //   nkctl crash-info GUEST [--json]    its last failure: detector, panic record, console tail
 //   nkctl stop|start|restart GUEST     ask nkd to stop, start or restart one guest
@@ -59,6 +60,10 @@ int main(int argc, char** argv) {
     auto* interrupts = add_listing(app, "interrupts", "list interrupt lines, doorbells and virtual timers");
     auto* net = add_listing(app, "net", "list each guest's netbridge address and every route's counters");
 
+    std::string rt_segment = "rt.exec";
+    auto* rt = add_listing(app, "rt", "the rt executive's tasks: activations, overruns, dispatch-delay histogram");
+    rt->add_option("--segment", rt_segment, "its status segment (default rt.exec)");
+
     auto* guests = add_listing(app, "guests", "list the guests: state, pid, incarnation, restarts, last failure");
 
     std::string exec_guest;
@@ -93,6 +98,7 @@ int main(int argc, char** argv) {
     if (*interrupts) return nk::ctl::interrupts_command(target, json);
     if (*net) return nk::ctl::net_command(target, json);
     if (*crash) return nk::ctl::crash_info_command(target, crash_guest, json, crash_lines);
+    if (*rt) return nk::ctl::rt_command(target, rt_segment, json);
     if (*guests) return nk::ctl::guests_command(target, json);
     if (*exec) return nk::ctl::exec_command(target, exec_guest, exec_argv);
     if (*map) return nk::ctl::map_command(target, json);
