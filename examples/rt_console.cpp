@@ -7,8 +7,12 @@
 //   ping 10.77.2.1                 # lwIP answers
 //   telnet 10.77.2.1               # rt> help | status | tasks | counters | echo TEXT | quit
 //
-// Its heartbeat (nk::heartbeat, period argv[1] ms, default 100, 3 misses) is beaten from the
-// console's loop, so a stuck console is found hung by nkd. It stops cleanly on SIGTERM.
+// It runs on the rt executive (nk::rt): the console and an RFC 863 discard service on TCP port 9
+// (what the net benchmark streams into) are two of its tasks, shown by `nkctl rt` and by the
+// console's `tasks`. Its heartbeat (nk::heartbeat, period argv[1] ms, default 100, 3 misses) is
+// beaten from the console task, so a stuck console is found hung by nkd. SIGTERM stops it cleanly.
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -20,13 +24,11 @@
 #include "nk/nanokernel/guest.hpp"
 #include "nk/nanokernel/heartbeat.hpp"
 #include "nk/netbridge/console.hpp"
+#include "nk/netbridge/discard_service.hpp"
 #include "nk/netbridge/lwip_stack.hpp"
+#include "nk/rt/executive.hpp"
 
 namespace {
-
-std::atomic<bool> stop_requested{false};
-
-void request_stop(int) { stop_requested.store(true, std::memory_order_relaxed); }
 
 int fail(const char* what, const nk::Error& error) {
     std::fprintf(stderr, "rt console: %s: %s\n", what, error.message.c_str());
@@ -36,10 +38,13 @@ int fail(const char* what, const nk::Error& error) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    struct sigaction action {};
-    action.sa_handler = request_stop;
-    sigaction(SIGTERM, &action, nullptr);
-    sigaction(SIGINT, &action, nullptr);
+    // Blocked before any task thread exists, so only sigwait() below takes them (see rt_ticker.cpp:
+    // as PID 1 of its guest, a signal left at its default action would be dropped).
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     const int beat_ms = argc > 1 ? std::max(10, std::atoi(argv[1])) : 100;
 
     const char* line = std::getenv("NK_NET_PLAN");
@@ -59,23 +64,56 @@ int main(int argc, char** argv) {
     nk::netbridge::Console console({.port = 23, .banner = "nk rt guest '" + plan->guest + "' console"});
     nk::netbridge::add_guest_commands(console, region, (*stack)->plan());
     if (auto listening = console.listen(); !listening) return fail("console", listening.error());
+    nk::netbridge::DiscardService discard({.port = 9});
+    if (auto listening = discard.listen(); !listening) return fail("discard", listening.error());
+
+    // The executive runs them as two of its tasks, below any control task the guest adds.
+    sched_param param{};
+    const bool fifo = sched_getscheduler(0) == SCHED_FIFO && sched_getparam(0, &param) == 0;
+    const int priority = fifo ? std::max(1, param.sched_priority - 10) : 0;
+    nk::rt::ExecutiveOptions options;
+    options.status_where = "";  // the common area: every guest and nkctl rt read it there
+    options.max_tasks = 4;
+    auto exec = nk::rt::Executive::create(region, options);
+    if (!exec) return fail("executive", exec.error());
+    const auto slice = std::chrono::milliseconds(std::max(5, beat_ms / 4));
+    // The console task beats the guest's heartbeat: a stuck console is found hung by nkd.
+    auto served = (*exec)->spawn("console", priority, [&](nk::rt::StopToken stop) {
+        while (!stop.stop_requested()) {
+            console.serve_once(slice);
+            (void)nk::heartbeat::beat(region, 0);
+        }
+    });
+    if (!served) return fail("task console", served.error());
+    auto discarding = (*exec)->spawn("discard", priority, [&](nk::rt::StopToken stop) {
+        while (!stop.stop_requested()) discard.serve_once(slice);
+    });
+    if (!discarding) return fail("task discard", discarding.error());
+    console.add_command("tasks", "tasks: the executive's tasks (activations, overruns, delays)", [&](std::string_view) {
+        auto status = (*exec)->report();
+        if (!status) return "tasks: " + status.error().message + "\n";
+        std::string out;
+        for (const auto& task : status->tasks)
+            out += task.name + ": SCHED_FIFO " + std::to_string(task.priority) + ", activations " +
+                   std::to_string(task.activations) + ", overruns " + std::to_string(task.overruns) + "\n";
+        return out;
+    });
     if (auto armed = nk::heartbeat::arm(region, std::chrono::milliseconds(beat_ms), 3); !armed)
         return fail("heartbeat", armed.error());
-    std::printf("rt console: up at %s%s%s, telnet port 23, %zu peer(s)\n", plan->address.text().c_str(),
+    if (auto started = (*exec)->start(); !started) return fail("start", started.error());
+    std::printf("rt console: up at %s%s%s, telnet port 23, discard port 9, %zu peer(s)\n", plan->address.text().c_str(),
                 plan->address6 ? ", " : "", plan->address6 ? plan->address6->text().c_str() : "", plan->peers.size());
     std::fflush(stdout);
 
-    // The console is this program's one task: serve, beat, look at the stop flag.
-    const auto slice = std::chrono::milliseconds(std::max(5, beat_ms / 4));
-    while (!stop_requested.load(std::memory_order_relaxed)) {
-        console.serve_once(slice);
-        (void)nk::heartbeat::beat(region, 0);
-    }
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    (*exec)->stop();
     console.stop();
     (void)nk::heartbeat::disarm(region);
     const auto totals = (*stack)->totals();
+    std::printf("rt console: stopped (%llu packets in, %llu out, %llu bytes discarded)\n",
+                static_cast<unsigned long long>(totals.received), static_cast<unsigned long long>(totals.sent),
+                static_cast<unsigned long long>(discard.bytes()));
     stack->reset();
-    std::printf("rt console: stopped (%llu packets in, %llu out)\n", static_cast<unsigned long long>(totals.received),
-                static_cast<unsigned long long>(totals.sent));
     return 0;
 }
