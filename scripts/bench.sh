@@ -45,7 +45,7 @@ case "$area" in
   net)
     # Real programs on three paths: two nk guests over nk-netbridge, a veth pair, pasta.
     cmake -S . -B "$build" -DNK_BUILD_EXAMPLES=ON >/dev/null
-    cmake --build "$build" -j"$(nproc)" --target nkd nkctl nk-init nk-netbridge >/dev/null
+    cmake --build "$build" -j"$(nproc)" --target nkd nkctl nk-init nk-netbridge nk_example_rt_console >/dev/null
     echo "== net: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n1), kernel $(uname -r)"
     python3 tests/bench/net_bench.py --bin "$build/bin" --json bench-results/net.json "$@"
     echo "wrote bench-results/net.json"
