@@ -62,6 +62,8 @@ packages=(
   iperf3
   sockperf
   passt
+  # python3 drives the net benchmark (tests/bench/net_bench.py) and a connect() in a netbridge test
+  python3
   util-linux
   procps
 )
