@@ -16,6 +16,8 @@ extern "C" {
 #include <lwip/sockets.h>
 }
 
+#include "tcp_listener.hpp"
+
 #include "nk/netbridge/net_stats.hpp"
 
 namespace nk::netbridge {
@@ -116,21 +118,9 @@ std::string Console::execute(std::string_view line, bool& quit) {
 
 Result<void> Console::listen() {
     if (listener_ >= 0) return {};
-    const int fd = lwip_socket(AF_INET6, SOCK_STREAM, 0);  // dual-stack: IPv4 clients arrive mapped
-    if (fd < 0) return fail(RegionError::NoSpace, std::string("console: lwip_socket: ") + std::strerror(errno));
-    int on = 1;
-    (void)lwip_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    sockaddr_in6 any{};
-    any.sin6_family = AF_INET6;
-    any.sin6_port = htons(options_.port);
-    any.sin6_addr = in6addr_any;
-    if (lwip_bind(fd, reinterpret_cast<const sockaddr*>(&any), sizeof any) != 0 || lwip_listen(fd, 4) != 0) {
-        const int e = errno;
-        lwip_close(fd);
-        return fail(RegionError::Exists, "console: cannot listen on TCP port " + std::to_string(options_.port) + ": " +
-                                             std::strerror(e));
-    }
-    listener_ = fd;
+    auto fd = detail::listen_tcp(options_.port, "console");
+    if (!fd) return fail(std::move(fd.error()));
+    listener_ = *fd;
     return {};
 }
 
