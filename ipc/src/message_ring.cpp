@@ -203,8 +203,11 @@ bool MessageRingProducer::reload_tail(std::uint64_t& head) noexcept {
     // Head is loaded on both sides of tail: only when it did not move in between is
     // tail <= head <= tail + capacity a fact the ring must satisfy, rather than a race.
     for (int attempt = 0; attempt < kMaxReserveAttempts; ++attempt) {
-        // relaxed: a snapshot of the ticket counter; see P2.
-        const std::uint64_t before = layout::atomic(header_->head).load(std::memory_order_relaxed);
+        // acquire (not relaxed): keeps the tail load below after this one. With relaxed, the
+        // compiler or a weakly ordered CPU may read `before` after tail; then before == after
+        // proves nothing about the moment tail was read, and a tail that was old by then would
+        // look more than capacity behind head: a healthy ring reported corrupt.
+        const std::uint64_t before = layout::atomic(header_->head).load(std::memory_order_acquire);
         // acquire: pairs with the release store of tail in MessageRingConsumer::advance()
         // (contract C4 -> P1): the consumer is done with every byte below `tail`.
         const std::uint64_t tail = layout::atomic(header_->tail).load(std::memory_order_acquire);
