@@ -25,7 +25,15 @@ case "$area" in
   ipc)
     cmake --build "$build" -j"$(nproc)" --target nk_bench_ipc >/dev/null
     echo "== ipc: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n1)"
-    "$build/bin/nk_bench_ipc" --json bench-results/ipc.json "$@"
+    # iceoryx's broker, for the iceoryx peer; ours alone, stopped when the run ends.
+    if pgrep -x iox-roudi >/dev/null; then
+      echo "bench.sh: an iox-roudi is already running; stop it first (the run needs its own)" >&2
+      exit 1
+    fi
+    iox-roudi >/dev/null 2>&1 &
+    roudi=$!
+    trap 'kill "$roudi" 2>/dev/null; wait "$roudi" 2>/dev/null || true' EXIT
+    "$build/bin/nk_bench_ipc" --iceoryx --json bench-results/ipc.json "$@"
     echo "wrote bench-results/ipc.json"
     ;;
   watchdog)

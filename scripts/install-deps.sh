@@ -42,6 +42,9 @@ packages=(
   # Peers the benchmarks measure nk against, in the same run (tests/bench)
   libboost-dev
   libreaderwriterqueue-dev
+  # iceoryx and its broker iox-roudi: the publish/subscribe peer of the ipc ping-pong
+  iceoryx
+  libiceoryx-posh-dev
   # gRPC C++ and its protoc plugin: the peer of the rpc benchmark (tests/bench/rpc_bench.cpp)
   libgrpc++-dev
   protobuf-compiler-grpc
