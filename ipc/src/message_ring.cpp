@@ -391,18 +391,9 @@ void MessageRingConsumer::advance(std::uint64_t bytes) noexcept {
 }
 
 bool MessageRingConsumer::writer_is_dead(const MessageRecordHeader& record) noexcept {
-    switch (detail::process_liveness(record.pid, record.pid_ns, record.start_time)) {
-        case detail::Liveness::Alive: return false;
-        case detail::Liveness::Dead: return true;
-        case detail::Liveness::Unknown: break;
-    }
-    // Another pid namespace: the writer's guest tells. Without a region, or for a writer outside
-    // any guest, nothing can: wait.
-    const std::uint16_t guest = detail::word_guest(record.word);
-    if (region_ == nullptr || guest == layout::kNoGuest) return false;
-    auto info = region_->guest(guest);
-    if (!info) return false;
-    return info->state == layout::GuestState::Down || info->incarnation != record.incarnation;
+    return detail::claimer_is_dead({record.pid, record.pid_ns, record.start_time, detail::word_guest(record.word),
+                                    record.incarnation},
+                                   region_);
 }
 
 std::uint64_t MessageRingConsumer::headerless_claim() noexcept {

@@ -98,4 +98,18 @@ Liveness process_liveness(std::uint32_t pid, std::uint32_t pid_ns, std::uint64_t
     return Liveness::Alive;
 }
 
+bool claimer_is_dead(const ClaimerIdentity& who, const Region* region) noexcept {
+    switch (process_liveness(who.pid, who.pid_ns, who.start_time)) {
+        case Liveness::Alive: return false;
+        case Liveness::Dead: return true;
+        case Liveness::Unknown: break;
+    }
+    // Another pid namespace: the claimer's guest tells. Without a region, or for a claimer outside
+    // any guest, nothing can.
+    if (region == nullptr || who.guest == layout::kNoGuest) return false;
+    auto info = region->guest(who.guest);
+    if (!info) return false;
+    return info->state == layout::GuestState::Down || info->incarnation != who.incarnation;
+}
+
 }  // namespace nk::ipc::detail

@@ -48,7 +48,7 @@ rights = "rw"
 constexpr std::uint32_t kItem = 24;
 constexpr std::uint32_t kCapacity = 16;
 constexpr std::size_t kMaxBatch = 20;
-constexpr std::uint32_t kMpmcStride = 8 + kItem;  // the slot's sequence, then the item
+constexpr std::uint32_t kMpmcStride = sizeof(nk::ipc::MpmcSlot) + kItem;  // the slot header (sequence, claim), then the item
 static_assert(sizeof(nk::ipc::SpscRingHeader) == 192 && sizeof(nk::ipc::MpmcQueueHeader) == 192);
 
 struct Fixture {
@@ -152,6 +152,7 @@ void scribble(Input& in, std::byte* object, std::uint64_t size, std::uint32_t st
     } else {
         value = in.take(8);
     }
+    if (mode & 4) value ^= std::uint64_t{in.take(1) & 3} << 62;  // an MPMC sequence's Pending / Skipped flags
     std::memcpy(object + position, &value, 8);
 }
 

@@ -19,7 +19,8 @@
 //
 // Concurrency: try_push, try_pop and the accessors may be called from any number of threads at
 // once on one MpmcQueue. The object is a view: it does not own the queue and stays valid while
-// the Region is attached and the queue is not removed. It is move-only (it keeps process-local
+// the Region is attached and the queue is not removed; it keeps a pointer to the Region, which
+// must outlive it. It is move-only (it keeps process-local
 // fault state).
 //
 // The peer is untrusted. Item size and capacity are read once at open and checked against the
@@ -30,10 +31,14 @@
 // memory-ordering contract is at the top of src/mpmc_queue.cpp.
 //
 // A user killed between claiming a position and finishing with it (a producer before it publishes,
-// a consumer before it releases the slot) stops the queue at that position: later calls return
-// false (empty, full) at once, never wait, and nothing is torn, but nothing passes it either until
-// the queue is removed and created again. docs/ARCHITECTURE.md ("MPMC queue: a claimer that
-// dies") says why the hole is not skipped.
+// a consumer before it releases the slot) is found by the others and passed: each claimer writes
+// who it is into the slot right after it wins the position, and a caller held up at that slot
+// asks whether that process still lives (as the message ring does). A dead producer's position is
+// skipped (its item never arrives); a dead consumer's slot is handed to the next lap (the item it
+// was taking is lost, counted in stats()). A claimer killed in the few instructions between
+// winning the position and naming itself is passed after headerless_claim_timeout(). A live
+// claimer, even a stopped one, is waited for. docs/ARCHITECTURE.md ("MPMC queue: a claimer that
+// dies") has the protocol.
 #pragma once
 
 #include <atomic>
@@ -53,12 +58,13 @@
 namespace nk::ipc {
 
 inline constexpr std::uint64_t kMpmcQueueMagic = 0x4e4b'4d50'4d43'0001ULL;  // "NKMPMC" 0001
-inline constexpr std::uint32_t kMpmcQueueLayoutVersion = 1;
+inline constexpr std::uint32_t kMpmcQueueLayoutVersion = 2;  // 2: claims named in the slots
 
 // The first bytes of an MPMC queue object; the slots follow at slots_offset. Part of the region's
 // ABI (layout.hpp's rules apply): changing a field's width, order or meaning bumps
-// kMpmcQueueLayoutVersion. Positions count pushes (enqueue) and pops (dequeue) since creation
-// and wrap at 2^64; position p uses slot p % capacity.
+// kMpmcQueueLayoutVersion. Positions count pushes (enqueue) and pops (dequeue) since creation,
+// below 2^62 (the top two bits of a slot's sequence are flags; at 10^9 operations a second the
+// limit is 146 years away); position p uses slot p % capacity.
 struct alignas(detail::kCacheLine) MpmcQueueHeader {
     // Line 0: written by create() before it publishes the magic, read-only afterwards.
     std::uint64_t magic;           // atomic; kMpmcQueueMagic, stored last (release) by create()
@@ -74,18 +80,51 @@ struct alignas(detail::kCacheLine) MpmcQueueHeader {
     // Line 1: producers.
     std::uint64_t enqueue_pos;     // atomic; the next position a push claims
     std::uint64_t full_count;      // atomic; pushes refused for want of space
-    std::uint8_t reserved2[48];
+    std::uint64_t reclaimed_count; // atomic; slots taken back from consumers that died holding them
+    std::uint8_t reserved2[40];
     // Line 2: consumers.
     std::uint64_t dequeue_pos;     // atomic; the next position a pop claims
-    std::uint8_t reserved3[56];
+    std::uint64_t skipped_count;   // atomic; positions passed because their producer died
+    std::uint8_t reserved3[48];
 };
 
-// The start of every slot; the item's bytes follow.
+// The start of every slot; the item's bytes follow. The claim names the last claimer of the slot,
+// for the others to judge when it holds the slot up; each field is written with relaxed atomic
+// stores before `claim`, which is stored last (seq_cst).
 struct MpmcSlot {
-    // atomic. Equal to position p: free for the push at p. Equal to p + 1: holds the item pushed
-    // at p. The pop at p sets it to p + capacity: free for the push one lap later.
+    // atomic. Without flags: equal to position p, free for the push at p; p + 1, holds the item
+    // pushed at p; the pop at p sets it to p + capacity, free for the push one lap later.
+    // kMpmcSkipped on p + 1: published without an item (its producer died), for the pop at p to
+    // pass. kMpmcPending on either: someone is taking the slot from a claimer that had not
+    // named itself yet (see the protocol in src/mpmc_queue.cpp).
     std::uint64_t sequence;
+    std::uint64_t claim;          // atomic; position << 2 | role (1 push, 2 pop); 0: never claimed
+    std::uint32_t pid;            // atomic; the claimer's pid, in its pid namespace
+    std::uint32_t pid_ns;         // atomic; inode of its pid namespace
+    std::uint64_t start_time;     // atomic; its start time (/proc/PID/stat field 22), against pid reuse
+    std::uint32_t incarnation;    // atomic; its guest's incarnation
+    std::uint16_t guest;          // atomic; its guest id (0: none)
+    std::uint16_t reserved;
 };
+
+inline constexpr std::uint64_t kMpmcPending = std::uint64_t{1} << 62;
+inline constexpr std::uint64_t kMpmcSkipped = std::uint64_t{1} << 63;
+inline constexpr std::uint64_t kMpmcPositionLimit = std::uint64_t{1} << 62;
+
+// How long a caller held up at a slot whose claimer has not named itself waits before it passes
+// the claim (the claimer died right after winning the position; see docs/ARCHITECTURE.md).
+inline constexpr std::uint64_t kMpmcHeaderlessClaimTimeoutNs = 500'000'000;
+
+// What the queue counted (relaxed reads; for monitoring).
+struct MpmcQueueStats {
+    std::uint64_t full = 0;       // pushes refused for want of space
+    std::uint64_t skipped = 0;    // positions passed: their producer died before publishing
+    std::uint64_t reclaimed = 0;  // slots taken back: their consumer died holding the item
+};
+
+namespace detail {
+struct ClaimWatch;  // process-local: which held-up slot a caller keeps finding, since when
+}
 
 static_assert(std::is_standard_layout_v<MpmcQueueHeader> && std::is_trivially_copyable_v<MpmcQueueHeader>);
 static_assert(std::is_standard_layout_v<MpmcSlot> && std::is_trivially_copyable_v<MpmcSlot>);
@@ -95,8 +134,12 @@ static_assert(offsetof(MpmcQueueHeader, layout_version) == 8 && offsetof(MpmcQue
 static_assert(offsetof(MpmcQueueHeader, item_size) == 16 && offsetof(MpmcQueueHeader, capacity) == 20);
 static_assert(offsetof(MpmcQueueHeader, slot_stride) == 24 && offsetof(MpmcQueueHeader, slots_offset) == 32);
 static_assert(offsetof(MpmcQueueHeader, enqueue_pos) == 64 && offsetof(MpmcQueueHeader, full_count) == 72);
-static_assert(offsetof(MpmcQueueHeader, dequeue_pos) == 128);
-static_assert(sizeof(MpmcSlot) == 8 && alignof(MpmcSlot) == 8);
+static_assert(offsetof(MpmcQueueHeader, reclaimed_count) == 80);
+static_assert(offsetof(MpmcQueueHeader, dequeue_pos) == 128 && offsetof(MpmcQueueHeader, skipped_count) == 136);
+static_assert(sizeof(MpmcSlot) == 40 && alignof(MpmcSlot) == 8);
+static_assert(offsetof(MpmcSlot, claim) == 8 && offsetof(MpmcSlot, pid) == 16 && offsetof(MpmcSlot, pid_ns) == 20);
+static_assert(offsetof(MpmcSlot, start_time) == 24 && offsetof(MpmcSlot, incarnation) == 32);
+static_assert(offsetof(MpmcSlot, guest) == 36);
 
 class MpmcQueue {
 public:
@@ -115,11 +158,11 @@ public:
     // Removes the queue: its owner guest, the operator or the creator may. Stop every user first.
     [[nodiscard]] static Result<void> remove(const Region& region, std::string_view name);
 
-    MpmcQueue(MpmcQueue&&) noexcept = default;
-    MpmcQueue& operator=(MpmcQueue&&) noexcept = default;
+    MpmcQueue(MpmcQueue&&) noexcept;
+    MpmcQueue& operator=(MpmcQueue&&) noexcept;
     MpmcQueue(const MpmcQueue&) = delete;
     MpmcQueue& operator=(const MpmcQueue&) = delete;
-    ~MpmcQueue() = default;
+    ~MpmcQueue();
 
     // Copies `item` (exactly item_size() bytes) into the queue. False if the queue is full, if
     // the size is wrong (nothing is written), once corrupt(), or, rarely, after losing
@@ -132,6 +175,13 @@ public:
 
     // Items in the queue at about now, 0..capacity(); for monitoring.
     [[nodiscard]] std::size_t size_approx() const noexcept;
+    [[nodiscard]] MpmcQueueStats stats() const noexcept;
+
+    // How long a claim whose claimer never named itself holds the queue up before it is passed
+    // (default kMpmcHeaderlessClaimTimeoutNs). Shorter passes a dead claimer sooner; a live one
+    // preempted for longer than this between winning its position and naming itself then loses
+    // the position (a producer tries another; a consumer takes the next item).
+    void set_headerless_claim_timeout(std::uint64_t ns) noexcept { headerless_timeout_ns_ = ns; }
     [[nodiscard]] std::uint32_t capacity() const noexcept { return capacity_; }
     [[nodiscard]] std::uint32_t item_size() const noexcept { return item_size_; }
 
@@ -152,9 +202,17 @@ public:
     static constexpr std::uint32_t kMaxRaces = 1U << 16;
 
 private:
-    MpmcQueue(ObjectInfo object, std::string area_label, std::uint64_t region_offset, MpmcQueueHeader* header,
-              std::uint32_t item_size, std::uint32_t capacity, std::uint32_t slot_stride);
+    MpmcQueue(const Region& region, ObjectInfo object, std::string area_label, std::uint64_t region_offset,
+              MpmcQueueHeader* header, std::uint32_t item_size, std::uint32_t capacity, std::uint32_t slot_stride);
     [[nodiscard]] std::byte* slot_at(std::uint64_t position) const noexcept;
+    enum class Role : std::uint64_t { Push = 1, Pop = 2 };
+    enum class Settled : std::uint8_t { Ours, Taken, Fault };
+    void name_claimer(std::byte* slot, std::uint64_t position, Role role) noexcept;
+    [[nodiscard]] Settled settle_claim(std::byte* slot, std::uint64_t position, std::uint64_t held,
+                                       std::uint64_t taken) noexcept;
+    [[nodiscard]] bool finish(std::byte* slot, std::uint64_t position, std::uint64_t held, std::uint64_t done) noexcept;
+    [[nodiscard]] bool pass_dead_claimer(std::byte* slot, std::uint64_t position, Role role, std::uint64_t held,
+                                         std::uint64_t taken, detail::ClaimWatch& watch) noexcept;
     void trip(const char* what, std::uint64_t position, std::uint64_t seen, std::uint64_t low,
               std::uint64_t high) noexcept;
 
@@ -168,6 +226,11 @@ private:
     std::uint32_t slot_stride_ = 0;
     std::uint64_t mask_ = 0;
     std::unique_ptr<detail::FaultLatch> faults_;  // process-local; shared by the threads using this object
+    std::unique_ptr<detail::ClaimWatch> push_watch_, pop_watch_;  // held-up slots, as pops and pushes see them
+    const Region* region_ = nullptr;  // judges claimers in other pid namespaces by their guest
+    std::uint64_t headerless_timeout_ns_ = kMpmcHeaderlessClaimTimeoutNs;
+    std::uint16_t claimer_guest_ = 0;       // what name_claimer() writes: this process's guest
+    std::uint32_t claimer_incarnation_ = 0;
 };
 
 }  // namespace nk::ipc
