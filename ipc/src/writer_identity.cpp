@@ -107,7 +107,7 @@ bool claimer_is_dead(const ClaimerIdentity& who, const Region* region) noexcept 
     // Another pid namespace: the claimer's guest tells. Without a region, or for a claimer outside
     // any guest, nothing can.
     if (region == nullptr || who.guest == layout::kNoGuest) return false;
-    auto info = region->guest(who.guest);
+    auto info = region->guest_status(who.guest);
     if (!info) return false;
     return info->state == layout::GuestState::Down || info->incarnation != who.incarnation;
 }

@@ -62,6 +62,25 @@ TEST(Region, CreatedRegionHasEveryAreaOfThePartition) {
     EXPECT_EQ(rt->state, layout::GuestState::Configured);
 }
 
+// guest_status(): the two live words of guest(), without copying the table; an unknown id has none.
+TEST(Region, GuestStatusFollowsTheLiveStateAndIncarnation) {
+    auto region = Region::create(test::small_platform());
+    ASSERT_TRUE(region) << region.error().message;
+    const auto rt = region->guest("rt");
+    ASSERT_TRUE(rt);
+    auto status = region->guest_status(rt->id);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->state, layout::GuestState::Configured);
+    EXPECT_EQ(status->incarnation, rt->incarnation);
+    region->set_guest_state(rt->id, layout::GuestState::Running, true);
+    status = region->guest_status(rt->id);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->state, layout::GuestState::Running);
+    EXPECT_EQ(status->incarnation, rt->incarnation + 1);
+    EXPECT_EQ(status->incarnation, region->guest(rt->id)->incarnation);
+    EXPECT_FALSE(region->guest_status(999));
+}
+
 TEST(Region, GuestAttachMapsOnlyItsOwnAreasLinksAndCommon) {
     auto region = Region::create(test::small_platform());
     ASSERT_TRUE(region) << region.error().message;

@@ -72,6 +72,12 @@ struct AreaInfo {
     }
 };
 
+// What changes about a guest while it runs, as guest_status() reads it.
+struct GuestStatus {
+    layout::GuestState state{};
+    std::uint32_t incarnation = 0;
+};
+
 struct GuestInfo {
     std::uint16_t id = 0;
     std::string name;
@@ -157,6 +163,9 @@ public:
     [[nodiscard]] std::vector<GuestInfo> guests() const;
     [[nodiscard]] std::optional<GuestInfo> guest(std::uint16_t id) const;
     [[nodiscard]] std::optional<GuestInfo> guest(std::string_view name) const;
+    // Only the state and incarnation of guest `id`, read live: for hot paths (every port send
+    // asks whether its receiver is up), where guest() would copy the whole table. No allocation.
+    [[nodiscard]] std::optional<GuestStatus> guest_status(std::uint16_t id) const noexcept;
 
     // Start of the reserved address range; area `i` lives at base() + area(i)->offset.
     [[nodiscard]] std::byte* base() const;
