@@ -11,9 +11,7 @@
 // (what the net benchmark streams into) are two of its tasks, shown by `nkctl rt` and by the
 // console's `tasks`. Its heartbeat (nk::heartbeat, period argv[1] ms, default 100, 3 misses) is
 // beaten from the console task, so a stuck console is found hung by nkd. SIGTERM stops it cleanly.
-#include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,6 +25,7 @@
 #include "nk/netbridge/discard_service.hpp"
 #include "nk/netbridge/lwip_stack.hpp"
 #include "nk/rt/executive.hpp"
+#include "nk/rt/stop_signals.hpp"
 
 namespace {
 
@@ -38,13 +37,8 @@ int fail(const char* what, const nk::Error& error) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // Blocked before any task thread exists, so only sigwait() below takes them (see rt_ticker.cpp:
-    // as PID 1 of its guest, a signal left at its default action would be dropped).
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    // First of all, before any task thread exists: nkd may stop the guest at any moment.
+    const nk::rt::StopSignals stop_signals;
     const int beat_ms = argc > 1 ? std::max(10, std::atoi(argv[1])) : 100;
 
     const char* line = std::getenv("NK_NET_PLAN");
@@ -105,8 +99,7 @@ int main(int argc, char** argv) {
                 plan->address6 ? ", " : "", plan->address6 ? plan->address6->text().c_str() : "", plan->peers.size());
     std::fflush(stdout);
 
-    int signal = 0;
-    sigwait(&stop_signals, &signal);
+    (void)stop_signals.wait();
     (*exec)->stop();
     console.stop();
     (void)nk::heartbeat::disarm(region);

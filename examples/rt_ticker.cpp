@@ -22,7 +22,6 @@
 //
 // It stops cleanly on SIGTERM.
 #include <sched.h>
-#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -36,6 +35,7 @@
 #include "nk/nanokernel/heartbeat.hpp"
 #include "nk/nanokernel/interrupts.hpp"
 #include "nk/rt/executive.hpp"
+#include "nk/rt/stop_signals.hpp"
 
 namespace {
 
@@ -47,15 +47,8 @@ int fail(const char* what, const nk::Error& error) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // First of all: nkd may stop the guest at any moment. Blocked, so that every task thread
-    // inherits the mask and only sigwait() below takes SIGTERM; and blocked rather than handled
-    // because, as PID 1 of its guest, a signal left at its default action is dropped by the kernel
-    // unless it is blocked (then it stays pending for sigwait()).
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    // First of all, before any task thread exists: nkd may stop the guest at any moment.
+    const nk::rt::StopSignals stop_signals;
 
     const char* peer = argc > 1 ? argv[1] : "linux";
     const int beat_ms = argc > 2 ? std::max(1, std::atoi(argv[2])) : 50;
@@ -128,8 +121,7 @@ int main(int argc, char** argv) {
     std::printf("rt ticker: up, task tick on virtual timer 0 at 1 ms, publishing rt.status and rt.exec (%s %d)\n",
                 policy_name, param.sched_priority);
     std::fflush(stdout);
-    int signal = 0;
-    sigwait(&stop_signals, &signal);
+    (void)stop_signals.wait();
     (*exec)->stop();
     (void)nk::heartbeat::disarm(region);
     std::printf("rt ticker: stopped after %llu ticks (%llu overruns)\n",
