@@ -111,6 +111,17 @@ inline void print_table(const std::vector<Record>& records) {
                     r.peer.c_str(), r.peer_value, r.ratio, r.goal.c_str(), r.met ? "yes" : "NO");
 }
 
+// What every benchmark ends with: the table on stdout and, when `json_path` is set, the records
+// in bench-results format. Throws if the file cannot be written.
+inline void publish(const std::vector<Record>& records, const std::string& json_path) {
+    print_table(records);
+    if (json_path.empty()) return;
+    std::FILE* out = std::fopen(json_path.c_str(), "w");
+    if (out == nullptr) throw std::runtime_error("cannot write " + json_path);
+    write_json(records, out);
+    if (std::fclose(out) != 0) throw std::runtime_error("cannot write " + json_path);
+}
+
 // Runs `body` in a child process pinned to `cpu`; the child exits 1 if `body` throws.
 inline pid_t fork_pinned(int cpu, const std::function<void()>& body) {
     const pid_t pid = ::fork();

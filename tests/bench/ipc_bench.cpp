@@ -207,13 +207,7 @@ int main(int argc, char** argv) {
                                       median(p50["futex"]), ratio_of(p50["nk-event"], p50["futex"]), "<= 1.0"));
         msgring.append_records(records);
         queues.append_records(records);
-        print_table(records);
-        if (!json_path.empty()) {
-            std::FILE* out = std::fopen(json_path.c_str(), "w");
-            if (out == nullptr) throw std::runtime_error("cannot write " + json_path);
-            write_json(records, out);
-            std::fclose(out);
-        }
+        publish(records, json_path);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "nk_bench_ipc: %s\n", e.what());
         return 1;

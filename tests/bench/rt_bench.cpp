@@ -450,13 +450,12 @@ int main(int argc, char** argv) {
     std::printf("\noverhead: stress-ng --cpu 1 --get 1, %d s x %d rounds, median geomean bogo-ops/s: linux guest %.1f, bare host %.1f; "
                 "median of the rounds' host/guest ratios %.3f (%.2f%% slower)\n\n", seconds, rounds, nk_rate, host_rate, ratio,
                 (ratio - 1) * 100);
-    nk::bench::print_table(records);
-    if (!json.empty()) {
-        std::FILE* out = std::fopen(json.c_str(), "w");
-        if (out == nullptr) return 1;
-        nk::bench::write_json(records, out);
-        std::fclose(out);
-        write_plot(phases, json);
+    try {
+        nk::bench::publish(records, json);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "nk_bench_rt: %s\n", e.what());
+        return 1;
     }
+    if (!json.empty()) write_plot(phases, json);
     return 0;
 }

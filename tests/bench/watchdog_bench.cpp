@@ -182,12 +182,11 @@ int main(int argc, char** argv) {
                                  "p50 %.1f max %.1f ms\n", period, kind, detect.size(), d.p50, d.p99, d.max, a.p50, a.max);
         }
     }
-    nk::bench::print_table(records);
-    if (!json.empty()) {
-        std::FILE* out = std::fopen(json.c_str(), "w");
-        if (out == nullptr) return 1;
-        nk::bench::write_json(records, out);
-        std::fclose(out);
+    try {
+        nk::bench::publish(records, json);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "nk_bench_watchdog: %s\n", e.what());
+        return 1;
     }
     return 0;
 }
