@@ -14,12 +14,6 @@
 namespace nk::ctl {
 namespace {
 
-template <class T>
-T load(const T& field) {
-    // relaxed: a snapshot for a person; each word stands on its own.
-    return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
-}
-
 std::string hex(std::uint64_t mask) {
     char text[24];
     std::snprintf(text, sizeof text, "0x%016llx", static_cast<unsigned long long>(mask));
@@ -88,11 +82,11 @@ int interrupts_command(const Target& target, bool json) {
     nlohmann::json bells = nlohmann::json::array();
     Table bell_table({"RINGS", "FROM", "PENDING", "RAISED", "WAITERS"});
     for (const auto& b : doorbells(*region)) {
-        const std::uint64_t pending = load(b.bell->pending);
-        bells.push_back({{"guest", b.guest}, {"from", b.source}, {"pending", hex(pending)}, {"raised", load(b.bell->raised)},
-                         {"waiters", load(b.bell->waiters)}});
-        bell_table.add({b.guest, b.source, hex(pending), std::to_string(load(b.bell->raised)),
-                        std::to_string(load(b.bell->waiters))});
+        const std::uint64_t pending = layout::snapshot(b.bell->pending);
+        bells.push_back({{"guest", b.guest}, {"from", b.source}, {"pending", hex(pending)}, {"raised", layout::snapshot(b.bell->raised)},
+                         {"waiters", layout::snapshot(b.bell->waiters)}});
+        bell_table.add({b.guest, b.source, hex(pending), std::to_string(layout::snapshot(b.bell->raised)),
+                        std::to_string(layout::snapshot(b.bell->waiters))});
     }
 
     nlohmann::json timers = nlohmann::json::array();

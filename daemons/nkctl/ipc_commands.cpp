@@ -49,26 +49,20 @@ std::string owner_name(const Region& region, std::uint16_t id) {
     return g ? g->name : std::to_string(id);
 }
 
-template <class T>
-std::uint64_t load(const T& field) {
-    // relaxed: a snapshot for a person; each word stands on its own.
-    return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
-}
-
 // The event's problem, or "" when its header is sound.
 std::string event_problem(const EventHeader& h) {
-    if (load(h.magic) != kEventMagic) return "bad magic";
+    if (layout::snapshot(h.magic) != kEventMagic) return "bad magic";
     if (h.layout_version != kEventLayoutVersion) return "layout version " + std::to_string(h.layout_version);
     if (h.mode != 1 && h.mode != 2) return "mode " + std::to_string(h.mode);
-    if (load(h.state) > 1) return "state " + std::to_string(load(h.state));
+    if (layout::snapshot(h.state) > 1) return "state " + std::to_string(layout::snapshot(h.state));
     return {};
 }
 
 nlohmann::json event_json(const EventHeader& h) {
-    return {{"mode", h.mode == 1 ? "auto-reset" : "manual-reset"}, {"set", load(h.state) == 1},
-            {"waiters", load(h.waiters)},                            {"signals", load(h.signal_count)},
-            {"broadcasts", load(h.broadcast_count)},                 {"wakeups", load(h.wakeup_count)},
-            {"timeouts", load(h.timeout_count)}};
+    return {{"mode", h.mode == 1 ? "auto-reset" : "manual-reset"}, {"set", layout::snapshot(h.state) == 1},
+            {"waiters", layout::snapshot(h.waiters)},                            {"signals", layout::snapshot(h.signal_count)},
+            {"broadcasts", layout::snapshot(h.broadcast_count)},                 {"wakeups", layout::snapshot(h.wakeup_count)},
+            {"timeouts", layout::snapshot(h.timeout_count)}};
 }
 
 }  // namespace
@@ -93,9 +87,9 @@ int events_command(const Target& target, bool json) {
             const auto& h = *reinterpret_cast<const EventHeader*>(f.bytes);
             item.update(event_json(h));
             table.add({f.object.name, f.area, item["owner"], item["mode"], item["set"] ? "yes" : "no",
-                       std::to_string(load(h.waiters)), std::to_string(load(h.signal_count)),
-                       std::to_string(load(h.broadcast_count)), std::to_string(load(h.wakeup_count)),
-                       std::to_string(load(h.timeout_count))});
+                       std::to_string(layout::snapshot(h.waiters)), std::to_string(layout::snapshot(h.signal_count)),
+                       std::to_string(layout::snapshot(h.broadcast_count)), std::to_string(layout::snapshot(h.wakeup_count)),
+                       std::to_string(layout::snapshot(h.timeout_count))});
         }
         list.push_back(item);
     }
@@ -153,11 +147,11 @@ int ports_command(const Target& target, bool json) {
                      {"capacity", h.capacity},
                      {"max_message", h.max_message},
                      {"queued_bytes", stats->used_bytes},
-                     {"sent", load(reinterpret_cast<const PortHeader*>(f.bytes)->sent)},
+                     {"sent", layout::snapshot(reinterpret_cast<const PortHeader*>(f.bytes)->sent)},
                      {"received", stats->records},
                      {"full", stats->full},
                      {"abandoned", stats->abandoned},
-                     {"refused_down", load(reinterpret_cast<const PortHeader*>(f.bytes)->refused_down)}});
+                     {"refused_down", layout::snapshot(reinterpret_cast<const PortHeader*>(f.bytes)->refused_down)}});
         table.add({f.object.name, f.area, owner, up ? "up" : "owner down", human_size(h.capacity),
                    std::to_string(h.max_message), human_size(stats->used_bytes), item["sent"].dump(),
                    std::to_string(stats->records), std::to_string(stats->full), std::to_string(stats->abandoned),
@@ -203,7 +197,7 @@ int queues_command(const Target& target, bool json) {
             list.push_back(item);
             return;
         }
-        auto word = [&](std::size_t at) { return load(*reinterpret_cast<const std::uint64_t*>(f.bytes + at)); };
+        auto word = [&](std::size_t at) { return layout::snapshot(*reinterpret_cast<const std::uint64_t*>(f.bytes + at)); };
         const std::uint64_t produced = word(produced_at), consumed = word(consumed_at);
         // A scribbled index shows as a depth beyond the capacity: reported, not believed.
         const std::uint64_t depth = produced - consumed;

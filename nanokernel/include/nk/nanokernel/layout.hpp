@@ -57,6 +57,13 @@ template <class T>
     return std::atomic_ref<T>(field);
 }
 
+// A snapshot of one shared status word for a person or a tool (nkctl, status readers): relaxed,
+// because each such word stands on its own and nothing else is read on its strength.
+template <class T>
+[[nodiscard]] inline T snapshot(const T& field) noexcept {
+    return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
+}
+
 enum class AreaKind : std::uint16_t {
     Management = 1,
     Control = 2,
