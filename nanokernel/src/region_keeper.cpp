@@ -32,6 +32,7 @@ constexpr const char* kKeeperName = "nk-keeper";
     // away. (The fork left this process one thread: starting another is safe.)
     TimerCore::Options options;
     options.timers = true;
+    options.cpus = TimerCore::rt_guest_cpus(region);
     auto timers = TimerCore::start(region, std::move(options));
     (void)timers;  // held until the keeper ends; without it the guests' timers stay silent
     for (;;) ::pause();

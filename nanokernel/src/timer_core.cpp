@@ -187,9 +187,18 @@ Result<std::unique_ptr<TimerCore>> TimerCore::start(const Region& region, Option
         impl->guests.push_back(timers);
     }
     Impl* raw = impl.get();
-    raw->thread = std::thread([raw, fifo_priority] {
+    raw->thread = std::thread([raw, fifo_priority, cpus = options.cpus] {
         (void)::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);  // 1 ns: the deadline is the deadline
         (void)::pthread_setname_np(::pthread_self(), "nk-timer-core");
+        if (!cpus.empty()) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            for (const std::uint32_t cpu : cpus)
+                if (cpu < CPU_SETSIZE) CPU_SET(cpu, &set);
+            if (const int rc = ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set); rc != 0)
+                std::fprintf(stderr, "nkd: timer core runs on any CPU (its rt guests' CPUs refused: %s)\n",
+                             std::strerror(rc));
+        }
         if (fifo_priority > 0) {
             sched_param param{};
             param.sched_priority = fifo_priority;
@@ -200,6 +209,15 @@ Result<std::unique_ptr<TimerCore>> TimerCore::start(const Region& region, Option
         raw->run();
     });
     return std::unique_ptr<TimerCore>(new TimerCore(std::move(impl)));
+}
+
+std::vector<std::uint32_t> TimerCore::rt_guest_cpus(const Region& region) {
+    std::vector<std::uint32_t> cpus;
+    for (const auto& guest : region.guests())
+        if (guest.kind == GuestKind::Rt) cpus.insert(cpus.end(), guest.cpus.begin(), guest.cpus.end());
+    std::sort(cpus.begin(), cpus.end());
+    cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+    return cpus;
 }
 
 TimerCore::~TimerCore() {

@@ -9,6 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -429,6 +432,36 @@ TEST_F(VirtualTimers, AsioServesTimerAndPeerLinesFromOneIoContext) {
     (*lines)->stop();
     EXPECT_EQ(commands, 3);
     EXPECT_GE(ticks, 60U);  // ~120 ms of a 1 ms timer, handled on the io_context
+}
+
+// The CPUs named in the core's options are where its thread runs; rt_guest_cpus() gives the rt
+// guests' CPUs (small_platform's rt guest has CPU 0), which is what the region keeper asks for.
+TEST_F(Interrupts, TheTimerCoreRunsOnTheCpusItIsGiven) {
+    const auto cpus = TimerCore::rt_guest_cpus(*creator);
+    ASSERT_EQ(cpus, std::vector<std::uint32_t>{0});
+    TimerCore::Options options;
+    options.timers = true;
+    options.cpus = cpus;
+    auto core = TimerCore::start(*creator, std::move(options));
+    ASSERT_TRUE(core) << core.error().message;
+    // The core's thread, found by its name among this process's threads.
+    std::string allowed;
+    for (int attempt = 0; attempt < 100 && allowed.empty(); ++attempt) {
+        for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+            std::ifstream comm(task.path() / "comm");
+            std::string name;
+            std::getline(comm, name);
+            if (name != "nk-timer-core") continue;
+            std::ifstream status(task.path() / "status");
+            for (std::string line; std::getline(status, line);)
+                if (line.rfind("Cpus_allowed_list:", 0) == 0) allowed = line.substr(line.find_first_not_of(" \t", 18));
+        }
+        if (allowed != "0") {
+            allowed.clear();  // the thread may not have pinned itself yet
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+    EXPECT_EQ(allowed, "0");
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "nk/nanokernel/region.hpp"
 
@@ -39,7 +40,15 @@ public:
         PanicHandler on_panic;   // hear the panic lines (empty: leave them to another core)
         PanicHandler on_recovery_request;  // hear watchdogs' recovery requests (recovery.hpp), same rule
         int fifo_priority = 90;  // the thread's SCHED_FIFO priority; 0: SCHED_OTHER. A refusal is logged, not fatal.
+        // CPUs the thread runs on (empty: wherever the scheduler puts it). On the rt guests' CPUs
+        // a timer line wakes its task on the same CPU, without the cross-CPU wake-up (an IPI)
+        // that otherwise sits between every deadline and the task. A refusal is logged, not fatal.
+        std::vector<std::uint32_t> cpus;
     };
+
+    // The CPUs of the region's rt guests (each of their CPUs once, in order): where the keeper's
+    // core runs, so that the timer lines of the guests that care most are raised locally.
+    [[nodiscard]] static std::vector<std::uint32_t> rt_guest_cpus(const Region& region);
 
     // Starts the core's thread on a region this process created (nkd, or its region keeper).
     [[nodiscard]] static Result<std::unique_ptr<TimerCore>> start(const Region& region, Options options);
