@@ -806,6 +806,27 @@ TEST_F(Watchdogs, OneStuckCriticalProcessMakesItsGuestUnhealthy) {
     EXPECT_EQ(guest("rt")["incarnation"], 1);
 }
 
+// The same with a critical process written in C (nk.h's nk_watchdog_*, libnk_c.so's NK_1.1).
+TEST_F(Watchdogs, OneStuckCriticalProcessInCMakesItsGuestUnhealthy) {
+    start("[\"nk_test_c_critical\", \"30\"]");
+    pid_t critical = -1;
+    ASSERT_TRUE(wait_until([&] {
+        auto found = run(dir, "pgrep -f 'nk_test_c_critica[l] 30'");
+        critical = found.status == 0 ? std::atoi(found.output.c_str()) : -1;
+        return critical > 0 && read_file(log).find("critical process c-critical") != std::string::npos;
+    }, 5s)) << read_file(log);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(guest("linux")["incarnation"], 1) << "a kicking C critical process was taken for a stuck one\n" << read_file(log);
+    ASSERT_EQ(::kill(critical, SIGSTOP), 0);
+    ASSERT_TRUE(wait_until([&] { return guest("linux")["incarnation"] == 2; }, 10s)) << read_file(log);
+    const std::string text = read_file(log);
+    EXPECT_NE(text.find("guest unhealthy, no more heartbeats: critical process c-critical (pid"), std::string::npos) << text;
+    EXPECT_NE(text.find("missed its deadline of 30 ms"), std::string::npos) << text;
+    EXPECT_EQ(guest("linux")["last_failure"]["kind"], "heartbeat");
+    EXPECT_EQ(guest("rt")["incarnation"], 1);
+    EXPECT_EQ(guest("linux2")["incarnation"], 1);
+}
+
 TEST_F(Watchdogs, AKilledGuestIsRecoveredOnceNotTwice) {
     start();
     ASSERT_EQ(::kill(guest("rt")["pid"].get<pid_t>(), SIGKILL), 0);
