@@ -110,11 +110,7 @@ protected:
         platform = "hp" + std::to_string(::getpid()) + "x" + std::to_string(counter++);
     }
     void TearDown() override {
-        if (nkd > 0) {
-            ::kill(nkd, SIGTERM);
-            int status = 0;
-            ::waitpid(nkd, &status, 0);
-        }
+        (void)test::stop_nkd(nkd);
         if (!dir.empty()) std::filesystem::remove_all(dir);
     }
 
@@ -122,15 +118,7 @@ protected:
         const std::string config = run_dir + "/" + platform + ".toml";
         std::ofstream(config) << health_toml(platform);
         log = run_dir + "/nkd.log";
-        nkd = ::fork();
-        if (nkd == 0) {
-            ::setenv("NK_RUN_DIR", run_dir.c_str(), 1);
-            const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            ::dup2(out, 2);
-            const std::string bin = test::binary("nkd");
-            ::execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
+        nkd = test::start_nkd(run_dir, config, log);
         ASSERT_TRUE(test::wait_until([&] {
             return read_file(log).find("[alpha] nk-watchdog: health page on http://10.77.1.1:8080/") != std::string::npos &&
                    guest("beta")["state"] == "running";
