@@ -142,6 +142,20 @@ int main(int argc, char** argv) {
     sigprocmask(SIG_BLOCK, &signals, nullptr);
     nk::UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC));
 
+    // The health page is for people; failing to serve it must not stop the heartbeat. Started
+    // before the heartbeat is armed: its thread's start (a locked stack, under mlockall) is not
+    // on the heartbeat's clock.
+    nk::wd::HealthServer health(region, region.guest(region.identity().guest_id)->name);
+    if (!http_address.empty()) {
+        if (auto error = health.start(http_address, static_cast<std::uint16_t>(http_port)); !error.empty())
+            std::fprintf(stderr, "nk-watchdog: health page not served: %s (the heartbeat runs on)\n", error.c_str());
+        else
+            std::fprintf(stderr, "nk-watchdog: health page on http://%s:%d/ (data: /health.json)\n",
+                         http_address.find(':') != std::string::npos ? ("[" + http_address + "]").c_str()
+                                                                     : http_address.c_str(),
+                         http_port);
+    }
+
     if (auto armed = nk::heartbeat::arm(region, settings.period, settings.misses); !armed) {
         std::fprintf(stderr, "nk-watchdog: cannot arm the heartbeat: %s\n", armed.error().message.c_str());
         return 1;
@@ -155,18 +169,6 @@ int main(int argc, char** argv) {
                  region.guest(region.identity().guest_id)->name.c_str(), period_ms, misses,
                  watch.empty() ? "no peers" : watch.c_str(), socket_address.c_str(),
                  fifo ? ("SCHED_FIFO " + std::to_string(now.sched_priority)).c_str() : "SCHED_OTHER");
-
-    // The health page is for people; failing to serve it must not stop the heartbeat.
-    nk::wd::HealthServer health(region, region.guest(region.identity().guest_id)->name);
-    if (!http_address.empty()) {
-        if (auto error = health.start(http_address, static_cast<std::uint16_t>(http_port)); !error.empty())
-            std::fprintf(stderr, "nk-watchdog: health page not served: %s (the heartbeat runs on)\n", error.c_str());
-        else
-            std::fprintf(stderr, "nk-watchdog: health page on http://%s:%d/ (data: /health.json)\n",
-                         http_address.find(':') != std::string::npos ? ("[" + http_address + "]").c_str()
-                                                                     : http_address.c_str(),
-                         http_port);
-    }
 
     nk::wd::Watchdog watchdog(region, settings);
     auto next = std::chrono::steady_clock::now();
