@@ -3,9 +3,7 @@
 // guests' routers; a hang of beta found by alpha's watchdog shows in the failure history with its
 // detector; the HTML page; bad requests and an idle client answered or cut off without holding
 // the server (or the heartbeat) up.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -236,11 +234,18 @@ TEST_F(HealthPage, ServesHtmlAndRefusesBadRequestsWithoutHoldingUp) {
     for (const auto& [name, status] : refusals) {
         auto out = client_in("beta", std::string("raw ") + name);
         EXPECT_EQ(out.status, 0) << name << ": " << out.output;
-        EXPECT_EQ(out.output, std::string(status) + "\n") << name;
+        EXPECT_EQ(out.output, std::string(status) + "\n") << name << "\n" << read_file(log);
     }
     // A client that never finishes its request does not keep the next one waiting.
-    auto beside_idle = client_in("beta", "idle-then-get http://10.77.1.1:8080/health.json");
-    EXPECT_EQ(beside_idle.output.rfind("200 application/json\n", 0), 0U) << beside_idle.output;
+    // (Retried only on "No route to host": once, on a loaded machine, beta's router answered a SYN
+    // unreachable for a moment, a netbridge matter this test is not about; a held-up server
+    // still fails, by the client's 5 s timeout.)
+    CommandResult beside_idle;
+    (void)test::wait_until([&] {
+        beside_idle = client_in("beta", "idle-then-get http://10.77.1.1:8080/health.json");
+        return beside_idle.output.find("No route to host") == std::string::npos;
+    }, 3s, 200ms);
+    EXPECT_EQ(beside_idle.output.rfind("200 application/json\n", 0), 0U) << beside_idle.output << read_file(log);
     // Nor did any of it touch the heartbeats.
     EXPECT_EQ(guest("alpha")["incarnation"], 1) << read_file(log);
     EXPECT_EQ(guest("beta")["incarnation"], 1) << read_file(log);
