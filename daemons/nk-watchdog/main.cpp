@@ -2,11 +2,14 @@
 // linux guest whose config has [guests.watchdog]; it can also be run by hand inside a guest.
 //
 //   nk-watchdog --period 50 --misses 3 --watch rt,linux2 [--priority 60] [--hook CMD]
+//               [--http 10.77.1.1 --http-port 8080]
 //
 // It listens for critical processes on the abstract socket @nk-watchdog (watchdog_client.hpp),
 // runs at SCHED_FIFO `priority` with its memory locked (so a loaded guest does not starve its
 // heartbeat), and under systemd (NOTIFY_SOCKET set) sends WATCHDOG=1 only while the guest and
 // every watched peer are healthy. SIGTERM disarms the heartbeat (a stop on purpose) and exits 0.
+// With --http it also serves the platform's health page (health_server.hpp) from a thread of its
+// own at normal priority; the heartbeat loop below never waits for it.
 #include <sched.h>
 #include <signal.h>
 #include <poll.h>
@@ -28,6 +31,7 @@
 #include "nk/nanokernel/heartbeat.hpp"
 #include "nk/nanokernel/unique_fd.hpp"
 #include "nk/nanokernel/watchdog_client.hpp"
+#include "health_server.hpp"
 #include "watchdog.hpp"
 
 namespace {
@@ -77,14 +81,21 @@ void drain(int fd, nk::wd::Watchdog& watchdog) {
 int main(int argc, char** argv) {
     CLI::App app{"nk-watchdog: beats this guest's heartbeat, watches its peers' and has failed ones recovered"};
     int period_ms = 50, misses = 3, priority = 0;
-    std::string watch, hook, socket_address = nk::watchdog::socket_address();
+    int http_port = 0;
+    std::string watch, hook, http_address, socket_address = nk::watchdog::socket_address();
     app.add_option("--period", period_ms, "heartbeat period, ms (1-60000)")->check(CLI::Range(1, 60000));
     app.add_option("--misses", misses, "periods a peer may miss before it has failed (1-100)")->check(CLI::Range(1, 100));
     app.add_option("--watch", watch, "peer guests to watch, comma separated");
     app.add_option("--priority", priority, "SCHED_FIFO priority (0: none)")->check(CLI::Range(0, 99));
     app.add_option("--hook", hook, "shell command run for each failure seen (facts in NK_* variables)");
     app.add_option("--socket", socket_address, "where critical processes reach it (@name: abstract)");
+    app.add_option("--http", http_address, "serve the health page (GET /, /health.json) on this IP address");
+    app.add_option("--http-port", http_port, "the health page's TCP port (with --http)")->check(CLI::Range(1, 65535));
     CLI11_PARSE(app, argc, argv);
+    if (!http_address.empty() && http_port == 0) {
+        std::fprintf(stderr, "nk-watchdog: --http needs --http-port\n");
+        return 2;
+    }
 
     auto attached = nk::guest::attach();
     if (!attached) {
@@ -130,6 +141,20 @@ int main(int argc, char** argv) {
     sigaddset(&signals, SIGINT);
     sigprocmask(SIG_BLOCK, &signals, nullptr);
     nk::UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC));
+
+    // The health page is for people; failing to serve it must not stop the heartbeat. Started
+    // before the heartbeat is armed: its thread's start (a locked stack, under mlockall) is not
+    // on the heartbeat's clock.
+    nk::wd::HealthServer health(region, region.guest(region.identity().guest_id)->name);
+    if (!http_address.empty()) {
+        if (auto error = health.start(http_address, static_cast<std::uint16_t>(http_port)); !error.empty())
+            std::fprintf(stderr, "nk-watchdog: health page not served: %s (the heartbeat runs on)\n", error.c_str());
+        else
+            std::fprintf(stderr, "nk-watchdog: health page on http://%s:%d/ (data: /health.json)\n",
+                         http_address.find(':') != std::string::npos ? ("[" + http_address + "]").c_str()
+                                                                     : http_address.c_str(),
+                         http_port);
+    }
 
     if (auto armed = nk::heartbeat::arm(region, settings.period, settings.misses); !armed) {
         std::fprintf(stderr, "nk-watchdog: cannot arm the heartbeat: %s\n", armed.error().message.c_str());

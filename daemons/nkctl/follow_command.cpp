@@ -8,56 +8,19 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "format.hpp"
-#include "nk/nanokernel/clock.hpp"
+#include "nk/status/guest_events.hpp"
 
 namespace nk::ctl {
 namespace {
 
 std::atomic<bool> stop_following{false};
 void request_stop(int) { stop_following.store(true, std::memory_order_relaxed); }
-
-struct Seen {
-    layout::GuestState state{};
-    std::uint32_t incarnation = 0;
-    std::uint32_t running_incarnation = 0;  // the last incarnation seen running
-};
-
-nlohmann::json event_of(const Region& region, const GuestInfo& g, const Seen& before) {
-    nlohmann::json e{{"time", iso_time(clock::unix_ns())},
-                     {"guest", g.name},
-                     {"state", to_string(g.state)},
-                     {"previous", to_string(before.state)},
-                     {"incarnation", g.incarnation},
-                     {"restarts", g.restarts}};
-    const bool ended = (before.state == layout::GuestState::Running || before.state == layout::GuestState::Starting) &&
-                       g.state != layout::GuestState::Running && g.state != layout::GuestState::Starting;
-    if (ended && g.last_failure != layout::FailureKind::None) {
-        nlohmann::json failure{{"kind", to_string(g.last_failure)}, {"time", iso_time(g.last_failure_unix_ns)}};
-        const char* detector = g.last_failure == layout::FailureKind::Panic       ? "panic"
-                               : g.last_failure == layout::FailureKind::Heartbeat ? "heartbeat"
-                                                                                  : "death";
-        failure["detector"] = detector;
-        if (g.last_failure == layout::FailureKind::Heartbeat) {
-            failure["missed_heartbeats"] = g.missed_heartbeats;
-            auto by = g.detected_by != 0 ? region.guest(g.detected_by) : std::nullopt;
-            failure["reported_by"] = by ? by->name : std::string("nkd");
-        }
-        e["event"] = "failure";
-        e["failure"] = failure;
-    } else if (g.state == layout::GuestState::Running && g.incarnation != before.running_incarnation) {
-        e["event"] = before.running_incarnation == 0 ? "started" : "restarted";
-    } else {
-        e["event"] = "state";
-    }
-    return e;
-}
 
 }  // namespace
 
@@ -71,22 +34,17 @@ int follow_command(const Target& target, std::size_t count) {
     action.sa_handler = request_stop;
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
-    std::map<std::uint16_t, Seen> seen;
-    for (const auto& g : region->guests())
-        seen[g.id] = {g.state, g.incarnation, g.state == layout::GuestState::Running ? g.incarnation : 0U};
+    const auto guests = region->guests();
+    nk::status::GuestEvents events(guests);
     std::printf("{\"event\": \"following\", \"platform\": \"%s\", \"guests\": %zu}\n",
-                std::string(region->platform_name()).c_str(), seen.size());
+                std::string(region->platform_name()).c_str(), guests.size());
     std::fflush(stdout);
     std::size_t printed = 0;
     while (!stop_following.load(std::memory_order_relaxed) && (count == 0 || printed < count)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        for (const auto& g : region->guests()) {
-            Seen& before = seen[g.id];
-            if (g.state == before.state && g.incarnation == before.incarnation) continue;
-            std::printf("%s\n", event_of(*region, g, before).dump().c_str());
+        for (const auto& e : events.update(*region, region->guests())) {
+            std::printf("%s\n", e.dump().c_str());
             std::fflush(stdout);
-            before = {g.state, g.incarnation,
-                      g.state == layout::GuestState::Running ? g.incarnation : before.running_incarnation};
             if (count != 0 && ++printed >= count) break;
         }
     }

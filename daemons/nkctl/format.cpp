@@ -28,15 +28,6 @@ std::string hex_offset(std::uint64_t offset) {
     return text;
 }
 
-std::string iso_time(std::uint64_t unix_ns) {
-    const std::time_t seconds = static_cast<std::time_t>(unix_ns / 1'000'000'000ULL);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
-}
-
 Table::Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
 
 void Table::add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }

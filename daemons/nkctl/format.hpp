@@ -5,11 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "nk/status/guest_status.hpp"
+
 namespace nk::ctl {
 
 [[nodiscard]] std::string human_size(std::uint64_t bytes);
 [[nodiscard]] std::string hex_offset(std::uint64_t offset);
-[[nodiscard]] std::string iso_time(std::uint64_t unix_ns);
+using status::iso_time;  // shared with nk-watchdog's health page
 
 // A table printed with columns padded to their widest cell.
 class Table {

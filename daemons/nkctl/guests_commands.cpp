@@ -18,6 +18,7 @@
 #include "nk/nanokernel/clock.hpp"
 #include "nk/nanokernel/console_ring.hpp"
 #include "nk/nanokernel/panic.hpp"
+#include "nk/status/guest_status.hpp"
 
 namespace nk::ctl {
 namespace {
@@ -30,33 +31,9 @@ std::string own_directory() {
     return path.substr(0, path.rfind('/'));
 }
 
-bool running(const GuestInfo& g) { return g.state == layout::GuestState::Running && g.init_pid != 0; }
-
-std::string exit_text(std::int32_t status) {
-    if (status < 0) return "";
-    if (WIFEXITED(status)) return "status " + std::to_string(WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) return std::string("SIG") + sigabbrev_np(WTERMSIG(status));
-    return "?";
-}
-
-nlohmann::json guest_json(const GuestInfo& g, std::uint64_t now) {
-    nlohmann::json last = nullptr;
-    if (g.last_failure != layout::FailureKind::None)
-        last = {{"kind", to_string(g.last_failure)},
-                {"exit", exit_text(g.last_exit_status)},
-                {"wait_status", g.last_exit_status},
-                {"time", iso_time(g.last_failure_unix_ns)}};
-    return {{"name", g.name},
-            {"id", g.id},
-            {"kind", to_string(g.kind)},
-            {"state", to_string(g.state)},
-            {"pid", running(g) ? nlohmann::json(g.init_pid) : nlohmann::json(nullptr)},
-            {"incarnation", g.incarnation},
-            {"restarts", g.restarts},
-            {"uptime_s", running(g) && g.started_unix_ns != 0 ? static_cast<double>(now - g.started_unix_ns) / 1e9 : 0.0},
-            {"cpus", cpu_list_text(g.cpus)},
-            {"last_failure", last}};
-}
+using status::exit_text;
+using status::guest_json;
+using status::running;
 
 }  // namespace
 
@@ -106,18 +83,10 @@ int crash_info_command(const Target& target, const std::string& guest_name, bool
     const auto record = read_failure_record(*region, g->id);
     std::vector<std::string> console;
     if (auto ring = ConsoleRing::open(*region, g->id, false)) console = ring->tail(lines);
-    // The detector: a panic record written for this failure, else the init's death (pidfd).
-    const bool panic = g->last_failure == layout::FailureKind::Panic;
-    const std::string detector = g->last_failure == layout::FailureKind::None ? "none"
-                                 : panic                                       ? "panic"
-                                 : g->last_failure == layout::FailureKind::Heartbeat ? "heartbeat"
-                                                                                     : "death";
-    // A hang: found by nkd's own look at the heartbeat, or reported by a peer's watchdog.
-    std::string reporter = "nkd";
-    if (g->last_failure == layout::FailureKind::Heartbeat && g->detected_by != 0) {
-        auto by = region->guest(g->detected_by);
-        reporter = by ? by->name : std::to_string(g->detected_by);
-    }
+    // The detector: a panic record written for this failure, a hang, else the init's death (pidfd);
+    // a hang was found by nkd's own look at the heartbeat, or reported by a peer's watchdog.
+    const std::string detector(status::detector_of(*g));
+    const std::string reporter = status::reporter_of(*region, *g);
     if (json) {
         nlohmann::json out = guest_json(*g, clock::unix_ns());
         out["detector"] = detector;

@@ -94,6 +94,10 @@ std::vector<std::string> Supervisor::init_argv(const GuestConfig& g) const {
                                             std::to_string(g.watchdog.priority)};
             if (!watch.empty()) daemon.insert(daemon.end(), {"--watch", watch});
             if (!g.watchdog.hook.empty()) daemon.insert(daemon.end(), {"--hook", g.watchdog.hook});
+            // The health page on the guest's netbridge address (the config made sure it has one).
+            if (g.watchdog.http_port != 0 && g.net.enabled)
+                daemon.insert(daemon.end(), {"--http", g.net.address.address_text(), "--http-port",
+                                             std::to_string(g.watchdog.http_port)});
             services.insert(services.begin(), daemon);
         }
         if (g.net.enabled) {

@@ -562,7 +562,7 @@ private:
             return set_error(line_of(*node), ConfigError::BadValue, field,
                              "only linux guests run nk-watchdog; an rt guest beats its heartbeat from its own program");
         const std::string sub = field + ".";
-        if (!check_keys(*w, sub, {"period_ms", "misses", "watch", "priority", "hook"})) return false;
+        if (!check_keys(*w, sub, {"period_ms", "misses", "watch", "priority", "hook", "http_port"})) return false;
         WatchdogConfig& c = g.watchdog;
         c.enabled = true;
         c.where = where(*w);
@@ -579,6 +579,12 @@ private:
         if (priority < 0 || priority > 99)
             return set_error(value_line(*w, "priority"), ConfigError::BadValue, sub + "priority",
                              std::to_string(priority) + " is not a SCHED_FIFO priority (1 to 99, or 0 for none)");
+        std::int64_t http_port = c.http_port;
+        if (!read_int(*w, sub, "http_port", http_port, false)) return false;
+        if (http_port < 0 || http_port > 65535)
+            return set_error(value_line(*w, "http_port"), ConfigError::BadValue, sub + "http_port",
+                             std::to_string(http_port) + " is not a TCP port (1 to 65535, or 0 for no health page)");
+        c.http_port = static_cast<std::uint32_t>(http_port);
         c.period_ms = static_cast<std::uint32_t>(period);
         c.misses = static_cast<std::uint32_t>(misses);
         c.priority = static_cast<int>(priority);
@@ -602,6 +608,13 @@ private:
         for (std::size_t i = 0; i < config_.guests.size(); ++i) {
             const GuestConfig& g = config_.guests[i];
             const std::string field = "guests[" + std::to_string(i) + "].watchdog.watch";
+            // The health page is served on the guest's netbridge address: without one, nobody reaches it.
+            if (g.watchdog.http_port != 0 && !g.net.enabled)
+                return set_error(g.watchdog.where.line, ConfigError::BadValue,
+                                 "guests[" + std::to_string(i) + "].watchdog.http_port",
+                                 "guest " + quoted(g.name) +
+                                     " has no net table: the health page is served on its netbridge address "
+                                     "(add net = { address = \"10.77.1.1/24\" })");
             for (const auto& name : g.watchdog.watch) {
                 if (name == g.name)
                     return set_error(g.watchdog.where.line, ConfigError::BadValue, field,

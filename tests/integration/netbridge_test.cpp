@@ -89,25 +89,14 @@ protected:
         config = run_dir + "/" + platform + ".toml";
         std::ofstream(config) << three_guests_toml(platform, alpha_net, beta_extra);
         log = run_dir + "/nkd.log";
-        nkd = ::fork();
-        if (nkd == 0) {
-            ::setenv("NK_RUN_DIR", run_dir.c_str(), 1);
-            const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            ::dup2(out, 2);
-            const std::string bin = test::binary("nkd");
-            ::execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
+        nkd = test::start_nkd(run_dir, config, log);
         ASSERT_TRUE(wait_until([&] { return all_routers_up(); }, 15s)) << read_file(log);
     }
 
     int stop_nkd() {
-        if (nkd <= 0) return -1;
-        ::kill(nkd, SIGTERM);
-        int status = 0;
-        ::waitpid(nkd, &status, 0);
+        const int status = test::stop_nkd(nkd);
         nkd = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return status;
     }
 
     CommandResult nkctl(const std::string& args) const {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,6 +146,29 @@ int GuestProcess::wait() const {
     }
     ::close(stdout_fd);
     return status;
+}
+
+pid_t start_nkd(const std::string& run_dir, const std::string& config, const std::string& log,
+                const std::vector<std::pair<std::string, std::string>>& extra_env) {
+    const std::string bin = binary("nkd");
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::setenv("NK_RUN_DIR", run_dir.c_str(), 1);
+        for (const auto& [key, value] : extra_env) ::setenv(key.c_str(), value.c_str(), 1);
+        const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::dup2(out, 2);
+        ::execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    return pid;
+}
+
+int stop_nkd(pid_t pid) {
+    if (pid <= 0) return -1;
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 CommandResult run_command(const std::string& run_dir, const std::string& command) {

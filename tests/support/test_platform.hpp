@@ -77,6 +77,13 @@ struct CommandResult {
 };
 [[nodiscard]] CommandResult run_command(const std::string& run_dir, const std::string& command);
 
+// Starts nkd on `config` with NK_RUN_DIR=run_dir, its stderr to `log`, plus `extra_env`; returns
+// its pid (stop it with stop_nkd).
+[[nodiscard]] pid_t start_nkd(const std::string& run_dir, const std::string& config, const std::string& log,
+                              const std::vector<std::pair<std::string, std::string>>& extra_env = {});
+// SIGTERM to nkd `pid` (if > 0), waited for; returns its exit status, or -1.
+int stop_nkd(pid_t pid);
+
 // Polls `pred` every `poll` until it holds or `limit` has passed; then its last answer.
 template <class Pred>
 [[nodiscard]] bool wait_until(Pred pred, std::chrono::milliseconds limit,

@@ -43,7 +43,8 @@
  *   of threads may use at once, and nk_region_t, whose calls are safe from any thread. Different
  *   handles may be used from different threads freely.
  *
- * Exported symbols all start with nk_ and carry the version NK_1.0 (bindings/nk.map).
+ * Exported symbols all start with nk_ and carry the version NK_1.0 (bindings/nk.map), or NK_1.1
+ * for the functions added since (the nk_watchdog_* of critical processes).
  */
 #ifndef NK_NK_H
 #define NK_NK_H
@@ -344,6 +345,35 @@ nk_result_t nk_port_try_send(nk_port_sender_t* sender, const void* message, size
  * port is still full at the timeout. */
 nk_result_t nk_port_send(nk_port_sender_t* sender, const void* message, size_t size, uint64_t timeout_ns);
 void nk_port_sender_close(nk_port_sender_t* sender);
+
+/* ---- Critical processes (NK_1.1) ----------------------------------------------------------- *
+ *
+ * A process of a linux guest whose guest runs nk-watchdog (`watchdog = {...}` in the platform
+ * config) registers as critical and then kicks at least once per period. One that stops kicking
+ * (stuck, SIGSTOP) or dies without nk_watchdog_stopping() makes the whole guest unhealthy: its
+ * watchdog stops beating the guest's heartbeat and the guest is recovered as hung.
+ *
+ *   if (nk_watchdog_register_critical(100 * NK_MILLISECOND, "controller") != NK_OK) { ... }
+ *   for (;;) { control_step(); (void)nk_watchdog_kick(); }
+ *   nk_watchdog_stopping();   // before a planned exit
+ *
+ * These are systemd's sd_notify datagrams (WATCHDOG_USEC=, WATCHDOG=1, STOPPING=1) sent to the
+ * guest's watchdog at the abstract socket "@nk-watchdog" (NK_WATCHDOG_SOCKET overrides it); the
+ * daemon knows the caller by its pid. No region handle is needed. Each call is one datagram and
+ * is safe from any thread; NK_E_SYSTEM (nk_last_error() says more) when no watchdog listens. */
+
+/* Registers the calling process as critical, or changes its period. `period_ns`: whole
+ * milliseconds, 1 ms to 60 s (else NK_E_INVALID). `name`: for the watchdog's logs, up to 64
+ * bytes without newline or '='; NULL: "pid N". The watchdog may still be starting when the
+ * process does: retry on NK_E_SYSTEM for a moment. */
+nk_result_t nk_watchdog_register_critical(uint64_t period_ns, const char* name);
+/* One kick: the process is alive and keeping up. */
+nk_result_t nk_watchdog_kick(void);
+/* The guest's health word (0: healthy), carried by its heartbeat to the peers that watch it;
+ * the guest's word is the largest of its critical processes'. */
+nk_result_t nk_watchdog_set_health(uint64_t health);
+/* The process stops on purpose: no longer critical (its exit then is no failure). */
+nk_result_t nk_watchdog_stopping(void);
 
 #ifdef __cplusplus
 }

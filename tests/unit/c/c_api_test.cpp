@@ -404,10 +404,14 @@ std::set<std::string> declared_functions() {
     return names;
 }
 
+// The functions added in nk 1.1 (nk.map's NK_1.1 node); everything else in nk.h is NK_1.0.
+const std::set<std::string> kSince11 = {"nk_watchdog_register_critical", "nk_watchdog_kick", "nk_watchdog_set_health",
+                                        "nk_watchdog_stopping"};
+
 TEST(CApi, TheLibraryExportsExactlyTheFunctionsOfNkH) {
     FILE* pipe = ::popen(("nm -D --defined-only '" + std::string(NK_C_LIBRARY) + "' 2>&1").c_str(), "r");
     ASSERT_NE(pipe, nullptr);
-    std::set<std::string> exported;
+    std::set<std::string> exported, since11;
     std::vector<std::string> foreign;
     std::array<char, 512> line{};
     while (std::fgets(line.data(), line.size(), pipe) != nullptr) {
@@ -415,19 +419,40 @@ TEST(CApi, TheLibraryExportsExactlyTheFunctionsOfNkH) {
         std::string address, type, symbol;
         fields >> address >> type >> symbol;
         if (symbol.empty()) continue;
-        if (type == "A" && symbol == "NK_1.0") continue;  // the version node itself
-        const auto at = symbol.find("@@NK_1.0");
+        if (type == "A" && (symbol == "NK_1.0" || symbol == "NK_1.1")) continue;  // the version nodes themselves
+        const auto at = symbol.find("@@NK_1.");
         if (symbol.rfind("nk_", 0) != 0 || at == std::string::npos) {
             foreign.push_back(type + " " + symbol);
             continue;
         }
-        exported.insert(symbol.substr(0, at));
+        const std::string name = symbol.substr(0, at), version = symbol.substr(at + 2);
+        // Each function carries the version it came with: NK_1.1 for the 1.1 ones, NK_1.0 for the rest.
+        if (version != (kSince11.count(name) != 0 ? "NK_1.1" : "NK_1.0")) foreign.push_back(type + " " + symbol);
+        if (version == "NK_1.1") since11.insert(name);
+        exported.insert(name);
     }
     ASSERT_EQ(::pclose(pipe), 0) << "nm failed on " << NK_C_LIBRARY;
-    EXPECT_TRUE(foreign.empty()) << "exported beyond nk_*@@NK_1.0: " << ::testing::PrintToString(foreign);
+    EXPECT_TRUE(foreign.empty()) << "exported beyond nk_*@@NK_1.0 and 1.1's nk_watchdog_*@@NK_1.1: "
+                                 << ::testing::PrintToString(foreign);
+    EXPECT_EQ(since11, kSince11);
     const std::set<std::string> declared = declared_functions();
     EXPECT_GT(declared.size(), 60U);
     EXPECT_EQ(exported, declared);
+}
+
+// Bad arguments are refused before anything is sent; with no watchdog listening, a valid call
+// fails as a system error that says where it looked.
+TEST(CApi, CriticalProcessCallsCheckTheirArguments) {
+    ::setenv("NK_WATCHDOG_SOCKET", "@nk-watchdog-c-api-test-nobody", 1);
+    EXPECT_EQ(nk_watchdog_register_critical(0, "x"), NK_E_INVALID);
+    EXPECT_EQ(nk_watchdog_register_critical(1500 * NK_MICROSECOND, "x"), NK_E_INVALID);
+    EXPECT_EQ(nk_watchdog_register_critical(61 * NK_SECOND, "x"), NK_E_INVALID);
+    EXPECT_EQ(nk_watchdog_register_critical(100 * NK_MILLISECOND, "two\nlines"), NK_E_INVALID);
+    EXPECT_NE(std::string(nk_last_error()).find("newline"), std::string::npos) << nk_last_error();
+    EXPECT_EQ(nk_watchdog_register_critical(100 * NK_MILLISECOND, "x"), NK_E_SYSTEM);
+    EXPECT_NE(std::string(nk_last_error()).find("nk-watchdog-c-api-test-nobody"), std::string::npos) << nk_last_error();
+    EXPECT_EQ(nk_watchdog_kick(), NK_E_SYSTEM);
+    ::unsetenv("NK_WATCHDOG_SOCKET");
 }
 
 }  // namespace

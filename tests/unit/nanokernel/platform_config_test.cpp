@@ -628,5 +628,19 @@ TEST(PlatformConfigWatchdog, BadWatchdogsAreRefusedWithFileLineAndField) {
     EXPECT_EQ(code_of(with_line(12, "cpus = [0]\nwatchdog = 5")), make_error_code(ConfigError::BadValue));
 }
 
+TEST(PlatformConfigWatchdog, AHealthPagePortNeedsTheGuestsNetbridgeAddress) {
+    auto config = parse_platform_config(
+        with_line(12, "cpus = [0]\nnet = { address = \"10.77.1.1/24\" }\nwatchdog = { http_port = 8080 }"), "platform.toml");
+    ASSERT_TRUE(config) << config.error().message;
+    EXPECT_EQ(config->guests[0].watchdog.http_port, 8080U);
+    EXPECT_EQ(error_of(with_line(12, "cpus = [0]\nwatchdog = { http_port = 8080 }")),
+              "platform.toml:13: guests[0].watchdog.http_port: guest 'linux' has no net table: the health page is "
+              "served on its netbridge address (add net = { address = \"10.77.1.1/24\" })");
+    EXPECT_EQ(error_of(with_line(12, "cpus = [0]\nnet = { address = \"10.77.1.1/24\" }\nwatchdog = { http_port = 70000 }")),
+              "platform.toml:14: guests[0].watchdog.http_port: 70000 is not a TCP port (1 to 65535, or 0 for no health page)");
+    EXPECT_EQ(code_of(with_line(12, "cpus = [0]\nnet = { address = \"10.77.1.1/24\" }\nwatchdog = { http_port = \"80\" }")),
+              make_error_code(ConfigError::BadValue));
+}
+
 }  // namespace
 }  // namespace nk

@@ -66,6 +66,9 @@ struct WatchdogConfig {
     std::vector<std::string> watch;  // guest names (not itself)
     int priority = 0;                // SCHED_FIFO priority 1..99 of the daemon; 0: SCHED_OTHER
     std::string hook;                // a shell command run for each failure it sees; empty: none
+    // 1..65535: it serves the platform's health page (GET /, GET /health.json) on this TCP port
+    // of the guest's netbridge address (so the guest needs a `net` table); 0: no page.
+    std::uint32_t http_port = 0;
     SourceLocation where;
 };
 
