@@ -26,6 +26,7 @@
 #include "nk/netbridge/lwip_stack.hpp"
 #include "nk/rt/executive.hpp"
 #include "nk/rt/stop_signals.hpp"
+#include "nk/rt/watchdog_task.hpp"
 
 namespace {
 
@@ -94,6 +95,8 @@ int main(int argc, char** argv) {
     });
     if (auto armed = nk::heartbeat::arm(region, std::chrono::milliseconds(beat_ms), 3); !armed)
         return fail("heartbeat", armed.error());
+    // The guest's watchdog task, when the config gives it one (NK_WATCHDOG from nkd).
+    if (auto watchdog = nk::rt::add_watchdog_from_env(**exec, region); !watchdog) return fail("watchdog", watchdog.error());
     if (auto started = (*exec)->start(); !started) return fail("start", started.error());
     std::printf("rt console: up at %s%s%s, telnet port 23, discard port 9, %zu peer(s)\n", plan->address.text().c_str(),
                 plan->address6 ? ", " : "", plan->address6 ? plan->address6->text().c_str() : "", plan->peers.size());

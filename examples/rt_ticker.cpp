@@ -36,6 +36,7 @@
 #include "nk/nanokernel/interrupts.hpp"
 #include "nk/rt/executive.hpp"
 #include "nk/rt/stop_signals.hpp"
+#include "nk/rt/watchdog_task.hpp"
 
 namespace {
 
@@ -117,6 +118,8 @@ int main(int argc, char** argv) {
 
     if (auto armed = nk::heartbeat::arm(region, std::chrono::milliseconds(beat_ms), 3); !armed)
         return fail("heartbeat", armed.error());
+    // The guest's watchdog task, when the config gives it one (NK_WATCHDOG from nkd).
+    if (auto watchdog = nk::rt::add_watchdog_from_env(**exec, region); !watchdog) return fail("watchdog", watchdog.error());
     if (auto started = (*exec)->start(); !started) return fail("start", started.error());
     std::printf("rt ticker: up, task tick on virtual timer 0 at 1 ms, publishing rt.status and rt.exec (%s %d)\n",
                 policy_name, param.sched_priority);

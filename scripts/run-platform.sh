@@ -8,7 +8,8 @@
 # partition map and the guests, looks inside the linux guest, reads the rt guest's live status
 # from the linux guest through shared memory, raises an interrupt line in the rt guest, kills
 # the rt guest to show that only it restarts, stops (hangs) it to show the linux guest's watchdog
-# finding it, and stops the platform again (with --keep it stays up; stop it with: kill $(cat /run/nk/nkd.pid)).
+# finding it, hangs the linux guest to show the rt guest's watchdog task finding that, and stops
+# the platform again (with --keep it stays up; stop it with: kill $(cat /run/nk/nkd.pid)).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -110,6 +111,15 @@ sleep 0.5
 wait_running rt
 nkctl guests --platform "$platform"
 nkctl crash-info --platform "$platform" rt --lines 0 | head -n 4
+
+echo
+echo "== kill -STOP the linux guest's init: the rt guest's watchdog task finds it hung and has it recovered; rt runs on =="
+linux_pid=$(nkctl guests --platform "$platform" --json | tr -d ' \n' | grep -o '"name":"linux","pid":[0-9]*' | grep -o '[0-9]*$')
+kill -STOP "$linux_pid"
+sleep 0.5
+wait_running linux
+nkctl guests --platform "$platform"
+nkctl crash-info --platform "$platform" linux --lines 0 | head -n 4
 
 if ((keep)); then
   echo

@@ -14,8 +14,6 @@
 #include <sstream>
 
 #include "nk/nanokernel/heartbeat.hpp"
-#include "nk/nanokernel/panic.hpp"
-#include "nk/nanokernel/recovery.hpp"
 
 extern char** environ;
 
@@ -36,7 +34,10 @@ char process_state(pid_t pid) {
 
 }  // namespace
 
-Watchdog::Watchdog(const Region& region, Settings settings) : region_(region), settings_(std::move(settings)) {}
+Watchdog::Watchdog(const Region& region, Settings settings)
+    : region_(region),
+      settings_(std::move(settings)),
+      peers_(region, settings_.watch, [this](const PeerFailure& failure) { on_peer_failure(failure); }, &log) {}
 
 void Watchdog::on_message(pid_t pid, const std::string& message) {
     // The whole datagram first: "WATCHDOG_USEC=...\nNK_NAME=..." registers under that name.
@@ -111,63 +112,23 @@ bool Watchdog::tick() {
             return false;
         }
     }
-    check_peers();
+    peers_healthy_ = peers_.check();
     int status = 0;
     while (::waitpid(-1, &status, WNOHANG) > 0) {  // hooks that ended
     }
     return true;
 }
 
-void Watchdog::check_peers() {
-    bool all_fine = true;
-    for (const auto& name : settings_.watch) {
-        auto info = region_.guest(name);
-        if (!info) continue;
-        if (info->state != layout::GuestState::Running) {
-            all_fine = false;  // down, restarting or stopped: nkd knows; nothing for us to report
-            continue;
-        }
-        auto beat = heartbeat::read(region_, info->id);
-        if (!beat) {
-            if (!told_unarmed_[info->id]) log("peer '" + name + "' has no heartbeat armed (yet); watching for one");
-            told_unarmed_[info->id] = true;
-            continue;
-        }
-        told_unarmed_[info->id] = false;
-        if (!beat->stale()) continue;
-        all_fine = false;
-        auto done = reported_.find(info->id);
-        if (done != reported_.end() && done->second == beat->incarnation) {
-            // Reported; if nkd was busy with our previous request, ask again.
-            if (pending_missed_.count(info->id) != 0) {
-                auto asked = recovery::request(region_, {info->id, beat->incarnation, beat->missed(), beat->health});
-                if (asked) pending_missed_.erase(info->id);
-            }
-            continue;
-        }
-        reported_[info->id] = beat->incarnation;
-        report(info->id, name, beat->incarnation, beat->missed(), beat->health);
-    }
-    peers_healthy_ = all_fine;
-}
-
-void Watchdog::report(std::uint16_t peer, const std::string& name, std::uint32_t incarnation, std::uint64_t missed,
-                      std::uint64_t health) {
-    std::string facts = "peer '" + name + "' (incarnation " + std::to_string(incarnation) + ") failed: no heartbeat for " +
-                        std::to_string(missed) + " periods (allowed " + std::to_string(settings_.misses) +
-                        "), last health word " + std::to_string(health);
-    const auto record = read_failure_record(region_, peer);
-    if (record && record->incarnation == incarnation) facts += ", panic: " + record->reason;
-    log(facts + "; asking nkd to recover it");
-    std::vector<std::string> env{"NK_FAILED_GUEST=" + name, "NK_FAILED_INCARNATION=" + std::to_string(incarnation),
-                                 "NK_MISSED_HEARTBEATS=" + std::to_string(missed), "NK_HEALTH=" + std::to_string(health),
-                                 "NK_DETECTOR=heartbeat", "NK_REPORT=" + facts};
-    if (record && record->incarnation == incarnation) env.push_back("NK_PANIC_REASON=" + record->reason);
-    if (!settings_.hook.empty()) run_hook(env);
-    if (auto asked = recovery::request(region_, {peer, incarnation, missed, health}); !asked) {
-        log("recovery request for '" + name + "' not sent yet: " + asked.error().message);
-        pending_missed_[peer] = missed;
-    }
+void Watchdog::on_peer_failure(const PeerFailure& failure) {
+    log(failure.facts + "; asking nkd to recover it");
+    if (settings_.hook.empty()) return;
+    std::vector<std::string> env{"NK_FAILED_GUEST=" + failure.name,
+                                 "NK_FAILED_INCARNATION=" + std::to_string(failure.incarnation),
+                                 "NK_MISSED_HEARTBEATS=" + std::to_string(failure.missed),
+                                 "NK_HEALTH=" + std::to_string(failure.health), "NK_DETECTOR=heartbeat",
+                                 "NK_REPORT=" + failure.facts};
+    if (failure.panic_reason) env.push_back("NK_PANIC_REASON=" + *failure.panic_reason);
+    run_hook(env);
 }
 
 void Watchdog::run_hook(const std::vector<std::string>& env) {

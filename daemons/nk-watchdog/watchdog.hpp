@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "nk/nanokernel/peer_watch.hpp"
 #include "nk/nanokernel/region.hpp"
 
 namespace nk::wd {
@@ -55,9 +56,7 @@ private:
         std::uint64_t health = 0;
     };
     [[nodiscard]] std::string check_self();
-    void check_peers();
-    void report(std::uint16_t peer, const std::string& name, std::uint32_t incarnation, std::uint64_t missed,
-                std::uint64_t health);
+    void on_peer_failure(const PeerFailure& failure);
     void run_hook(const std::vector<std::string>& env);
 
     const Region& region_;
@@ -65,9 +64,7 @@ private:
     std::map<pid_t, Critical> critical_;
     std::optional<Clock::time_point> init_stopped_since_;
     std::string unhealthy_reason_;
-    std::map<std::uint16_t, std::uint32_t> reported_;   // peer -> incarnation already reported
-    std::map<std::uint16_t, bool> told_unarmed_;        // peers whose missing heartbeat was logged
-    std::map<std::uint16_t, std::uint64_t> pending_missed_;  // peers whose recovery request nkd was busy for
+    PeerWatch peers_;
     bool peers_healthy_ = true;
 };
 

@@ -23,6 +23,7 @@
 #include "nk/nanokernel/panic.hpp"
 #include "nk/nanokernel/partition.hpp"
 #include "nk/nanokernel/recovery.hpp"
+#include "nk/nanokernel/rt_watchdog_settings.hpp"
 #include "nk/netbridge/net_plan.hpp"
 
 namespace nk::nkd {
@@ -260,6 +261,14 @@ void Supervisor::start(Guest& guest, bool is_restart) {
     // An rt guest's lwIP netif runs from the same plan a linux guest's router gets as an argument.
     if (g.net.enabled && g.kind == GuestKind::Rt)
         if (auto plan = netbridge::plan_for(config_, g)) spec.env.push_back("NK_NET_PLAN=" + netbridge::encode(*plan));
+    // An rt guest's watchdog is a task of its program's executive (nk/rt/watchdog_task.hpp).
+    if (g.watchdog.enabled && g.kind == GuestKind::Rt) {
+        RtWatchdogSettings watchdog;
+        watchdog.period = std::chrono::milliseconds(g.watchdog.period_ms);
+        watchdog.priority = g.watchdog.priority > 0 ? g.watchdog.priority : watchdog.priority;
+        watchdog.watch = g.watchdog.watch;
+        spec.env.push_back(std::string(kRtWatchdogEnv) + "=" + encode(watchdog));
+    }
 
     region_.set_guest_state(g.id, layout::GuestState::Starting, true);
     auto started = start_partition(spec);

@@ -558,10 +558,16 @@ private:
         if (w == nullptr)
             return set_error(line_of(*node), ConfigError::BadValue, field,
                              "must be a table, e.g. watchdog = { period_ms = 50, misses = 3, watch = [\"rt\"] }");
-        if (g.kind != GuestKind::Linux)
-            return set_error(line_of(*node), ConfigError::BadValue, field,
-                             "only linux guests run nk-watchdog; an rt guest beats its heartbeat from its own program");
         const std::string sub = field + ".";
+        if (g.kind == GuestKind::Rt) {
+            // The rt guest's watchdog is a task of its executive (nk/rt/watchdog_task.hpp) that
+            // watches peers; the guest's program arms and beats its own heartbeat.
+            for (const char* linux_only : {"misses", "hook", "http_port"})
+                if (w->get(linux_only) != nullptr)
+                    return set_error(value_line(*w, linux_only), ConfigError::BadValue, sub + linux_only,
+                                     "an rt guest's watchdog is a task that watches its peers (period_ms, watch, "
+                                     "priority); its program arms its own heartbeat, and it runs no hook or health page");
+        }
         if (!check_keys(*w, sub, {"period_ms", "misses", "watch", "priority", "hook", "http_port"})) return false;
         WatchdogConfig& c = g.watchdog;
         c.enabled = true;

@@ -772,6 +772,44 @@ TEST_F(Watchdogs, AStoppedRtGuestIsFoundByTwoWatchersAndRecoveredOnce) {
     EXPECT_EQ(seen.back()["incarnation"], 2);
 }
 
+// The other direction: the rt guest's watchdog task (watchdog = { ... } on the rt guest) watches
+// linux, whose own nk-watchdog watches nobody. A stopped init in linux stops its heartbeat; the rt
+// side reports it and nkd recovers linux alone, with the rt guest named as the reporter.
+TEST_F(Watchdogs, TheRtGuestsWatchdogTaskFindsAHungLinuxGuest) {
+    config = dir + "/" + platform + ".toml";
+    std::ofstream(config) << "[platform]\nname = \"" + platform + "\"\nlock_memory = false\n"
+                             "[areas]\nlink_size = \"64 KiB\"\ncommon_size = \"64 KiB\"\npnv_size = \"64 KiB\"\n"
+                             "[[guests]]\nid = 1\nname = \"linux\"\nkind = \"linux\"\nmemory = \"64 KiB\"\ncpus = [0]\n"
+                             "services = [[\"sleep\", \"infinity\"]]\n"
+                             "watchdog = { period_ms = 20, misses = 3, priority = 20 }\n"
+                             "[[guests]]\nid = 2\nname = \"rt\"\nkind = \"rt\"\nmemory = \"64 KiB\"\ncpus = [0]\npriority = 10\n"
+                             "run = [\"nk_example_rt_ticker\", \"linux\", \"20\"]\n"
+                             "watchdog = { period_ms = 20, watch = [\"linux\"], priority = 5 }\n"
+                             "[[links]]\nguests = [\"linux\", \"rt\"]\n"
+                             "[[access]]\nobjects = \"*\"\nguests = [\"*\"]\nrights = \"rw\"\n";
+    start_nkd({}, false);
+    ASSERT_TRUE(wait_until([&] {
+        const std::string text = read_file(log);
+        return text.find("[linux] nk-watchdog: guest 'linux': heartbeat every 20 ms") != std::string::npos &&
+               text.find("[rt] rt watchdog: watching linux every 20 ms") != std::string::npos;
+    }, 10s)) << read_file(log);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(guest("linux")["incarnation"], 1) << "a beating guest was taken for a hung one\n" << read_file(log);
+    const auto rt_pid = guest("rt")["pid"];
+    ASSERT_EQ(::kill(guest("linux")["pid"].get<pid_t>(), SIGSTOP), 0);  // nk-init, PID 1 of guest linux
+    ASSERT_TRUE(wait_until([&] { return guest("linux")["incarnation"] == 2 && state_of("linux") == "running"; }, 10s))
+        << read_file(log);
+    const std::string text = read_file(log);
+    EXPECT_NE(text.find("[rt] rt watchdog: peer 'linux' (incarnation 1) failed: no heartbeat for"), std::string::npos)
+        << text;
+    auto info = run(dir, test::binary("nkctl") + " crash-info --json --platform " + platform + " linux");
+    auto crash = nlohmann::json::parse(info.output, nullptr, false);
+    EXPECT_EQ(crash["detector"], "heartbeat") << info.output;
+    EXPECT_EQ(crash["reported_by"], "rt") << info.output << text;
+    EXPECT_EQ(guest("rt")["pid"], rt_pid);
+    EXPECT_EQ(guest("rt")["incarnation"], 1);
+}
+
 TEST_F(Watchdogs, AStoppedInitMakesItsGuestUnhealthyAndOnlyItIsRestarted) {
     start();
     const auto rt_pid = guest("rt")["pid"];

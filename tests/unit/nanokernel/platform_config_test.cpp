@@ -8,6 +8,7 @@
 #include <string>
 
 #include "nk/nanokernel/platform_config.hpp"
+#include "nk/nanokernel/rt_watchdog_settings.hpp"
 
 namespace nk {
 namespace {
@@ -621,11 +622,46 @@ TEST(PlatformConfigWatchdog, BadWatchdogsAreRefusedWithFileLineAndField) {
               "platform.toml:13: guests[0].watchdog.watch: guest 'linux' cannot watch itself (its peers watch it)");
     EXPECT_EQ(error_of(with_line(12, "cpus = [0]\nwatchdog = { watch = [\"ghost\"] }")),
               "platform.toml:13: guests[0].watchdog.watch: no guest is named 'ghost' (guests: linux, rt)");
-    EXPECT_EQ(error_of(with_line(19, "priority = 70\nwatchdog = { }")),
-              "platform.toml:20: guests[1].watchdog: only linux guests run nk-watchdog; an rt guest beats its "
-              "heartbeat from its own program");
+    EXPECT_EQ(error_of(with_line(19, "priority = 70\nwatchdog = { misses = 3 }")),
+              "platform.toml:20: guests[1].watchdog.misses: an rt guest's watchdog is a task that watches its peers "
+              "(period_ms, watch, priority); its program arms its own heartbeat, and it runs no hook or health page");
     EXPECT_EQ(code_of(with_line(12, "cpus = [0]\nwatchdog = { colour = 1 }")), make_error_code(ConfigError::UnknownField));
     EXPECT_EQ(code_of(with_line(12, "cpus = [0]\nwatchdog = 5")), make_error_code(ConfigError::BadValue));
+}
+
+// An rt guest's watchdog table: a task of its executive that watches peers.
+TEST(PlatformConfigWatchdog, AnRtGuestsWatchdogWatchesPeersFromATask) {
+    auto config = parse_platform_config(with_line(19, "priority = 70\nwatchdog = { period_ms = 25, watch = [\"linux\"], priority = 5 }"),
+                                        "platform.toml");
+    ASSERT_TRUE(config) << config.error().message;
+    const WatchdogConfig& w = config->guests[1].watchdog;
+    EXPECT_TRUE(w.enabled);
+    EXPECT_EQ(w.period_ms, 25U);
+    EXPECT_EQ(w.watch, std::vector<std::string>{"linux"});
+    EXPECT_EQ(w.priority, 5);
+}
+
+// What nkd hands the rt guest in NK_WATCHDOG, and what the rt guest refuses to read.
+TEST(RtWatchdogSettings, EncodeAndDecodeAgreeAndBadFieldsAreNamed) {
+    RtWatchdogSettings settings;
+    settings.period = std::chrono::milliseconds(25);
+    settings.priority = 7;
+    settings.watch = {"linux", "beta"};
+    EXPECT_EQ(encode(settings), "period_ms=25;priority=7;watch=linux,beta");
+    auto back = decode_rt_watchdog(encode(settings));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->period, settings.period);
+    EXPECT_EQ(back->priority, 7);
+    EXPECT_EQ(back->watch, settings.watch);
+    auto bad_period = decode_rt_watchdog("period_ms=0;watch=linux");
+    ASSERT_FALSE(bad_period);
+    EXPECT_EQ(bad_period.error().message, "NK_WATCHDOG: period_ms=0 is not a number in 1..60000");
+    EXPECT_FALSE(decode_rt_watchdog("priority=100"));
+    EXPECT_FALSE(decode_rt_watchdog("period_ms=20x"));
+    EXPECT_FALSE(decode_rt_watchdog("watch=linux,,beta"));
+    auto unknown = decode_rt_watchdog("colour=red");
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().message, "NK_WATCHDOG: unknown field 'colour'");
 }
 
 TEST(PlatformConfigWatchdog, AHealthPagePortNeedsTheGuestsNetbridgeAddress) {
