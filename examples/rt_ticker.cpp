@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
 
     nk::rt::ExecutiveOptions options;
     options.status_where = peer;  // beside rt.status: the linux guest and nkctl read it there
-    options.max_tasks = 4;        // tick and three interrupt handlers
+    options.max_tasks = 6;        // tick, three interrupt handlers, the watchdog task, one spare
     options.interrupt_priority = fifo ? std::max(1, param.sched_priority - 1) : 0;
     auto exec = nk::rt::Executive::create(region, options);
     if (!exec) return fail("executive", exec.error());
