@@ -68,7 +68,9 @@ int main(int argc, char** argv) {
 
     nk::rt::ExecutiveOptions options;
     options.status_where = peer;  // beside rt.status: the linux guest and nkctl read it there
-    options.max_tasks = 6;        // tick, three interrupt handlers, the watchdog task, one spare
+    // tick and three interrupt handlers, and the watchdog task when the config gives the guest one
+    // (the status segment lives in the link area: no spare records).
+    options.max_tasks = std::getenv(nk::kRtWatchdogEnv) != nullptr ? 5 : 4;
     options.interrupt_priority = fifo ? std::max(1, param.sched_priority - 1) : 0;
     auto exec = nk::rt::Executive::create(region, options);
     if (!exec) return fail("executive", exec.error());
