@@ -154,7 +154,7 @@ Result<PortSender> PortSender::open(const Region& region, std::string_view name)
 }
 
 bool PortSender::owner_up() const {
-    const auto owner = region_->guest(owner_);
+    const auto owner = region_->guest_liveness(owner_);  // on every send: no GuestInfo (it allocates)
     if (!owner) return false;
     const bool down = owner->state == layout::GuestState::Down || owner->state == layout::GuestState::Stopped ||
                       owner->state == layout::GuestState::Restarting;

@@ -450,6 +450,18 @@ std::optional<GuestInfo> Region::guest(std::uint16_t id) const {
     return std::nullopt;
 }
 
+std::optional<Region::Liveness> Region::guest_liveness(std::uint16_t id) const {
+    for (std::uint32_t g = 0; g < impl_->snapshot.header.guest_count; ++g) {
+        if (impl_->snapshot.guests[g].id != id) continue;
+        auto& live = impl_->live->guests[g];
+        // relaxed: as in guests(), each a self-contained status word.
+        const auto state = layout::atomic(live.state).load(std::memory_order_relaxed);
+        return Liveness{state <= layout::kLastGuestState ? static_cast<layout::GuestState>(state) : layout::GuestState::Down,
+                        layout::atomic(live.incarnation).load(std::memory_order_relaxed)};
+    }
+    return std::nullopt;
+}
+
 std::optional<GuestInfo> Region::guest(std::string_view name) const {
     for (auto& g : guests())
         if (g.name == name) return g;

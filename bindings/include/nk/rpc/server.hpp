@@ -81,6 +81,7 @@ public:
 
 private:
     friend class Server;
+    friend class NoHeapServer;
     friend class ServerCall;
     std::chrono::steady_clock::time_point deadline_{};
     std::string_view method_;
@@ -116,9 +117,16 @@ public:
     // Arena options whose first block is this handler thread's preallocated buffer.
     [[nodiscard]] const void* arena_block() const { return arena_block_; }
     [[nodiscard]] std::size_t arena_block_size() const { return arena_block_size_; }
+    // Where the arena takes blocks beyond the first: null for Protobuf's default (the heap);
+    // NoHeapServer's counts them.
+    using BlockAlloc = void* (*)(std::size_t);
+    using BlockDealloc = void (*)(void*, std::size_t);
+    [[nodiscard]] BlockAlloc arena_block_alloc() const { return block_alloc_; }
+    [[nodiscard]] BlockDealloc arena_block_dealloc() const { return block_dealloc_; }
 
 private:
     friend class Server;
+    friend class NoHeapServer;
     ServerCall() = default;
     ServerContext context_;
     std::span<const std::byte> request_;
@@ -139,6 +147,8 @@ private:
     std::optional<Status> stream_failure_;
     void* arena_block_ = nullptr;
     std::size_t arena_block_size_ = 0;
+    BlockAlloc block_alloc_ = nullptr;
+    BlockDealloc block_dealloc_ = nullptr;
 };
 
 // The typed face of ServerCall::write for streaming handlers.

@@ -29,6 +29,10 @@ inline google::protobuf::ArenaOptions arena_options(ServerCall& call) {
     google::protobuf::ArenaOptions options;
     options.initial_block = static_cast<char*>(const_cast<void*>(call.arena_block()));
     options.initial_block_size = call.arena_block_size();
+    if (call.arena_block_alloc() != nullptr) {
+        options.block_alloc = call.arena_block_alloc();
+        options.block_dealloc = call.arena_block_dealloc();
+    }
     return options;
 }
 

@@ -157,6 +157,13 @@ public:
     [[nodiscard]] std::vector<GuestInfo> guests() const;
     [[nodiscard]] std::optional<GuestInfo> guest(std::uint16_t id) const;
     [[nodiscard]] std::optional<GuestInfo> guest(std::string_view name) const;
+    // A guest's state and incarnation, read live, without building a GuestInfo: allocates
+    // nothing, for hot paths that only ask whether a peer still runs (PortSender::owner_up).
+    struct Liveness {
+        layout::GuestState state{};
+        std::uint32_t incarnation = 0;
+    };
+    [[nodiscard]] std::optional<Liveness> guest_liveness(std::uint16_t id) const;
 
     // Start of the reserved address range; area `i` lives at base() + area(i)->offset.
     [[nodiscard]] std::byte* base() const;
