@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -358,7 +359,12 @@ TEST_F(RpcTest, ManyConcurrentCallersInThreadsAndProcessesEachGetTheirOwnAnswers
                 nk::test::EchoRequest request;
                 request.set_text("p" + std::to_string(p) + "-" + std::to_string(i));
                 nk::test::EchoReply reply;
-                if (!client.Say(request, reply, 5s).ok() || reply.text() != request.text()) ::_exit(1);
+                const Status status = client.Say(request, reply, 5s);
+                if (!status.ok() || reply.text() != request.text()) {
+                    std::fprintf(stderr, "calling process %d, call %d: %s, reply '%s'\n", p, i, status.to_string().c_str(),
+                                 reply.text().c_str());
+                    ::_exit(1);
+                }
             }
             ::_exit(0);
         }
@@ -383,7 +389,7 @@ TEST_F(RpcTest, ManyConcurrentCallersInThreadsAndProcessesEachGetTheirOwnAnswers
     for (pid_t pid : children) {
         int status = 0;
         ::waitpid(pid, &status, 0);
-        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a calling process failed";
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a calling process failed: wait status " << status;
     }
 }
 
