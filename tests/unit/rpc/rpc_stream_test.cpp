@@ -348,7 +348,10 @@ TEST_F(RpcStreamTest, ManyConcurrentStreamsInThreadsAndProcessesEachGetTheirOwnM
     for (int p = 0; p < 2; ++p) {
         const pid_t pid = ::fork();
         if (pid == 0) {
-            auto channel = Channel::open(*linux_guest, kPort);
+            // Its own attach (a forked child shares the parent's area descriptions and so its
+            // directory lock: see RpcTest.ManyConcurrentCallers...).
+            const Region mine = test::attach_as_guest(*creator, 1);
+            auto channel = Channel::open(mine, kPort);
             if (!channel) ::_exit(2);
             nk::test::EchoClient client(*channel);
             auto upload = client.Collect(60s);

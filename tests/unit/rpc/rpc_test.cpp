@@ -352,7 +352,11 @@ TEST_F(RpcTest, ManyConcurrentCallersInThreadsAndProcessesEachGetTheirOwnAnswers
     for (int p = 0; p < 2; ++p) {
         const pid_t pid = ::fork();
         if (pid == 0) {
-            auto channel = Channel::open(*linux_guest, kPort);
+            // Its own attach, as a guest's process has: a forked child shares the parent's descriptions
+            // of the area files, and with them its directory lock (OFD locks belong to descriptions),
+            // so two children making reply ports at once would not exclude each other.
+            const Region mine = test::attach_as_guest(*creator, 1);
+            auto channel = Channel::open(mine, kPort);
             if (!channel) ::_exit(2);
             nk::test::EchoClient client(*channel);
             for (int i = 0; i < per_caller; ++i) {
