@@ -52,7 +52,12 @@ Result<void> NoHeapServer::start() {
     if (!port) return fail(context(std::move(port.error()), "start rpc server"));
     port_.emplace(std::move(*port));
     receive_buffer_.resize(port_->max_message());
-    arena_block_.resize(options_.arena_block);
+    if (options_.arena_memory.empty()) {
+        own_arena_.resize(options_.arena_block);
+        arena_block_ = own_arena_;
+    } else {
+        arena_block_ = options_.arena_memory;
+    }
     reply_ports_.resize(options_.reply_ports);
     for (ReplyPort& slot : reply_ports_) slot.name.reserve(kMaxReplyToLength);
     return {};

@@ -2,7 +2,8 @@
 // no heap allocation per call, for the rt guest's hot path.
 //
 // Everything a call needs is allocated once, in start(): the receive buffer, the reply buffer,
-// the arena block the handler's request and response live in (google::protobuf::Arena with that
+// the arena block the handler's request and response live in (NoHeapServerOptions::arena_memory,
+// memory of the caller's, or arena_block bytes allocated here; google::protobuf::Arena with that
 // block as its first), and a fixed set of reply-port senders. A call then allocates nothing,
 // provided that (docs/ARCHITECTURE.md, "No heap on the rt path"):
 //   - its request and response fit in the arena block (beyond it, the arena takes heap blocks:
@@ -31,6 +32,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,7 +47,8 @@ namespace nk::rpc {
 
 struct NoHeapServerOptions {
     ipc::PortOptions port{64 * 1024, 8 * 1024, {}};  // the request port; max_message bounds every frame
-    std::size_t arena_block = 64 * 1024;             // the handler's messages live here
+    std::size_t arena_block = 64 * 1024;             // the handler's messages live here (allocated in start())
+    std::span<std::byte> arena_memory{};             // or in this memory of the caller's (e.g. static), if not empty
     std::size_t reply_ports = 8;                     // clients answered without reopening their port
 };
 
@@ -103,7 +106,8 @@ private:
     NoHeapServerOptions options_;
     std::vector<Route> routes_;
     std::optional<ipc::Port> port_;
-    std::vector<std::byte> receive_buffer_, reply_buffer_, arena_block_;
+    std::vector<std::byte> receive_buffer_, reply_buffer_, own_arena_;
+    std::span<std::byte> arena_block_;  // own_arena_, or options_.arena_memory
     std::vector<ReplyPort> reply_ports_;
     std::uint64_t uses_ = 0;
     // The request being served (valid inside serve_one).
