@@ -313,6 +313,25 @@ void header_service(std::string& out, const pb::ServiceDescriptor* service) {
     }
     // maybe_unused: a service without unary RPCs has no method that reads it (clang warns).
     out += "\nprivate:\n    [[maybe_unused]] ::nk::rpc::AsioChannel* nk_channel_;\n};\n\n";
+
+    const std::set<std::string> no_heap_taken{service->name() + "NoHeapClient", "nk_channel_"};
+    out += fill("// service $full$: unary calls with no heap allocation per call, from one thread\n"
+                "// (<nk/rpc/no_heap_channel.hpp>; served best by an nk::rpc::NoHeapServer).\n"
+                "class $name$NoHeapClient {\n"
+                "public:\n"
+                "    explicit $name$NoHeapClient(::nk::rpc::NoHeapChannel& channel) : nk_channel_(&channel) {}\n",
+                vars);
+    for (const Rpc& rpc : rpcs) {
+        if (rpc.method->client_streaming() || rpc.method->server_streaming()) continue;
+        Vars v = rpc.vars;
+        v["no_heap_name"] = member_name(rpc.method->name(), no_heap_taken);
+        out += fill("\n    ::nk::rpc::Status $no_heap_name$(const $request$& request, $response$& response,\n"
+                    "        std::chrono::nanoseconds timeout) {\n"
+                    "        return nk_channel_->call(::nk::rpc::method_id(\"$full_name$\"), request, response, timeout);\n"
+                    "    }\n",
+                    v);
+    }
+    out += "\nprivate:\n    [[maybe_unused]] ::nk::rpc::NoHeapChannel* nk_channel_;\n};\n\n";
 }
 
 void source_service(std::string& out, const pb::ServiceDescriptor* service) {

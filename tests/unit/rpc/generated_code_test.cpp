@@ -62,6 +62,9 @@ TEST(GeneratedCode, ClashingRpcNamesGetAnUnderscoreAndKeepTheirSignatures) {
                                                          ::google::protobuf::Empty&) = &EverythingService::ClientStream;
     ::nk::rpc::Status (EverythingService::*serve_bidi)(::nk::rpc::ServerContext&, ::nk::rpc::ServerReaderWriter<Outer, Outer>&) =
         &EverythingService::Bidi;
+    ::nk::rpc::Status (EverythingNoHeapClient::*no_heap_delete)(const Outer&, Outer&, std::chrono::nanoseconds) =
+        &EverythingNoHeapClient::delete_;
+    EXPECT_NE(no_heap_delete, nullptr);
     EXPECT_NE(upload, nullptr);
     EXPECT_NE(bidi, nullptr);
     EXPECT_NE(serve_upload, nullptr);

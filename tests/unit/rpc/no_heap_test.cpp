@@ -131,7 +131,7 @@ TEST_F(NoHeapTest, UnaryCallsServedAndCalledWithoutHeapAllocationOnEitherThread)
 
     auto channel = NoHeapChannel::open(*linux_guest, kPort);
     ASSERT_TRUE(channel) << channel.error().message;
-    const std::uint32_t sum_id = nk::test::SamplerService().methods()[0].id;
+    nk::test::SamplerNoHeapClient client(**channel);  // generated: typed calls through the NoHeapChannel
     nk::test::SampleRequest request;
     nk::test::SampleReply reply;
     int wrong = 0;
@@ -140,7 +140,7 @@ TEST_F(NoHeapTest, UnaryCallsServedAndCalledWithoutHeapAllocationOnEitherThread)
         request.clear_values();
         for (int i = 0; i < 16; ++i) request.add_values(seq - i);
         request.set_tag("sensor-7");
-        const Status status = (*channel)->call(sum_id, request, reply, 10s);
+        const Status status = client.Sum(request, reply, 10s);
         std::int64_t sum = 0;
         for (int i = 0; i < 16; ++i) sum += seq - i;
         if (!status.ok() || reply.seq() != seq || reply.sum() != sum || reply.count() != 16 || reply.tag() != "sensor-7" ||

@@ -16,6 +16,7 @@
 #include "nk/rpc/channel.hpp"
 #include "nk/rpc/duplex_call.hpp"
 #include "nk/rpc/frame.hpp"
+#include "nk/rpc/no_heap_channel.hpp"
 #include "nk/rpc/server.hpp"
 #include "nk/rpc/status.hpp"
 

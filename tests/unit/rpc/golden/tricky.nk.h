@@ -158,6 +158,46 @@ private:
     [[maybe_unused]] ::nk::rpc::AsioChannel* nk_channel_;
 };
 
+// service nk.golden.deep.inner.Everything: unary calls with no heap allocation per call, from one thread
+// (<nk/rpc/no_heap_channel.hpp>; served best by an nk::rpc::NoHeapServer).
+class EverythingNoHeapClient {
+public:
+    explicit EverythingNoHeapClient(::nk::rpc::NoHeapChannel& channel) : nk_channel_(&channel) {}
+
+    ::nk::rpc::Status Unary(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer_Middle_Leaf& response,
+        std::chrono::nanoseconds timeout) {
+        return nk_channel_->call(::nk::rpc::method_id("/nk.golden.deep.inner.Everything/Unary"), request, response, timeout);
+    }
+
+    ::nk::rpc::Status delete_(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+        std::chrono::nanoseconds timeout) {
+        return nk_channel_->call(::nk::rpc::method_id("/nk.golden.deep.inner.Everything/delete"), request, response, timeout);
+    }
+
+    ::nk::rpc::Status dispatch(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+        std::chrono::nanoseconds timeout) {
+        return nk_channel_->call(::nk::rpc::method_id("/nk.golden.deep.inner.Everything/dispatch"), request, response, timeout);
+    }
+
+    ::nk::rpc::Status context(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+        std::chrono::nanoseconds timeout) {
+        return nk_channel_->call(::nk::rpc::method_id("/nk.golden.deep.inner.Everything/context"), request, response, timeout);
+    }
+
+    ::nk::rpc::Status EverythingClient(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+        std::chrono::nanoseconds timeout) {
+        return nk_channel_->call(::nk::rpc::method_id("/nk.golden.deep.inner.Everything/EverythingClient"), request, response, timeout);
+    }
+
+    ::nk::rpc::Status Handler(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+        std::chrono::nanoseconds timeout) {
+        return nk_channel_->call(::nk::rpc::method_id("/nk.golden.deep.inner.Everything/Handler"), request, response, timeout);
+    }
+
+private:
+    [[maybe_unused]] ::nk::rpc::NoHeapChannel* nk_channel_;
+};
+
 // service nk.golden.deep.inner.Nothing: the client side.
 class NothingClient {
 public:
@@ -186,6 +226,16 @@ public:
 
 private:
     [[maybe_unused]] ::nk::rpc::AsioChannel* nk_channel_;
+};
+
+// service nk.golden.deep.inner.Nothing: unary calls with no heap allocation per call, from one thread
+// (<nk/rpc/no_heap_channel.hpp>; served best by an nk::rpc::NoHeapServer).
+class NothingNoHeapClient {
+public:
+    explicit NothingNoHeapClient(::nk::rpc::NoHeapChannel& channel) : nk_channel_(&channel) {}
+
+private:
+    [[maybe_unused]] ::nk::rpc::NoHeapChannel* nk_channel_;
 };
 
 }  // namespace nk::golden::deep::inner
