@@ -78,7 +78,159 @@ std::string member_name(const std::string& rpc, const std::set<std::string>& tak
     return name;
 }
 
-bool generated(const pb::MethodDescriptor* method) { return !method->client_streaming(); }
+enum class Kind { Unary, ServerStreaming, ClientStreaming, Bidi };
+Kind kind(const pb::MethodDescriptor* method) {
+    if (method->client_streaming()) return method->server_streaming() ? Kind::Bidi : Kind::ClientStreaming;
+    return method->server_streaming() ? Kind::ServerStreaming : Kind::Unary;
+}
+
+// The templates of each piece, per kind of RPC.
+std::string_view client_declaration(Kind k) {
+    switch (k) {
+        case Kind::Unary:
+            return "\n    // rpc $rpc$($request_proto$) returns ($response_proto$)\n"
+                   "    ::nk::rpc::Status $client_name$(const $request$& request, $response$& response,\n"
+                   "        ::nk::rpc::CallContext& context);\n"
+                   "    ::nk::rpc::Status $client_name$(const $request$& request, $response$& response,\n"
+                   "        std::chrono::nanoseconds timeout);\n";
+        case Kind::ServerStreaming:
+            return "\n    // rpc $rpc$($request_proto$) returns (stream $response_proto$)\n"
+                   "    ::nk::rpc::ClientReader<$response$> $client_name$(const $request$& request,\n"
+                   "        ::nk::rpc::CallContext& context);\n"
+                   "    ::nk::rpc::ClientReader<$response$> $client_name$(const $request$& request,\n"
+                   "        std::chrono::nanoseconds timeout);\n";
+        case Kind::ClientStreaming:
+            return "\n    // rpc $rpc$(stream $request_proto$) returns ($response_proto$)\n"
+                   "    ::nk::rpc::ClientWriter<$request$, $response$> $client_name$(::nk::rpc::CallContext& context);\n"
+                   "    ::nk::rpc::ClientWriter<$request$, $response$> $client_name$(std::chrono::nanoseconds timeout);\n";
+        case Kind::Bidi:
+            return "\n    // rpc $rpc$(stream $request_proto$) returns (stream $response_proto$)\n"
+                   "    ::nk::rpc::ClientReaderWriter<$request$, $response$> $client_name$(::nk::rpc::CallContext& context);\n"
+                   "    ::nk::rpc::ClientReaderWriter<$request$, $response$> $client_name$(std::chrono::nanoseconds timeout);\n";
+    }
+    return {};
+}
+
+std::string_view service_declaration(Kind k) {
+    switch (k) {
+        case Kind::Unary:
+            return "\n    virtual ::nk::rpc::Status $service_name$(::nk::rpc::ServerContext& context,\n"
+                   "        const $request$& request, $response$& response);\n";
+        case Kind::ServerStreaming:
+            return "\n    virtual ::nk::rpc::Status $service_name$(::nk::rpc::ServerContext& context,\n"
+                   "        const $request$& request, ::nk::rpc::ServerWriter<$response$>& writer);\n";
+        case Kind::ClientStreaming:
+            return "\n    virtual ::nk::rpc::Status $service_name$(::nk::rpc::ServerContext& context,\n"
+                   "        ::nk::rpc::ServerReader<$request$>& reader, $response$& response);\n";
+        case Kind::Bidi:
+            return "\n    virtual ::nk::rpc::Status $service_name$(::nk::rpc::ServerContext& context,\n"
+                   "        ::nk::rpc::ServerReaderWriter<$request$, $response$>& stream);\n";
+    }
+    return {};
+}
+
+std::string_view client_definition(Kind k) {
+    switch (k) {
+        case Kind::Unary:
+            return "::nk::rpc::Status $client$::$client_name$(const $request$& request, $response$& response,\n"
+                   "    ::nk::rpc::CallContext& context) {\n"
+                   "    return nk_channel_->call(k$name$Methods[$index$].id, request, response, context);\n"
+                   "}\n\n"
+                   "::nk::rpc::Status $client$::$client_name$(const $request$& request, $response$& response,\n"
+                   "    std::chrono::nanoseconds timeout) {\n"
+                   "    ::nk::rpc::CallContext context(timeout);\n"
+                   "    return nk_channel_->call(k$name$Methods[$index$].id, request, response, context);\n"
+                   "}\n\n";
+        case Kind::ServerStreaming:
+            return "::nk::rpc::ClientReader<$response$> $client$::$client_name$(const $request$& request,\n"
+                   "    ::nk::rpc::CallContext& context) {\n"
+                   "    return ::nk::rpc::ClientReader<$response$>(\n"
+                   "        nk_channel_->start_stream(k$name$Methods[$index$].id, request, context));\n"
+                   "}\n\n"
+                   "::nk::rpc::ClientReader<$response$> $client$::$client_name$(const $request$& request,\n"
+                   "    std::chrono::nanoseconds timeout) {\n"
+                   "    return ::nk::rpc::ClientReader<$response$>(\n"
+                   "        nk_channel_->start_stream(k$name$Methods[$index$].id, request, timeout));\n"
+                   "}\n\n";
+        case Kind::ClientStreaming:
+            return "::nk::rpc::ClientWriter<$request$, $response$> $client$::$client_name$(::nk::rpc::CallContext& context) {\n"
+                   "    return ::nk::rpc::ClientWriter<$request$, $response$>(\n"
+                   "        nk_channel_->start_duplex(k$name$Methods[$index$].id, ::nk::rpc::RpcKind::ClientStreaming, context));\n"
+                   "}\n\n"
+                   "::nk::rpc::ClientWriter<$request$, $response$> $client$::$client_name$(std::chrono::nanoseconds timeout) {\n"
+                   "    return ::nk::rpc::ClientWriter<$request$, $response$>(\n"
+                   "        nk_channel_->start_duplex(k$name$Methods[$index$].id, ::nk::rpc::RpcKind::ClientStreaming, timeout));\n"
+                   "}\n\n";
+        case Kind::Bidi:
+            return "::nk::rpc::ClientReaderWriter<$request$, $response$> $client$::$client_name$(::nk::rpc::CallContext& context) {\n"
+                   "    return ::nk::rpc::ClientReaderWriter<$request$, $response$>(\n"
+                   "        nk_channel_->start_duplex(k$name$Methods[$index$].id, ::nk::rpc::RpcKind::BidiStreaming, context));\n"
+                   "}\n\n"
+                   "::nk::rpc::ClientReaderWriter<$request$, $response$> $client$::$client_name$(std::chrono::nanoseconds timeout) {\n"
+                   "    return ::nk::rpc::ClientReaderWriter<$request$, $response$>(\n"
+                   "        nk_channel_->start_duplex(k$name$Methods[$index$].id, ::nk::rpc::RpcKind::BidiStreaming, timeout));\n"
+                   "}\n\n";
+    }
+    return {};
+}
+
+std::string_view service_default(Kind k) {
+    switch (k) {
+        case Kind::Unary:
+            return "::nk::rpc::Status $base$::$service_name$(::nk::rpc::ServerContext&, const $request$&, $response$&) {\n"
+                   "    return {::nk::rpc::StatusCode::Unimplemented, \"$dotted$ is not implemented\"};\n"
+                   "}\n\n";
+        case Kind::ServerStreaming:
+            return "::nk::rpc::Status $base$::$service_name$(::nk::rpc::ServerContext&, const $request$&,\n"
+                   "    ::nk::rpc::ServerWriter<$response$>&) {\n"
+                   "    return {::nk::rpc::StatusCode::Unimplemented, \"$dotted$ is not implemented\"};\n"
+                   "}\n\n";
+        case Kind::ClientStreaming:
+            return "::nk::rpc::Status $base$::$service_name$(::nk::rpc::ServerContext&, ::nk::rpc::ServerReader<$request$>&,\n"
+                   "    $response$&) {\n"
+                   "    return {::nk::rpc::StatusCode::Unimplemented, \"$dotted$ is not implemented\"};\n"
+                   "}\n\n";
+        case Kind::Bidi:
+            return "::nk::rpc::Status $base$::$service_name$(::nk::rpc::ServerContext&,\n"
+                   "    ::nk::rpc::ServerReaderWriter<$request$, $response$>&) {\n"
+                   "    return {::nk::rpc::StatusCode::Unimplemented, \"$dotted$ is not implemented\"};\n"
+                   "}\n\n";
+    }
+    return {};
+}
+
+std::string_view dispatch_case(Kind k) {
+    switch (k) {
+        case Kind::Unary:
+            return "        case $index$:\n"
+                   "            return ::nk::rpc::detail::serve_unary<$request$, $response$>(call,\n"
+                   "                [this](::nk::rpc::ServerContext& context, const $request$& request, $response$& response) {\n"
+                   "                    return this->$service_name$(context, request, response);\n"
+                   "                });\n";
+        case Kind::ServerStreaming:
+            return "        case $index$:\n"
+                   "            return ::nk::rpc::detail::serve_server_stream<$request$, $response$>(call,\n"
+                   "                [this](::nk::rpc::ServerContext& context, const $request$& request,\n"
+                   "                       ::nk::rpc::ServerWriter<$response$>& writer) {\n"
+                   "                    return this->$service_name$(context, request, writer);\n"
+                   "                });\n";
+        case Kind::ClientStreaming:
+            return "        case $index$:\n"
+                   "            return ::nk::rpc::detail::serve_client_stream<$request$, $response$>(call,\n"
+                   "                [this](::nk::rpc::ServerContext& context, ::nk::rpc::ServerReader<$request$>& reader,\n"
+                   "                       $response$& response) {\n"
+                   "                    return this->$service_name$(context, reader, response);\n"
+                   "                });\n";
+        case Kind::Bidi:
+            return "        case $index$:\n"
+                   "            return ::nk::rpc::detail::serve_bidi_stream<$request$, $response$>(call,\n"
+                   "                [this](::nk::rpc::ServerContext& context,\n"
+                   "                       ::nk::rpc::ServerReaderWriter<$request$, $response$>& stream) {\n"
+                   "                    return this->$service_name$(context, stream);\n"
+                   "                });\n";
+    }
+    return {};
+}
 
 std::string kind_of(const pb::MethodDescriptor* method) {
     if (method->client_streaming()) return method->server_streaming() ? "BidiStreaming" : "ClientStreaming";
@@ -126,25 +278,7 @@ void header_service(std::string& out, const pb::ServiceDescriptor* service) {
                 "public:\n"
                 "    explicit $name$Client(std::shared_ptr<::nk::rpc::Channel> channel) : nk_channel_(std::move(channel)) {}\n",
                 vars);
-    for (const Rpc& rpc : rpcs) {
-        if (!generated(rpc.method)) {
-            out += fill("\n    // rpc $rpc$: $kind$ is not supported yet; no method.\n", rpc.vars);
-        } else if (!rpc.method->server_streaming()) {
-            out += fill("\n    // rpc $rpc$($request_proto$) returns ($response_proto$)\n"
-                        "    ::nk::rpc::Status $client_name$(const $request$& request, $response$& response,\n"
-                        "        ::nk::rpc::CallContext& context);\n"
-                        "    ::nk::rpc::Status $client_name$(const $request$& request, $response$& response,\n"
-                        "        std::chrono::nanoseconds timeout);\n",
-                        rpc.vars);
-        } else {
-            out += fill("\n    // rpc $rpc$($request_proto$) returns (stream $response_proto$)\n"
-                        "    ::nk::rpc::ClientReader<$response$> $client_name$(const $request$& request,\n"
-                        "        ::nk::rpc::CallContext& context);\n"
-                        "    ::nk::rpc::ClientReader<$response$> $client_name$(const $request$& request,\n"
-                        "        std::chrono::nanoseconds timeout);\n",
-                        rpc.vars);
-        }
-    }
+    for (const Rpc& rpc : rpcs) out += fill(client_declaration(kind(rpc.method)), rpc.vars);
     out += fill("\nprivate:\n"
                 "    std::shared_ptr<::nk::rpc::Channel> nk_channel_;\n"
                 "};\n\n"
@@ -155,17 +289,7 @@ void header_service(std::string& out, const pb::ServiceDescriptor* service) {
                 "    std::string_view service_name() const override { return kServiceName; }\n"
                 "    std::span<const ::nk::rpc::MethodInfo> methods() const override;\n",
                 vars);
-    for (const Rpc& rpc : rpcs) {
-        if (!generated(rpc.method)) continue;
-        if (!rpc.method->server_streaming())
-            out += fill("\n    virtual ::nk::rpc::Status $service_name$(::nk::rpc::ServerContext& context,\n"
-                        "        const $request$& request, $response$& response);\n",
-                        rpc.vars);
-        else
-            out += fill("\n    virtual ::nk::rpc::Status $service_name$(::nk::rpc::ServerContext& context,\n"
-                        "        const $request$& request, ::nk::rpc::ServerWriter<$response$>& writer);\n",
-                        rpc.vars);
-    }
+    for (const Rpc& rpc : rpcs) out += fill(service_declaration(kind(rpc.method)), rpc.vars);
     out += "\n    ::nk::rpc::Status dispatch(std::size_t index, ::nk::rpc::ServerCall& call) override;\n};\n\n";
 
     const std::set<std::string> async_taken{service->name() + "AsyncClient", "nk_channel_", "Handler"};
@@ -189,6 +313,25 @@ void header_service(std::string& out, const pb::ServiceDescriptor* service) {
     }
     // maybe_unused: a service without unary RPCs has no method that reads it (clang warns).
     out += "\nprivate:\n    [[maybe_unused]] ::nk::rpc::AsioChannel* nk_channel_;\n};\n\n";
+
+    const std::set<std::string> no_heap_taken{service->name() + "NoHeapClient", "nk_channel_"};
+    out += fill("// service $full$: unary calls with no heap allocation per call, from one thread\n"
+                "// (<nk/rpc/no_heap_channel.hpp>; served best by an nk::rpc::NoHeapServer).\n"
+                "class $name$NoHeapClient {\n"
+                "public:\n"
+                "    explicit $name$NoHeapClient(::nk::rpc::NoHeapChannel& channel) : nk_channel_(&channel) {}\n",
+                vars);
+    for (const Rpc& rpc : rpcs) {
+        if (rpc.method->client_streaming() || rpc.method->server_streaming()) continue;
+        Vars v = rpc.vars;
+        v["no_heap_name"] = member_name(rpc.method->name(), no_heap_taken);
+        out += fill("\n    ::nk::rpc::Status $no_heap_name$(const $request$& request, $response$& response,\n"
+                    "        std::chrono::nanoseconds timeout) {\n"
+                    "        return nk_channel_->call(::nk::rpc::method_id(\"$full_name$\"), request, response, timeout);\n"
+                    "    }\n",
+                    v);
+    }
+    out += "\nprivate:\n    [[maybe_unused]] ::nk::rpc::NoHeapChannel* nk_channel_;\n};\n\n";
 }
 
 void source_service(std::string& out, const pb::ServiceDescriptor* service) {
@@ -202,67 +345,16 @@ void source_service(std::string& out, const pb::ServiceDescriptor* service) {
         out += fill("    {\"$full_name$\", ::nk::rpc::method_id(\"$full_name$\"), ::nk::rpc::RpcKind::$kind$},\n", rpc.vars);
     out += "}};\n}  // namespace\n\n";
     for (const Rpc& rpc : rpcs) {
-        if (!generated(rpc.method)) continue;
-        if (!rpc.method->server_streaming())
-            out += fill("::nk::rpc::Status $client$::$client_name$(const $request$& request, $response$& response,\n"
-                        "    ::nk::rpc::CallContext& context) {\n"
-                        "    return nk_channel_->call(k$name$Methods[$index$].id, request, response, context);\n"
-                        "}\n\n"
-                        "::nk::rpc::Status $client$::$client_name$(const $request$& request, $response$& response,\n"
-                        "    std::chrono::nanoseconds timeout) {\n"
-                        "    ::nk::rpc::CallContext context(timeout);\n"
-                        "    return nk_channel_->call(k$name$Methods[$index$].id, request, response, context);\n"
-                        "}\n\n",
-                        [&] { Vars v = rpc.vars; v["name"] = service->name(); return v; }());
-        else
-            out += fill("::nk::rpc::ClientReader<$response$> $client$::$client_name$(const $request$& request,\n"
-                        "    ::nk::rpc::CallContext& context) {\n"
-                        "    return ::nk::rpc::ClientReader<$response$>(\n"
-                        "        nk_channel_->start_stream(k$name$Methods[$index$].id, request, context));\n"
-                        "}\n\n"
-                        "::nk::rpc::ClientReader<$response$> $client$::$client_name$(const $request$& request,\n"
-                        "    std::chrono::nanoseconds timeout) {\n"
-                        "    return ::nk::rpc::ClientReader<$response$>(\n"
-                        "        nk_channel_->start_stream(k$name$Methods[$index$].id, request, timeout));\n"
-                        "}\n\n",
-                        [&] { Vars v = rpc.vars; v["name"] = service->name(); return v; }());
+        Vars v = rpc.vars;
+        v["name"] = service->name();
+        out += fill(client_definition(kind(rpc.method)), v);
     }
     out += fill("std::span<const ::nk::rpc::MethodInfo> $name$Service::methods() const { return k$name$Methods; }\n\n", vars);
-    for (const Rpc& rpc : rpcs) {
-        if (!generated(rpc.method)) continue;
-        if (!rpc.method->server_streaming())
-            out += fill("::nk::rpc::Status $base$::$service_name$(::nk::rpc::ServerContext&, const $request$&, $response$&) {\n"
-                        "    return {::nk::rpc::StatusCode::Unimplemented, \"$dotted$ is not implemented\"};\n"
-                        "}\n\n",
-                        rpc.vars);
-        else
-            out += fill("::nk::rpc::Status $base$::$service_name$(::nk::rpc::ServerContext&, const $request$&,\n"
-                        "    ::nk::rpc::ServerWriter<$response$>&) {\n"
-                        "    return {::nk::rpc::StatusCode::Unimplemented, \"$dotted$ is not implemented\"};\n"
-                        "}\n\n",
-                        rpc.vars);
-    }
+    for (const Rpc& rpc : rpcs) out += fill(service_default(kind(rpc.method)), rpc.vars);
     out += fill("::nk::rpc::Status $name$Service::dispatch(std::size_t index, ::nk::rpc::ServerCall& call) {\n"
                 "    switch (index) {\n",
                 vars);
-    for (const Rpc& rpc : rpcs) {
-        if (!generated(rpc.method)) continue;
-        if (!rpc.method->server_streaming())
-            out += fill("        case $index$:\n"
-                        "            return ::nk::rpc::detail::serve_unary<$request$, $response$>(call,\n"
-                        "                [this](::nk::rpc::ServerContext& context, const $request$& request, $response$& response) {\n"
-                        "                    return this->$service_name$(context, request, response);\n"
-                        "                });\n",
-                        rpc.vars);
-        else
-            out += fill("        case $index$:\n"
-                        "            return ::nk::rpc::detail::serve_server_stream<$request$, $response$>(call,\n"
-                        "                [this](::nk::rpc::ServerContext& context, const $request$& request,\n"
-                        "                       ::nk::rpc::ServerWriter<$response$>& writer) {\n"
-                        "                    return this->$service_name$(context, request, writer);\n"
-                        "                });\n",
-                        rpc.vars);
-    }
+    for (const Rpc& rpc : rpcs) out += fill(dispatch_case(kind(rpc.method)), rpc.vars);
     out += fill("        default: break;\n"
                 "    }\n"
                 "    (void)call;\n"

@@ -6,7 +6,9 @@
 // to CPU 1 and the client in another child pinned to CPU 0 (the parent only collects results,
 // so no process forks after gRPC started its threads). A client first makes kCalls sequential
 // calls (round-trip p50, p99), then one thread and then kThreads threads, each with its own
-// channel or stub, call for kRunTime (calls per second).
+// channel or stub, call for kRunTime (calls per second). Streams: one bidi stream echoes
+// kStreamMessages messages with kInFlight of them on the way at any time, and one client stream
+// uploads kStreamMessages (messages per second).
 // Ratios are medians over rounds of nk / gRPC within a round (docs/BENCHMARKS.md).
 #include <signal.h>
 #include <sys/wait.h>
@@ -37,11 +39,15 @@ constexpr int kWarmup = 1000;
 constexpr int kCalls = 10000;
 constexpr int kThreads = 4;
 constexpr auto kRunTime = std::chrono::milliseconds(1000);
+constexpr int kStreamMessages = 20000;
+constexpr int kInFlight = 16;  // under nk's window of 32 (rpc::kStreamWindow)
 
 struct Results {
     std::array<double, kCalls> rtt_ns;
     double calls_per_s_1;  // one calling thread
     double calls_per_s_n;  // kThreads calling threads
+    double bidi_per_s;     // messages echoed per second on one bidi stream
+    double upload_per_s;   // messages per second on one client stream
     std::atomic<int> ready;  // the server serves
 };
 
@@ -75,6 +81,19 @@ class NkEcho final : public nk::bench::BenchService {
         response.set_data(request.data());
         return {};
     }
+    rpc::Status Chat(rpc::ServerContext&, rpc::ServerReaderWriter<Payload, Payload>& stream) override {
+        Payload item;
+        while (stream.read(item))
+            if (!stream.write(item)) break;
+        return {};
+    }
+    rpc::Status Upload(rpc::ServerContext&, rpc::ServerReader<Payload>& reader, Payload& response) override {
+        Payload item;
+        std::size_t count = 0;
+        while (reader.read(item)) ++count;
+        response.set_data(std::to_string(count));
+        return {};
+    }
 };
 
 class GrpcEcho final : public nk::bench::Bench::Service {
@@ -82,7 +101,52 @@ class GrpcEcho final : public nk::bench::Bench::Service {
         response->set_data(request->data());
         return grpc::Status::OK;
     }
+    grpc::Status Chat(grpc::ServerContext*, grpc::ServerReaderWriter<Payload, Payload>* stream) override {
+        Payload item;
+        while (stream->Read(&item))
+            if (!stream->Write(item)) break;
+        return grpc::Status::OK;
+    }
+    grpc::Status Upload(grpc::ServerContext*, grpc::ServerReader<Payload>* reader, Payload* response) override {
+        Payload item;
+        std::size_t count = 0;
+        while (reader->Read(&item)) ++count;
+        response->set_data(std::to_string(count));
+        return grpc::Status::OK;
+    }
 };
+
+// One bidi stream with kInFlight messages on the way, then one client stream: messages per second.
+// `stream` has write/read/done/finish as both systems' bidi calls do.
+template <class Bidi>
+double time_bidi(Bidi& stream, const Payload& request) {
+    Payload echo;
+    const auto start = now_ns();
+    int read = 0;
+    for (int sent = 0; sent < kStreamMessages; ++sent) {
+        if (!stream.write(request)) throw std::runtime_error("bidi write failed");
+        if (sent >= kInFlight - 1) {
+            if (!stream.read(echo) || echo.data().size() != request.data().size()) throw std::runtime_error("bidi read failed");
+            ++read;
+        }
+    }
+    if (!stream.done()) throw std::runtime_error("bidi writes_done failed");
+    while (stream.read(echo)) ++read;
+    const auto took = now_ns() - start;
+    if (read != kStreamMessages || !stream.finish()) throw std::runtime_error("bidi stream lost messages or failed");
+    return static_cast<double>(kStreamMessages) * 1e9 / static_cast<double>(took);
+}
+
+// `reply`: where the stream's one reply lands (gRPC's stub was given it when the call began).
+template <class Upload>
+double time_upload(Upload& stream, const Payload& request, Payload& reply) {
+    const auto start = now_ns();
+    for (int sent = 0; sent < kStreamMessages; ++sent)
+        if (!stream.write(request)) throw std::runtime_error("client stream write failed");
+    if (!stream.finish(reply) || reply.data() != std::to_string(kStreamMessages))
+        throw std::runtime_error("client stream failed or lost messages");
+    return static_cast<double>(kStreamMessages) * 1e9 / static_cast<double>(now_ns() - start);
+}
 
 // Runs the calls of one client: sequential round trips, then kThreads threads for kRunTime.
 template <class Call>
@@ -163,6 +227,24 @@ void measure_nk(Results& results, std::size_t payload) {
                 check_echo(client_stub->Echo(request, response, std::chrono::seconds(5)).ok(), request, response);
             };
         });
+        BenchClient streams(check(rpc::Channel::open(region, "bench.echo", {.reply_capacity = 64 * 1024})));
+        Payload request;
+        request.set_data(std::string(payload, 'x'));
+        struct NkBidi {
+            rpc::ClientReaderWriter<Payload, Payload> call;
+            bool write(const Payload& p) { return call.write(p); }
+            bool read(Payload& p) { return call.read(p); }
+            bool done() { return call.writes_done(); }
+            bool finish() { return call.finish().ok(); }
+        } bidi{streams.Chat(std::chrono::seconds(60))};
+        results.bidi_per_s = time_bidi(bidi, request);
+        struct NkUpload {
+            rpc::ClientWriter<Payload, Payload> call;
+            bool write(const Payload& p) { return call.write(p); }
+            bool finish(Payload& reply) { return call.finish(reply).ok(); }
+        } upload{streams.Upload(std::chrono::seconds(60))};
+        Payload reply;
+        results.upload_per_s = time_upload(upload, request, reply);
     });
     reap(client);
     ::kill(server, SIGKILL);
@@ -194,6 +276,26 @@ void measure_grpc(Results& results, std::size_t payload) {
                 check_echo(stub->Echo(&context, request, &response).ok(), request, response);
             };
         });
+        auto stub = Bench::NewStub(channel);
+        Payload request;
+        request.set_data(std::string(payload, 'x'));
+        grpc::ClientContext bidi_context;
+        struct GrpcBidi {
+            std::unique_ptr<grpc::ClientReaderWriter<Payload, Payload>> call;
+            bool write(const Payload& p) { return call->Write(p); }
+            bool read(Payload& p) { return call->Read(&p); }
+            bool done() { return call->WritesDone(); }
+            bool finish() { return call->Finish().ok(); }
+        } bidi{stub->Chat(&bidi_context)};
+        results.bidi_per_s = time_bidi(bidi, request);
+        grpc::ClientContext upload_context;
+        Payload reply;
+        struct GrpcUpload {
+            std::unique_ptr<grpc::ClientWriter<Payload>> call;
+            bool write(const Payload& p) { return call->Write(p); }
+            bool finish(Payload&) { return call->WritesDone() && call->Finish().ok(); }  // the reply is in `reply`
+        } upload{stub->Upload(&upload_context, &reply)};
+        results.upload_per_s = time_upload(upload, request, reply);
     });
     reap(client);
     ::kill(server, SIGKILL);
@@ -221,6 +323,7 @@ int main(int argc, char** argv) {
         const std::vector<std::pair<std::string, std::size_t>> sizes{{"small", 16}, {"4KB", 4096}};
         // Per size and system: per-round p50, p99 and calls/s.
         std::map<std::string, std::vector<double>> p50, p99, rate, rate_n, r_p50, r_p99, r_rate, r_rate_n;
+        std::map<std::string, std::vector<double>> bidi, upload, r_bidi, r_upload;
         for (int round = 0; round < rounds; ++round) {
             for (const auto& [label, size] : sizes) {
                 auto* nk = shared_new<Results>();
@@ -241,6 +344,15 @@ int main(int argc, char** argv) {
                 r_p50[label].push_back(a.p50 / b.p50);
                 r_p99[label].push_back(a.p99 / b.p99);
                 r_rate[label].push_back(nk->calls_per_s_1 / grpc_results->calls_per_s_1);
+                bidi["nk" + label].push_back(nk->bidi_per_s);
+                bidi["grpc" + label].push_back(grpc_results->bidi_per_s);
+                upload["nk" + label].push_back(nk->upload_per_s);
+                upload["grpc" + label].push_back(grpc_results->upload_per_s);
+                r_bidi[label].push_back(nk->bidi_per_s / grpc_results->bidi_per_s);
+                r_upload[label].push_back(nk->upload_per_s / grpc_results->upload_per_s);
+                std::fprintf(stderr, "round %d %s streams: nk bidi %.0f upload %.0f msgs/s; gRPC bidi %.0f upload %.0f msgs/s\n",
+                             round + 1, label.c_str(), nk->bidi_per_s, nk->upload_per_s, grpc_results->bidi_per_s,
+                             grpc_results->upload_per_s);
                 std::fprintf(stderr,
                              "round %d %s: nk p50 %.0f ns p99 %.0f ns %.0f / %.0f calls/s; gRPC p50 %.0f ns p99 %.0f ns "
                              "%.0f / %.0f calls/s (1 / %d threads)\n",
@@ -261,6 +373,10 @@ int main(int argc, char** argv) {
             records.push_back(make_record("unary_calls_per_s_" + label + "_" + std::to_string(kThreads) + "threads",
                                           "calls/s", median(rate_n["nk" + label]), "grpc-uds", median(rate_n["grpc" + label]),
                                           median(r_rate_n[label]), ">= 5.0"));
+            records.push_back(make_record("bidi_msgs_per_s_" + label, "msgs/s", median(bidi["nk" + label]), "grpc-uds",
+                                          median(bidi["grpc" + label]), median(r_bidi[label]), ">= 5.0"));
+            records.push_back(make_record("client_stream_msgs_per_s_" + label, "msgs/s", median(upload["nk" + label]),
+                                          "grpc-uds", median(upload["grpc" + label]), median(r_upload[label]), ">= 5.0"));
         }
         print_table(records);
         if (!json_path.empty()) {

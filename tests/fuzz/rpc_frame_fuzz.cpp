@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     using nk::rpc::FrameHeader;
     if (size < 8) return 0;
     const std::uint8_t choice = data[0];
-    FrameHeader header{nk::rpc::kFrameMagic, nk::rpc::kFrameVersion, static_cast<std::uint16_t>(data[1] % 7),
+    FrameHeader header{nk::rpc::kFrameMagic, nk::rpc::kFrameVersion, static_cast<std::uint16_t>(data[1] % (nk::rpc::kMaxFrameKind + 2)),
                        0x1234, static_cast<std::uint32_t>(data[2] % 20), 42, 0, 0,
                        static_cast<std::uint16_t>(data[3] % 64), static_cast<std::uint16_t>(choice & 0x80 ? data[4] : 0)};
     const std::size_t rest = size - 8;

@@ -107,11 +107,12 @@ bool Channel::server_up(std::uint64_t* generation) {
     return sender_ && sender_->owner_up();
 }
 
-std::shared_ptr<Channel::Pending> Channel::begin(std::uint32_t method_id, bool stream) {
+std::shared_ptr<Channel::Pending> Channel::begin(std::uint32_t method_id, RpcKind kind) {
     auto pending = std::make_shared<Pending>();
     pending->id = next_id_.fetch_add(1, std::memory_order_relaxed);  // relaxed: only uniqueness matters
     pending->method_id = method_id;
-    pending->stream = stream;
+    pending->stream = kind == RpcKind::ServerStreaming || kind == RpcKind::BidiStreaming;
+    pending->sends = kind == RpcKind::ClientStreaming || kind == RpcKind::BidiStreaming;
     std::lock_guard lock(mutex_);
     pending_.emplace(pending->id, pending);
     ++stats_.calls;
@@ -156,6 +157,41 @@ Status Channel::send_request(Pending& pending, const Outgoing& request, Clock::t
         if (sent.error().code == make_error_code(RegionError::NoSpace))
             return Status(StatusCode::ResourceExhausted, sent.error().message);
         return Status(StatusCode::Internal, sent.error().message);
+    }
+}
+
+Status Channel::send_stream_frame(const Pending& pending, FrameKind kind, const Outgoing& body,
+                                  Clock::time_point deadline, const CallContext* context) {
+    const std::size_t size = body.message != nullptr ? body.message->ByteSizeLong() : body.bytes.size();
+    std::lock_guard lock(send_mutex_);
+    // relaxed: written by send_request on this thread, under send_mutex_ as well.
+    if (pending.generation.load(std::memory_order_relaxed) != sender_generation_ || !sender_ || !sender_->owner_up())
+        return unavailable("the server guest went down (or was restarted) during the stream");
+    const std::size_t overhead = sizeof(FrameHeader) + reply_name_.size();
+    const std::size_t limit = sender_->max_message() > overhead ? sender_->max_message() - overhead : 0;
+    if (size > limit)
+        return Status(StatusCode::ResourceExhausted, "a stream message of " + std::to_string(size) +
+                                                         " bytes is larger than the maximum of " + std::to_string(limit) +
+                                                         " bytes on service port '" + service_port_ + "'");
+    const FrameHeader header{kFrameMagic, kFrameVersion, static_cast<std::uint16_t>(kind), pending.method_id, 0, pending.id,
+                             0, static_cast<std::uint32_t>(size), static_cast<std::uint16_t>(reply_name_.size()), 0};
+    send_buffer_.resize(overhead + size);
+    write_frame_head(send_buffer_, header, reply_name_);
+    if (body.message != nullptr)
+        body.message->SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t*>(send_buffer_.data() + overhead));
+    else if (size != 0)
+        std::memcpy(send_buffer_.data() + overhead, body.bytes.data(), size);
+    // A full port is back-pressure; look at the deadline, the context and the server between slices.
+    for (;;) {
+        auto sent = sender_->send(send_buffer_, std::min<std::chrono::nanoseconds>(until(deadline), kLivenessSlice));
+        if (sent) return Status();
+        if (sent.error().code == make_error_code(RegionError::NotRunning))
+            return unavailable("the server guest went down (or was restarted) during the stream");
+        if (sent.error().code != make_error_code(RegionError::NoSpace)) return Status(StatusCode::Internal, sent.error().message);
+        if (context != nullptr && context->cancelled()) return Status(StatusCode::Cancelled, "cancelled by the client");
+        if (Clock::now() >= deadline)
+            return Status(StatusCode::DeadlineExceeded, "service port '" + service_port_ + "' stayed full until the deadline");
+        if (!sender_->owner_up()) return unavailable("the server guest went down (or was restarted) during the stream");
     }
 }
 
@@ -208,12 +244,16 @@ void Channel::dispatch_locked(std::span<const std::byte> bytes) {
     const auto code = static_cast<StatusCode>(h.status);
     switch (frame->kind) {
         case FrameKind::Reply:
-            if (pending.stream) return malformed("a unary reply to a streaming call");
+            // A refusal (an unknown method, no stream thread free) ends a call of any kind.
+            if (pending.stream && code == StatusCode::Ok) return malformed("a unary reply to a streaming call");
             if (code == StatusCode::Ok) pending.reply.assign(frame->payload.begin(), frame->payload.end());
             return finish_locked(pending, Status(code, code == StatusCode::Ok ? std::string() : text_of(frame->payload)));
         case FrameKind::StreamItem:
             if (!pending.stream) return malformed("a stream item for a unary call");
             if (h.status != 0) return malformed("a stream item with a status");
+            if (pending.sends && pending.items.size() + pending.uncredited >= kStreamWindow)
+                return malformed("the server sent more than " + std::to_string(kStreamWindow) +
+                                 " stream messages beyond its credit");
             if (pending.items.size() >= options_.stream_queue_limit) {
                 pending.tell_server = true;
                 return finish_locked(pending, Status(StatusCode::ResourceExhausted,
@@ -226,15 +266,26 @@ void Channel::dispatch_locked(std::span<const std::byte> bytes) {
         case FrameKind::StreamEnd:
             if (!pending.stream) return malformed("a stream end for a unary call");
             return finish_locked(pending, Status(code, code == StatusCode::Ok ? std::string() : text_of(frame->payload)));
+        case FrameKind::ServerCredit:
+            if (!pending.sends) return malformed("a credit for a call that sends no stream");
+            if (pending.send_credit + frame->credit > kStreamWindow)
+                return malformed("the server credited more stream messages than were sent");
+            pending.send_credit += frame->credit;
+            changed_.notify_all();
+            return;
         case FrameKind::Request:
-        case FrameKind::Cancel: return malformed("a client's frame on a reply port");
+        case FrameKind::Cancel:
+        case FrameKind::ClientItem:
+        case FrameKind::ClientDone:
+        case FrameKind::ClientCredit: return malformed("a client's frame on a reply port");
     }
 }
 
 void Channel::wait(std::unique_lock<std::mutex>& lock, Pending& pending, Clock::time_point deadline,
-                   const CallContext* context, bool want_item) {
+                   const CallContext* context, Want want) {
     for (;;) {
-        if (pending.done || (want_item && !pending.items.empty())) return;
+        if (pending.done || (want == Want::Item && !pending.items.empty()) || (want == Want::Credit && pending.send_credit > 0))
+            return;
         const auto now = Clock::now();
         if (context != nullptr && context->cancelled()) {
             pending.tell_server = true;
@@ -286,7 +337,7 @@ void Channel::check_liveness_locked(bool up, std::uint64_t generation) {
 Status Channel::start_unary(std::uint32_t method_id, const google::protobuf::MessageLite& request,
                             Clock::time_point deadline, std::uint64_t* id) {
     if (deadline <= Clock::now()) return Status(StatusCode::DeadlineExceeded, "the deadline passed before the call");
-    auto pending = begin(method_id, false);
+    auto pending = begin(method_id, RpcKind::Unary);
     {
         std::lock_guard lock(mutex_);
         pending->deadline = deadline;
@@ -355,13 +406,13 @@ std::vector<Channel::Completed> Channel::take_completed() {
 Status Channel::unary(std::uint32_t method_id, const Outgoing& request, CallContext& context, std::vector<std::byte>& reply) {
     if (context.cancelled()) return Status(StatusCode::Cancelled, "cancelled by the client before the call");
     if (context.deadline() <= Clock::now()) return Status(StatusCode::DeadlineExceeded, "the deadline passed before the call");
-    auto pending = begin(method_id, false);
+    auto pending = begin(method_id, RpcKind::Unary);
     if (Status sent = send_request(*pending, request, context.deadline()); !sent.ok()) {
         forget(pending->id);
         return sent;
     }
     std::unique_lock lock(mutex_);
-    wait(lock, *pending, context.deadline(), &context, false);
+    wait(lock, *pending, context.deadline(), &context, Want::End);
     pending_.erase(pending->id);
     const bool tell = pending->tell_server;
     Status status = pending->status;
@@ -388,7 +439,7 @@ Status Channel::call_bytes(std::uint32_t method_id, std::span<const std::byte> r
 
 StreamCall Channel::start(std::uint32_t method_id, const google::protobuf::MessageLite& request,
                           Clock::time_point deadline, const CallContext* context) {
-    auto pending = begin(method_id, true);
+    auto pending = begin(method_id, RpcKind::ServerStreaming);
     Status sent;
     if (context != nullptr && context->cancelled()) sent = Status(StatusCode::Cancelled, "cancelled by the client before the call");
     else if (deadline <= Clock::now()) sent = Status(StatusCode::DeadlineExceeded, "the deadline passed before the call");
@@ -437,7 +488,7 @@ void StreamCall::release() {
 bool StreamCall::read(google::protobuf::MessageLite& item) {
     if (final_ || !pending_) return false;
     std::unique_lock lock(channel_->mutex_);
-    channel_->wait(lock, *pending_, deadline_, context_, true);
+    channel_->wait(lock, *pending_, deadline_, context_, Channel::Want::Item);
     if (!pending_->items.empty()) {
         std::vector<std::byte> bytes = std::move(pending_->items.front());
         pending_->items.pop_front();
@@ -462,7 +513,7 @@ Status StreamCall::finish() {
     if (!final_) {
         std::unique_lock lock(channel_->mutex_);
         while (!pending_->done) {
-            channel_->wait(lock, *pending_, deadline_, context_, true);
+            channel_->wait(lock, *pending_, deadline_, context_, Channel::Want::Item);
             pending_->items.clear();  // unread messages are dropped
         }
         final_ = pending_->status;

@@ -14,14 +14,15 @@ tl::expected<Frame, std::string> parse_frame(std::span<const std::byte> bytes) {
     std::memcpy(&frame.header, bytes.data(), sizeof frame.header);  // the peer's bytes: copied once, then checked
     const FrameHeader& h = frame.header;
     if (h.magic != kFrameMagic) return Fail("not an nk rpc frame (magic " + std::to_string(h.magic) + ")");
-    if (h.version != kFrameVersion) return Fail("frame version " + std::to_string(h.version) + " is not 1");
-    if (h.kind < static_cast<std::uint16_t>(FrameKind::Request) || h.kind > static_cast<std::uint16_t>(FrameKind::Cancel))
+    if (h.version != kFrameVersion)
+        return Fail("frame version " + std::to_string(h.version) + " is not " + std::to_string(kFrameVersion));
+    if (h.kind < static_cast<std::uint16_t>(FrameKind::Request) || h.kind > kMaxFrameKind)
         return Fail("unknown frame kind " + std::to_string(h.kind));
     frame.kind = static_cast<FrameKind>(h.kind);
     if (h.flags != 0) return Fail("frame flags " + std::to_string(h.flags) + " are reserved");
     if (h.status > kMaxStatusCode) return Fail("status code " + std::to_string(h.status) + " is out of range");
-    const bool names_reply_port = frame.kind == FrameKind::Request || frame.kind == FrameKind::Cancel;
-    if (names_reply_port ? (h.reply_to_length == 0 || h.reply_to_length > kMaxReplyToLength) : h.reply_to_length != 0)
+    if (names_reply_port(frame.kind) ? (h.reply_to_length == 0 || h.reply_to_length > kMaxReplyToLength)
+                                     : h.reply_to_length != 0)
         return Fail("reply port name of " + std::to_string(h.reply_to_length) + " bytes in a frame of kind " +
                     std::to_string(h.kind));
     const std::size_t expected = sizeof(FrameHeader) + std::size_t{h.reply_to_length} + std::size_t{h.payload_length};
@@ -31,6 +32,14 @@ tl::expected<Frame, std::string> parse_frame(std::span<const std::byte> bytes) {
     for (char c : frame.reply_to)
         if (c <= ' ' || c > '~') return Fail("reply port name has a byte outside printable ASCII");
     frame.payload = bytes.subspan(sizeof(FrameHeader) + h.reply_to_length, h.payload_length);
+    if (frame.kind == FrameKind::ServerCredit || frame.kind == FrameKind::ClientCredit) {
+        if (frame.payload.size() != kCreditPayload)
+            return Fail("a credit of " + std::to_string(frame.payload.size()) + " bytes, not " + std::to_string(kCreditPayload));
+        std::memcpy(&frame.credit, frame.payload.data(), sizeof frame.credit);
+        if (frame.credit == 0 || frame.credit > kStreamWindow)
+            return Fail("a credit of " + std::to_string(frame.credit) + " messages is outside 1.." +
+                        std::to_string(kStreamWindow));
+    }
     return frame;
 }
 

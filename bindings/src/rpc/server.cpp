@@ -1,14 +1,18 @@
 // Server (server.hpp): one receiver thread, `threads` handler threads, a bounded queue between.
 //
 // A call is identified by (reply port name, request id): request ids are the client's, unique per
-// reply port. Its cancellation flag is made when the request is queued, so a Cancel frame finds a
-// call that waits in the queue as well as one that runs; the flag is dropped when the call ends.
+// reply port. Its CallState (cancellation flag, a client stream's items) is made when the request
+// is queued, so a Cancel frame or a client's item finds a call that waits in the queue as well as
+// one that runs; it is dropped when the call ends.
 #include "nk/rpc/server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <exception>
+#include <utility>
 
+#include "call_state.hpp"
 #include "nk/rpc/frame.hpp"
 
 namespace nk::rpc {
@@ -44,8 +48,67 @@ Status ServerCall::reply_bytes(std::span<const std::byte> response) {
     return sent;
 }
 
+template <class Ready>
+bool ServerCall::wait_stream(std::unique_lock<std::mutex>& lock, Ready ready) {
+    auto next_client_check = Clock::now() + kSendSlice;
+    for (;;) {
+        if (!state_->violation.empty()) {
+            stream_failure_ = Status(StatusCode::InvalidArgument, state_->violation);
+            return false;
+        }
+        if (ready()) return true;
+        if (context_.cancelled()) return false;
+        state_->changed.wait_until(lock, std::min(context_.deadline_, Clock::now() + kSendSlice));
+        if (Clock::now() >= next_client_check) {
+            // A client whose guest went down sends no Cancel: look at its reply port's owner.
+            lock.unlock();
+            const bool up = client_up_();
+            lock.lock();
+            if (!up) {
+                stream_failure_ = Status(StatusCode::Unavailable, "the client's guest went down during the stream");
+                return false;
+            }
+            next_client_check = Clock::now() + kSendSlice;
+        }
+    }
+}
+
+void ServerCall::return_credit(std::uint32_t items) {
+    std::array<std::byte, kCreditPayload> payload{};
+    std::memcpy(payload.data(), &items, sizeof items);
+    Status sent = send_(static_cast<std::uint16_t>(FrameKind::ServerCredit), 0, nullptr, payload, false);
+    if (!sent.ok() && !stream_failure_) stream_failure_ = std::move(sent);
+}
+
+bool ServerCall::read(google::protobuf::MessageLite& item) {
+    if (state_ == nullptr || (kind_ != RpcKind::ClientStreaming && kind_ != RpcKind::BidiStreaming)) return false;
+    if (finished_ || stream_failure_) return false;
+    std::vector<std::byte> bytes;
+    std::uint32_t credit = 0;
+    {
+        std::unique_lock lock(state_->mutex);
+        if (!wait_stream(lock, [&] { return !state_->inbound.empty() || state_->client_done; })) return false;
+        if (state_->inbound.empty()) return false;  // the client's stream ended
+        bytes = std::move(state_->inbound.front());
+        state_->inbound.pop_front();
+        if (++state_->uncredited >= kCreditBatch) credit = std::exchange(state_->uncredited, 0);
+    }
+    if (credit != 0) return_credit(credit);
+    if (item.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return !stream_failure_;
+    stream_failure_ = Status(StatusCode::InvalidArgument, "a client stream message of " + std::to_string(bytes.size()) +
+                                                              " bytes does not parse as " + item.GetTypeName());
+    return false;
+}
+
 bool ServerCall::write(const google::protobuf::MessageLite& item) {
     if (finished_ || stream_failure_ || context_.cancelled()) return false;
+    if (kind_ == RpcKind::ClientStreaming || kind_ == RpcKind::Unary) return false;  // one reply: reply()
+    if (kind_ == RpcKind::BidiStreaming) {
+        // The client's window: wait while it has kStreamWindow of our items unread.
+        std::unique_lock lock(state_->mutex);
+        if (!wait_stream(lock, [&] { return state_->send_credit > 0; })) return false;
+        --state_->send_credit;
+    }
     Status sent = send_(static_cast<std::uint16_t>(FrameKind::StreamItem), 0, &item, {}, false);
     if (!sent.ok()) stream_failure_ = std::move(sent);
     return !stream_failure_;
@@ -79,7 +142,7 @@ struct Server::Work {
     std::string reply_to;
     std::vector<std::byte> payload;
     Route route;
-    std::shared_ptr<std::atomic<bool>> cancelled;
+    std::shared_ptr<detail::CallState> state;
 };
 
 Server::Server(const Region& region, std::string port_name, ServerOptions options)
@@ -106,13 +169,20 @@ Result<void> Server::start() {
     if (port_) return fail(RegionError::InvalidArgument, "server on '" + port_name_ + "' already started");
     if (options_.threads == 0 || options_.queue_limit == 0)
         return fail(RegionError::InvalidArgument, "a server needs at least one handler thread and queue slot");
+    const bool has_streams = std::any_of(routes_.begin(), routes_.end(), [](const auto& route) {
+        return route.second.info->kind == RpcKind::ClientStreaming || route.second.info->kind == RpcKind::BidiStreaming;
+    });
+    if (has_streams && options_.stream_threads == 0)
+        return fail(RegionError::InvalidArgument, "a server with client or bidirectional streams needs a stream thread");
     auto port = ipc::Port::create(*region_, port_name_, options_.port);
     if (!port) return fail(context(std::move(port.error()), "start rpc server"));
     port_.emplace(std::move(*port));
     stopping_.store(false, std::memory_order_relaxed);  // relaxed: the threads start after this store
     receiver_replies_ = std::make_unique<ReplyPorts>(*region_);
     receiver_ = std::thread([this] { receive_loop(); });
-    for (std::size_t i = 0; i < options_.threads; ++i) handlers_.emplace_back([this] { handler_loop(); });
+    for (std::size_t i = 0; i < options_.threads; ++i) handlers_.emplace_back([this] { handler_loop(false); });
+    for (std::size_t i = 0; has_streams && i < options_.stream_threads; ++i)
+        handlers_.emplace_back([this] { handler_loop(true); });
     return {};
 }
 
@@ -121,9 +191,10 @@ void Server::stop() {
     {
         std::lock_guard lock(mutex_);
         stopping_.store(true, std::memory_order_relaxed);  // relaxed: read under mutex_ or polled per slice
-        for (auto& [key, flag] : active_) flag->store(true, std::memory_order_relaxed);  // running handlers stop early
+        for (auto& [key, state] : active_) state->cancel();  // running handlers stop early
     }
     work_ready_.notify_all();
+    stream_ready_.notify_all();
     room_.notify_all();
     receiver_.join();
     for (auto& handler : handlers_) handler.join();
@@ -170,7 +241,7 @@ void Server::receive_loop() {
         }
         if (!*got) continue;
         auto frame = parse_frame(std::span(buffer).first(**got));
-        if (!frame || (frame->kind != FrameKind::Request && frame->kind != FrameKind::Cancel)) {
+        if (!frame || !names_reply_port(frame->kind)) {  // not a frame, or one only a server sends
             std::lock_guard lock(mutex_);
             ++stats_.malformed;
             continue;
@@ -179,9 +250,13 @@ void Server::receive_loop() {
         if (frame->kind == FrameKind::Cancel) {
             std::lock_guard lock(mutex_);
             if (auto it = active_.find(ActiveKey{std::string(frame->reply_to), h.request_id}); it != active_.end()) {
-                it->second->store(true, std::memory_order_relaxed);
+                it->second->cancel();
                 ++stats_.cancelled;
             }
+            continue;
+        }
+        if (frame->kind != FrameKind::Request) {
+            deliver_to_stream(*frame);
             continue;
         }
         {
@@ -189,53 +264,124 @@ void Server::receive_loop() {
             ++stats_.requests;
         }
         const auto route = routes_.find(h.method_id);
-        if (route == routes_.end() || route->second.info->kind == RpcKind::ClientStreaming ||
-            route->second.info->kind == RpcKind::BidiStreaming) {
+        if (route == routes_.end()) {
             {
                 std::lock_guard lock(mutex_);
                 ++stats_.unimplemented;
             }
             answer_now(frame->reply_to, h.request_id, h.method_id, StatusCode::Unimplemented,
-                       route == routes_.end()
-                           ? "no method with id " + std::to_string(h.method_id) + " is served on port '" + port_name_ + "'"
-                           : std::string(route->second.info->full_name) + ": client and bidirectional streaming are not supported yet");
+                       "no method with id " + std::to_string(h.method_id) + " is served on port '" + port_name_ + "'");
             continue;
         }
+        const RpcKind kind = route->second.info->kind;
         auto work = std::make_unique<Work>(Work{h, std::string(frame->reply_to),
                                                 std::vector<std::byte>(frame->payload.begin(), frame->payload.end()),
-                                                route->second, std::make_shared<std::atomic<bool>>(false)});
+                                                route->second, std::make_shared<detail::CallState>(kind, h.method_id)});
+        if (kind == RpcKind::ClientStreaming || kind == RpcKind::BidiStreaming) {
+            start_stream(std::move(work));
+            continue;
+        }
         std::unique_lock lock(mutex_);
         room_.wait(lock, [&] { return queue_.size() < options_.queue_limit || stopping_.load(std::memory_order_relaxed); });
         if (stopping_.load(std::memory_order_relaxed)) break;
-        active_[ActiveKey{work->reply_to, h.request_id}] = work->cancelled;
+        active_[ActiveKey{work->reply_to, h.request_id}] = work->state;
         queue_.push_back(std::move(work));
         work_ready_.notify_one();
     }
 }
 
-void Server::handler_loop() {
+void Server::start_stream(std::unique_ptr<Work> work) {
+    const FrameHeader& h = work->header;
+    std::string refusal;
+    StatusCode code = StatusCode::Ok;
+    {
+        std::lock_guard lock(mutex_);
+        if (!work->payload.empty()) {
+            ++stats_.malformed;
+            code = StatusCode::InvalidArgument;
+            refusal = std::string(work->route.info->full_name) + ": a stream opens with an empty request; its messages follow";
+        } else if (streams_running_ + stream_queue_.size() >= options_.stream_threads) {
+            // Never queued behind a running stream: that one may hold its thread for as long as it lives.
+            ++stats_.streams_refused;
+            code = StatusCode::ResourceExhausted;
+            refusal = "all " + std::to_string(options_.stream_threads) + " stream threads of port '" + port_name_ +
+                      "' are busy";
+        } else {
+            active_[ActiveKey{work->reply_to, h.request_id}] = work->state;
+            stream_queue_.push_back(std::move(work));
+            stream_ready_.notify_one();
+            return;
+        }
+    }
+    answer_now(work->reply_to, h.request_id, h.method_id, code, refusal);
+}
+
+void Server::deliver_to_stream(const Frame& frame) {
+    std::shared_ptr<detail::CallState> state;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = active_.find(ActiveKey{std::string(frame.reply_to), frame.header.request_id});
+        if (it == active_.end()) {
+            ++stats_.late_items;  // the call ended (its handler returned, or it was refused)
+            return;
+        }
+        const detail::CallState& call = *it->second;
+        const bool fits = call.kind == RpcKind::BidiStreaming ||
+                          (call.kind == RpcKind::ClientStreaming && frame.kind != FrameKind::ClientCredit);
+        if (!fits || frame.header.method_id != call.method_id) {
+            ++stats_.malformed;  // the call does not take such frames: dropped, the call goes on
+            return;
+        }
+        state = it->second;
+    }
+    std::lock_guard lock(state->mutex);
+    switch (frame.kind) {
+        case FrameKind::ClientItem:
+            if (state->client_done) state->violation = "a client stream message after the client's end of the stream";
+            else if (state->inbound.size() + state->uncredited >= kStreamWindow)
+                state->violation = "the client sent more than " + std::to_string(kStreamWindow) +
+                                   " stream messages beyond its credit";
+            else state->inbound.emplace_back(frame.payload.begin(), frame.payload.end());
+            break;
+        case FrameKind::ClientDone: state->client_done = true; break;
+        case FrameKind::ClientCredit:
+            if (state->send_credit + frame.credit > kStreamWindow)
+                state->violation = "the client credited more stream messages than were sent";
+            else state->send_credit += frame.credit;
+            break;
+        default: break;  // the receiver hands only these three here
+    }
+    state->changed.notify_all();
+}
+
+void Server::handler_loop(bool streams) {
     ReplyPorts replies(*region_);
     std::vector<std::byte> arena_block(options_.arena_block);
+    auto& queue = streams ? stream_queue_ : queue_;
+    auto& ready = streams ? stream_ready_ : work_ready_;
     for (;;) {
         std::unique_ptr<Work> work;
         {
             std::unique_lock lock(mutex_);
-            work_ready_.wait(lock, [&] { return stopping_.load(std::memory_order_relaxed) || !queue_.empty(); });
-            if (queue_.empty()) return;
-            work = std::move(queue_.front());
-            queue_.pop_front();
-            room_.notify_one();
+            ready.wait(lock, [&] { return stopping_.load(std::memory_order_relaxed) || !queue.empty(); });
+            if (queue.empty()) return;
+            work = std::move(queue.front());
+            queue.pop_front();
+            if (streams) ++streams_running_;
+            else room_.notify_one();
         }
         const ActiveKey key{work->reply_to, work->header.request_id};
-        if (work->cancelled->load(std::memory_order_relaxed) || Clock::now() >= from_wire(work->header.deadline_ns)) {
+        if (work->state->cancelled.load(std::memory_order_relaxed) || Clock::now() >= from_wire(work->header.deadline_ns)) {
             std::lock_guard lock(mutex_);
             ++stats_.expired;
             active_.erase(key);
+            if (streams) --streams_running_;
             continue;
         }
         serve(*work, replies, arena_block);
         std::lock_guard lock(mutex_);
         active_.erase(key);
+        if (streams) --streams_running_;
     }
 }
 
@@ -245,7 +391,9 @@ void Server::serve(Work& work, ReplyPorts& replies, std::span<std::byte> arena_b
     call.context_.deadline_ = from_wire(h.deadline_ns);
     call.context_.method_ = work.route.info->full_name;
     call.context_.request_id_ = h.request_id;
-    call.context_.cancelled_ = work.cancelled.get();
+    call.context_.cancelled_ = &work.state->cancelled;
+    call.state_ = work.state.get();
+    call.kind_ = work.route.info->kind;
     call.request_ = work.payload;
     call.arena_block_ = arena_block.data();
     call.arena_block_size_ = arena_block.size();
@@ -253,6 +401,10 @@ void Server::serve(Work& work, ReplyPorts& replies, std::span<std::byte> arena_b
     call.max_reply_ = [&]() -> std::size_t {
         auto sender = replies.get(work.reply_to);
         return sender ? (*sender)->max_message() - sizeof(FrameHeader) : 0;
+    };
+    call.client_up_ = [&] {
+        auto sender = replies.get(work.reply_to);
+        return sender && (*sender)->owner_up();
     };
     call.send_ = [&](std::uint16_t kind, std::uint32_t status, const google::protobuf::MessageLite* message,
                      std::span<const std::byte> bytes, bool is_text) -> Status {
@@ -296,8 +448,11 @@ void Server::serve(Work& work, ReplyPorts& replies, std::span<std::byte> arena_b
         status = Status(StatusCode::Internal, std::string(work.route.info->full_name) + ": the handler threw");
     }
     if (call.finished_ || call.context_.cancelled()) return;  // answered, or nobody waits for the answer
-    if (status.ok() && call.stream_failure_) status = *call.stream_failure_;
-    const auto kind = work.route.info->kind == RpcKind::Unary ? FrameKind::Reply : FrameKind::StreamEnd;
+    // What broke the stream (an oversized message, a client message that does not parse, the
+    // client gone) is why the call ends, whatever the handler returned after it.
+    if (call.stream_failure_) status = *call.stream_failure_;
+    const RpcKind rpc_kind = work.route.info->kind;
+    const auto kind = rpc_kind == RpcKind::Unary || rpc_kind == RpcKind::ClientStreaming ? FrameKind::Reply : FrameKind::StreamEnd;
     if (kind == FrameKind::Reply && status.ok())
         status = Status(StatusCode::Internal, std::string(work.route.info->full_name) + ": the handler sent no reply");
     (void)call.send_(static_cast<std::uint16_t>(kind), static_cast<std::uint32_t>(status.code()), nullptr,

@@ -54,6 +54,21 @@ TEST(GeneratedCode, ClashingRpcNamesGetAnUnderscoreAndKeepTheirSignatures) {
         &Client::ServerStream;
     ::nk::rpc::Status (EverythingService::*dispatch_rpc)(::nk::rpc::ServerContext&, const Outer&, Outer&) =
         &EverythingService::dispatch_;
+    // Client and bidirectional streams: a writer and a reader-writer, typed request first.
+    ::nk::rpc::ClientWriter<Outer, ::google::protobuf::Empty> (Client::*upload)(::nk::rpc::CallContext&) =
+        &Client::ClientStream;
+    ::nk::rpc::ClientReaderWriter<Outer, Outer> (Client::*bidi)(std::chrono::nanoseconds) = &Client::Bidi;
+    ::nk::rpc::Status (EverythingService::*serve_upload)(::nk::rpc::ServerContext&, ::nk::rpc::ServerReader<Outer>&,
+                                                         ::google::protobuf::Empty&) = &EverythingService::ClientStream;
+    ::nk::rpc::Status (EverythingService::*serve_bidi)(::nk::rpc::ServerContext&, ::nk::rpc::ServerReaderWriter<Outer, Outer>&) =
+        &EverythingService::Bidi;
+    ::nk::rpc::Status (EverythingNoHeapClient::*no_heap_delete)(const Outer&, Outer&, std::chrono::nanoseconds) =
+        &EverythingNoHeapClient::delete_;
+    EXPECT_NE(no_heap_delete, nullptr);
+    EXPECT_NE(upload, nullptr);
+    EXPECT_NE(bidi, nullptr);
+    EXPECT_NE(serve_upload, nullptr);
+    EXPECT_NE(serve_bidi, nullptr);
     // The asynchronous client's methods instantiate against the real AsioChannel.
     using Done = std::function<void(::nk::rpc::Status, Outer)>;
     std::uint64_t (EverythingAsyncClient::*async_handler)(const Outer&, std::chrono::nanoseconds, Done&&) =

@@ -1,5 +1,6 @@
-// nk::rpc across real processes: the Echo service (protos/nk/test/echo.proto) runs in a forked
-// process attached as guest "rt"; the test process calls it as guest "linux".
+// nk::rpc across real processes: unary and server-streaming calls, Asio, the C ABI. The Echo
+// service runs in a forked process attached as guest "rt" (echo_fixture.hpp); the test process
+// calls it as guest "linux". Client and bidirectional streams: rpc_stream_test.cpp.
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -7,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -19,135 +21,12 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "echo_fixture.hpp"
 #include "nk/rpc/asio_channel.hpp"
 #include "nk/rpc/frame.hpp"
-#include "nk/test/echo.nk.h"
-#include "test_platform.hpp"
 
 namespace nk::rpc {
 namespace {
-
-using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr int kScale = 5;
-#else
-constexpr int kScale = 1;
-#endif
-// "At once": well under the calls' deadlines (seconds), with room for a loaded or sanitized machine.
-constexpr int kPromptMs = 200 * kScale;
-
-int ms_since(Clock::time_point start) {
-    return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
-}
-
-class EchoImpl final : public nk::test::EchoService {
-public:
-    Status Say(ServerContext&, const nk::test::EchoRequest& request, nk::test::EchoReply& response) override {
-        response.set_text(request.text());
-        response.set_server_pid(::getpid());
-        return {};
-    }
-    Status Count(ServerContext& context, const nk::test::CountRequest& request,
-                 ServerWriter<nk::test::CountReply>& writer) override {
-        const auto start = Clock::now();
-        nk::test::CountReply item;
-        item.set_padding(std::string(static_cast<std::size_t>(request.item_bytes()), 'p'));
-        for (int n = 0; request.count() == 0 || n < request.count(); ++n) {
-            item.set_n(n);
-            if (!writer.write(item)) {
-                record(context.cancelled(), start);
-                return {StatusCode::Cancelled, "the client went away"};
-            }
-            if (request.interval_ms() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(request.interval_ms()));
-        }
-        record(false, start);
-        return {};
-    }
-    Status Slow(ServerContext& context, const nk::test::SlowRequest& request, nk::test::EchoReply& response) override {
-        const auto start = Clock::now();
-        while (ms_since(start) < request.delay_ms()) {
-            if (context.cancelled()) {
-                record(true, start);
-                return {StatusCode::Cancelled, "gave up"};
-            }
-            std::this_thread::sleep_for(1ms);
-        }
-        record(false, start);
-        response.set_text("slept");
-        return {};
-    }
-    Status Big(ServerContext&, const nk::test::BigRequest& request, nk::test::EchoReply& response) override {
-        response.set_text(std::string(static_cast<std::size_t>(request.bytes()), 'b'));
-        return {};
-    }
-    Status Stuck(ServerContext&, const nk::test::SlowRequest& request, nk::test::EchoReply&) override {
-        std::this_thread::sleep_for(std::chrono::milliseconds(request.delay_ms()));
-        return {};
-    }
-    Status Throw(ServerContext&, const nk::test::Empty&, nk::test::Empty&) override {
-        throw std::runtime_error("sensor bus on fire");
-    }
-    Status LastCancelled(ServerContext&, const nk::test::Empty&, nk::test::LastSlow& response) override {
-        // relaxed: test bookkeeping; the client reads it after the handler it describes has returned.
-        response.set_cancelled(last_cancelled_.load(std::memory_order_relaxed));
-        response.set_after_ms(last_after_ms_.load(std::memory_order_relaxed));
-        return {};
-    }
-
-private:
-    void record(bool cancelled, Clock::time_point start) {
-        last_cancelled_.store(cancelled, std::memory_order_relaxed);
-        last_after_ms_.store(ms_since(start), std::memory_order_relaxed);
-    }
-    std::atomic<bool> last_cancelled_{false};
-    std::atomic<int> last_after_ms_{-1};
-};
-
-constexpr const char* kPort = "rt.echo";
-
-class RpcTest : public test::SmallPlatformTest {
-protected:
-    void TearDown() override {
-        for (pid_t pid : servers_) stop_server(pid);
-    }
-
-    // Forks a process serving Echo on kPort as guest rt; returns once it serves.
-    pid_t start_server(ServerOptions options = {.threads = 4}) {
-        int ready[2];
-        EXPECT_EQ(::pipe(ready), 0);
-        const pid_t pid = ::fork();
-        if (pid == 0) {
-            ::close(ready[0]);
-            EchoImpl impl;
-            Server server(*rt_guest, kPort, options);
-            if (!server.add(impl) || !server.start()) ::_exit(3);
-            const char c = 'r';
-            if (::write(ready[1], &c, 1) != 1) ::_exit(4);
-            for (;;) ::pause();  // until the test kills it
-        }
-        ::close(ready[1]);
-        pollfd fd{ready[0], POLLIN, 0};
-        char c = 0;
-        const bool up = ::poll(&fd, 1, 10'000) == 1 && ::read(ready[0], &c, 1) == 1;
-        ::close(ready[0]);
-        EXPECT_TRUE(up) << "the server process did not start";
-        servers_.push_back(pid);
-        return pid;
-    }
-    static void stop_server(pid_t pid) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-    }
-    std::shared_ptr<Channel> open_channel(const ChannelOptions& options = {}) {
-        auto channel = Channel::open(*linux_guest, kPort, options);
-        EXPECT_TRUE(channel) << channel.error().message;
-        return channel ? *channel : nullptr;
-    }
-
-    std::vector<pid_t> servers_;
-};
 
 TEST_F(RpcTest, UnaryCallCrossesProcessesAndUnservedMethodsAreUnimplemented) {
     const pid_t server = start_server();
@@ -380,15 +259,6 @@ TEST_F(RpcTest, OversizedMessagesAreResourceExhaustedWithBothSizes) {
     EXPECT_EQ(reply.text().size(), channel->max_message() - 3);
 }
 
-std::vector<std::byte> frame_bytes(FrameHeader header, std::string_view reply_to, std::string_view payload) {
-    header.reply_to_length = static_cast<std::uint16_t>(reply_to.size());
-    header.payload_length = static_cast<std::uint32_t>(payload.size());
-    std::vector<std::byte> bytes(sizeof header + reply_to.size() + payload.size());
-    write_frame_head(bytes, header, reply_to);
-    std::memcpy(bytes.data() + sizeof header + reply_to.size(), payload.data(), payload.size());
-    return bytes;
-}
-
 TEST_F(RpcTest, MalformedRequestsAreRefusedAndTheServerGoesOn) {
     start_server();
     auto to_server = ipc::PortSender::open(*linux_guest, kPort);
@@ -482,14 +352,23 @@ TEST_F(RpcTest, ManyConcurrentCallersInThreadsAndProcessesEachGetTheirOwnAnswers
     for (int p = 0; p < 2; ++p) {
         const pid_t pid = ::fork();
         if (pid == 0) {
-            auto channel = Channel::open(*linux_guest, kPort);
+            // Its own attach, as a guest's process has: a forked child shares the parent's descriptions
+            // of the area files, and with them its directory lock (OFD locks belong to descriptions),
+            // so two children making reply ports at once would not exclude each other.
+            const Region mine = test::attach_as_guest(*creator, 1);
+            auto channel = Channel::open(mine, kPort);
             if (!channel) ::_exit(2);
             nk::test::EchoClient client(*channel);
             for (int i = 0; i < per_caller; ++i) {
                 nk::test::EchoRequest request;
                 request.set_text("p" + std::to_string(p) + "-" + std::to_string(i));
                 nk::test::EchoReply reply;
-                if (!client.Say(request, reply, 5s).ok() || reply.text() != request.text()) ::_exit(1);
+                const Status status = client.Say(request, reply, 5s);
+                if (!status.ok() || reply.text() != request.text()) {
+                    std::fprintf(stderr, "calling process %d, call %d: %s, reply '%s'\n", p, i, status.to_string().c_str(),
+                                 reply.text().c_str());
+                    ::_exit(1);
+                }
             }
             ::_exit(0);
         }
@@ -514,7 +393,7 @@ TEST_F(RpcTest, ManyConcurrentCallersInThreadsAndProcessesEachGetTheirOwnAnswers
     for (pid_t pid : children) {
         int status = 0;
         ::waitpid(pid, &status, 0);
-        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a calling process failed";
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a calling process failed: wait status " << status;
     }
 }
 

@@ -15,6 +15,13 @@
 //   while (readings.read(reading)) { ... }
 //   status = readings.finish();
 //
+//   auto upload = client.Upload(context);                     // client streaming
+//   for (const auto& sample : samples) if (!upload.write(sample)) break;
+//   status = upload.finish(summary);                          // writes_done(), then the one reply
+//
+//   auto chat = client.Chat(context);                         // bidirectional
+//   chat.write(question); chat.read(answer); ... chat.writes_done(); status = chat.finish();
+//
 // How calls end: OK or the server's status; DEADLINE_EXCEEDED at the deadline; CANCELLED when the
 // context is cancelled (the server is told; its handler sees ServerContext::cancelled()).
 // UNAVAILABLE at once (within kLivenessSlice) when the server guest is down or was restarted:
@@ -22,7 +29,9 @@
 // once a new server runs, with the same channel. RESOURCE_EXHAUSTED names both sizes when a
 // message is larger than the channel's maximum, or when the server's port stays full until the
 // deadline (back-pressure). INTERNAL when the reply's bytes are malformed: that call ends, the
-// channel goes on.
+// channel goes on. Client and bidi streams have a window of kStreamWindow messages each way
+// (frame.hpp): write() waits while the server's handler has that many unread, and the server
+// waits while the reader has that many unread, so no message is lost and none piles up.
 //
 // Concurrency: any number of threads may call through one channel at once. A CallContext belongs
 // to one call at a time; cancel() may be called from any thread. The Region must outlive the
@@ -47,6 +56,8 @@
 
 #include "nk/ipc/port.hpp"
 #include "nk/nanokernel/region.hpp"
+#include "nk/rpc/frame.hpp"
+#include "nk/rpc/server.hpp"
 #include "nk/rpc/status.hpp"
 
 namespace nk::rpc {
@@ -88,6 +99,7 @@ struct ChannelStats {
 };
 
 class StreamCall;
+class DuplexCall;  // duplex_call.hpp
 
 class Channel : public std::enable_shared_from_this<Channel> {
 public:
@@ -110,6 +122,10 @@ public:
                                           CallContext& context);
     [[nodiscard]] StreamCall start_stream(std::uint32_t method_id, const google::protobuf::MessageLite& request,
                                           std::chrono::nanoseconds timeout);
+    // Starts a client-streaming or bidirectional call (`kind`); write and read it through the
+    // DuplexCall (duplex_call.hpp). `context` must outlive the DuplexCall.
+    [[nodiscard]] DuplexCall start_duplex(std::uint32_t method_id, RpcKind kind, CallContext& context);
+    [[nodiscard]] DuplexCall start_duplex(std::uint32_t method_id, RpcKind kind, std::chrono::nanoseconds timeout);
 
     // For an event loop that reads the replies itself (asio_channel.hpp). Such a channel is that
     // loop's alone: do not mix these with call() and start_stream() on the same channel.
@@ -139,10 +155,14 @@ public:
 
 private:
     friend class StreamCall;
+    friend class DuplexCall;
     struct Pending {
         std::uint64_t id = 0;
         std::uint32_t method_id = 0;
-        bool stream = false;
+        bool stream = false;                           // the server sends stream items (server streaming, bidi)
+        bool sends = false;                            // the client sends items (client streaming, bidi)
+        std::uint32_t send_credit = kStreamWindow;     // items the client may still send
+        std::uint32_t uncredited = 0;                  // bidi: items read and not yet credited back
         bool done = false;
         bool tell_server = false;                      // ended here (cancel, deadline): send a Cancel
         std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
@@ -165,16 +185,24 @@ private:
                                       std::chrono::steady_clock::time_point deadline,
                                       std::chrono::steady_clock::time_point room_until =
                                           std::chrono::steady_clock::time_point::max());
-    [[nodiscard]] std::shared_ptr<Pending> begin(std::uint32_t method_id, bool stream);
+    [[nodiscard]] std::shared_ptr<Pending> begin(std::uint32_t method_id, RpcKind kind);
+    // Sends one frame of a started client or bidi stream (an item, its end, a credit) to the
+    // server the call went to, waiting in kLivenessSlice slices for room until the deadline.
+    [[nodiscard]] Status send_stream_frame(const Pending& pending, FrameKind kind, const Outgoing& body,
+                                           std::chrono::steady_clock::time_point deadline, const CallContext* context);
     // Sends and waits for a unary call: its status and, when OK, the reply's bytes.
     [[nodiscard]] Status unary(std::uint32_t method_id, const Outgoing& request, CallContext& context,
                                std::vector<std::byte>& reply);
-    // Waits until `pending` is done (or, with want_item, has an item), the deadline passes, or the
-    // context is cancelled. Called and returns with `lock` held.
+    // What a waiting call waits for besides its end.
+    enum class Want { End, Item, Credit };
+    // Waits until `pending` is done (or has an item, or credit to send), the deadline passes, or
+    // the context is cancelled. Called and returns with `lock` held.
     void wait(std::unique_lock<std::mutex>& lock, Pending& pending, std::chrono::steady_clock::time_point deadline,
-              const CallContext* context, bool want_item);
+              const CallContext* context, Want want);
     [[nodiscard]] StreamCall start(std::uint32_t method_id, const google::protobuf::MessageLite& request,
                                    std::chrono::steady_clock::time_point deadline, const CallContext* context);
+    [[nodiscard]] DuplexCall start_duplex_at(std::uint32_t method_id, RpcKind kind,
+                                             std::chrono::steady_clock::time_point deadline, const CallContext* context);
     void dispatch_locked(std::span<const std::byte> bytes);
     void finish_locked(Pending& pending, Status status);
     void fail_all_locked(const Status& status);

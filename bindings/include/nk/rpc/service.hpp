@@ -14,7 +14,9 @@
 #include <google/protobuf/arena.h>
 
 #include "nk/rpc/channel.hpp"
+#include "nk/rpc/duplex_call.hpp"
 #include "nk/rpc/frame.hpp"
+#include "nk/rpc/no_heap_channel.hpp"
 #include "nk/rpc/server.hpp"
 #include "nk/rpc/status.hpp"
 
@@ -28,6 +30,10 @@ inline google::protobuf::ArenaOptions arena_options(ServerCall& call) {
     google::protobuf::ArenaOptions options;
     options.initial_block = static_cast<char*>(const_cast<void*>(call.arena_block()));
     options.initial_block_size = call.arena_block_size();
+    if (call.arena_block_alloc() != nullptr) {
+        options.block_alloc = call.arena_block_alloc();
+        options.block_dealloc = call.arena_block_dealloc();
+    }
     return options;
 }
 
@@ -53,6 +59,26 @@ Status serve_server_stream(ServerCall& call, Handler&& handler) {
         return Status(StatusCode::InvalidArgument, "the request does not parse as " + request->GetTypeName());
     ServerWriter<Response> writer(call);
     return handler(call.context(), *request, writer);
+}
+
+// Calls `handler(context, reader, response)` and replies with the response, unless the client's
+// stream broke (a message that does not parse, the client gone): then that status ends the call.
+template <class Request, class Response, class Handler>
+Status serve_client_stream(ServerCall& call, Handler&& handler) {
+    google::protobuf::Arena arena(arena_options(call));
+    auto* response = google::protobuf::Arena::CreateMessage<Response>(&arena);
+    ServerReader<Request> reader(call);
+    Status status = handler(call.context(), reader, *response);
+    if (!status.ok()) return status;
+    if (Status broken = call.stream_status(); !broken.ok()) return broken;
+    return call.reply(*response);
+}
+
+// Calls `handler(context, stream)`; its status (or the stream's breakage) ends the call.
+template <class Request, class Response, class Handler>
+Status serve_bidi_stream(ServerCall& call, Handler&& handler) {
+    ServerReaderWriter<Request, Response> stream(call);
+    return handler(call.context(), stream);
 }
 
 // What generated FooAsyncClient methods call; a template, so that x.nk.h compiles without Asio

@@ -45,6 +45,26 @@ constexpr std::array<::nk::rpc::MethodInfo, 9> kEverythingMethods{{
         nk_channel_->start_stream(kEverythingMethods[1].id, request, timeout));
 }
 
+::nk::rpc::ClientWriter<::nk::golden::deep::inner::Outer, ::google::protobuf::Empty> EverythingClient::ClientStream(::nk::rpc::CallContext& context) {
+    return ::nk::rpc::ClientWriter<::nk::golden::deep::inner::Outer, ::google::protobuf::Empty>(
+        nk_channel_->start_duplex(kEverythingMethods[2].id, ::nk::rpc::RpcKind::ClientStreaming, context));
+}
+
+::nk::rpc::ClientWriter<::nk::golden::deep::inner::Outer, ::google::protobuf::Empty> EverythingClient::ClientStream(std::chrono::nanoseconds timeout) {
+    return ::nk::rpc::ClientWriter<::nk::golden::deep::inner::Outer, ::google::protobuf::Empty>(
+        nk_channel_->start_duplex(kEverythingMethods[2].id, ::nk::rpc::RpcKind::ClientStreaming, timeout));
+}
+
+::nk::rpc::ClientReaderWriter<::nk::golden::deep::inner::Outer, ::nk::golden::deep::inner::Outer> EverythingClient::Bidi(::nk::rpc::CallContext& context) {
+    return ::nk::rpc::ClientReaderWriter<::nk::golden::deep::inner::Outer, ::nk::golden::deep::inner::Outer>(
+        nk_channel_->start_duplex(kEverythingMethods[3].id, ::nk::rpc::RpcKind::BidiStreaming, context));
+}
+
+::nk::rpc::ClientReaderWriter<::nk::golden::deep::inner::Outer, ::nk::golden::deep::inner::Outer> EverythingClient::Bidi(std::chrono::nanoseconds timeout) {
+    return ::nk::rpc::ClientReaderWriter<::nk::golden::deep::inner::Outer, ::nk::golden::deep::inner::Outer>(
+        nk_channel_->start_duplex(kEverythingMethods[3].id, ::nk::rpc::RpcKind::BidiStreaming, timeout));
+}
+
 ::nk::rpc::Status EverythingClient::delete_(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
     ::nk::rpc::CallContext& context) {
     return nk_channel_->call(kEverythingMethods[4].id, request, response, context);
@@ -111,6 +131,16 @@ std::span<const ::nk::rpc::MethodInfo> EverythingService::methods() const { retu
     return {::nk::rpc::StatusCode::Unimplemented, "nk.golden.deep.inner.Everything.ServerStream is not implemented"};
 }
 
+::nk::rpc::Status EverythingService::ClientStream(::nk::rpc::ServerContext&, ::nk::rpc::ServerReader<::nk::golden::deep::inner::Outer>&,
+    ::google::protobuf::Empty&) {
+    return {::nk::rpc::StatusCode::Unimplemented, "nk.golden.deep.inner.Everything.ClientStream is not implemented"};
+}
+
+::nk::rpc::Status EverythingService::Bidi(::nk::rpc::ServerContext&,
+    ::nk::rpc::ServerReaderWriter<::nk::golden::deep::inner::Outer, ::nk::golden::deep::inner::Outer>&) {
+    return {::nk::rpc::StatusCode::Unimplemented, "nk.golden.deep.inner.Everything.Bidi is not implemented"};
+}
+
 ::nk::rpc::Status EverythingService::delete_(::nk::rpc::ServerContext&, const ::nk::golden::deep::inner::Outer&, ::nk::golden::deep::inner::Outer&) {
     return {::nk::rpc::StatusCode::Unimplemented, "nk.golden.deep.inner.Everything.delete is not implemented"};
 }
@@ -143,6 +173,18 @@ std::span<const ::nk::rpc::MethodInfo> EverythingService::methods() const { retu
                 [this](::nk::rpc::ServerContext& context, const ::google::protobuf::Empty& request,
                        ::nk::rpc::ServerWriter<::nk::golden::deep::inner::Outer>& writer) {
                     return this->ServerStream(context, request, writer);
+                });
+        case 2:
+            return ::nk::rpc::detail::serve_client_stream<::nk::golden::deep::inner::Outer, ::google::protobuf::Empty>(call,
+                [this](::nk::rpc::ServerContext& context, ::nk::rpc::ServerReader<::nk::golden::deep::inner::Outer>& reader,
+                       ::google::protobuf::Empty& response) {
+                    return this->ClientStream(context, reader, response);
+                });
+        case 3:
+            return ::nk::rpc::detail::serve_bidi_stream<::nk::golden::deep::inner::Outer, ::nk::golden::deep::inner::Outer>(call,
+                [this](::nk::rpc::ServerContext& context,
+                       ::nk::rpc::ServerReaderWriter<::nk::golden::deep::inner::Outer, ::nk::golden::deep::inner::Outer>& stream) {
+                    return this->Bidi(context, stream);
                 });
         case 4:
             return ::nk::rpc::detail::serve_unary<::nk::golden::deep::inner::Outer, ::nk::golden::deep::inner::Outer>(call,

@@ -32,9 +32,13 @@ public:
     ::nk::rpc::ClientReader<::nk::golden::deep::inner::Outer> ServerStream(const ::google::protobuf::Empty& request,
         std::chrono::nanoseconds timeout);
 
-    // rpc ClientStream: ClientStreaming is not supported yet; no method.
+    // rpc ClientStream(stream nk.golden.deep.inner.Outer) returns (google.protobuf.Empty)
+    ::nk::rpc::ClientWriter<::nk::golden::deep::inner::Outer, ::google::protobuf::Empty> ClientStream(::nk::rpc::CallContext& context);
+    ::nk::rpc::ClientWriter<::nk::golden::deep::inner::Outer, ::google::protobuf::Empty> ClientStream(std::chrono::nanoseconds timeout);
 
-    // rpc Bidi: BidiStreaming is not supported yet; no method.
+    // rpc Bidi(stream nk.golden.deep.inner.Outer) returns (stream nk.golden.deep.inner.Outer)
+    ::nk::rpc::ClientReaderWriter<::nk::golden::deep::inner::Outer, ::nk::golden::deep::inner::Outer> Bidi(::nk::rpc::CallContext& context);
+    ::nk::rpc::ClientReaderWriter<::nk::golden::deep::inner::Outer, ::nk::golden::deep::inner::Outer> Bidi(std::chrono::nanoseconds timeout);
 
     // rpc delete(nk.golden.deep.inner.Outer) returns (nk.golden.deep.inner.Outer)
     ::nk::rpc::Status delete_(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
@@ -82,6 +86,12 @@ public:
 
     virtual ::nk::rpc::Status ServerStream(::nk::rpc::ServerContext& context,
         const ::google::protobuf::Empty& request, ::nk::rpc::ServerWriter<::nk::golden::deep::inner::Outer>& writer);
+
+    virtual ::nk::rpc::Status ClientStream(::nk::rpc::ServerContext& context,
+        ::nk::rpc::ServerReader<::nk::golden::deep::inner::Outer>& reader, ::google::protobuf::Empty& response);
+
+    virtual ::nk::rpc::Status Bidi(::nk::rpc::ServerContext& context,
+        ::nk::rpc::ServerReaderWriter<::nk::golden::deep::inner::Outer, ::nk::golden::deep::inner::Outer>& stream);
 
     virtual ::nk::rpc::Status delete_(::nk::rpc::ServerContext& context,
         const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response);
@@ -148,6 +158,46 @@ private:
     [[maybe_unused]] ::nk::rpc::AsioChannel* nk_channel_;
 };
 
+// service nk.golden.deep.inner.Everything: unary calls with no heap allocation per call, from one thread
+// (<nk/rpc/no_heap_channel.hpp>; served best by an nk::rpc::NoHeapServer).
+class EverythingNoHeapClient {
+public:
+    explicit EverythingNoHeapClient(::nk::rpc::NoHeapChannel& channel) : nk_channel_(&channel) {}
+
+    ::nk::rpc::Status Unary(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer_Middle_Leaf& response,
+        std::chrono::nanoseconds timeout) {
+        return nk_channel_->call(::nk::rpc::method_id("/nk.golden.deep.inner.Everything/Unary"), request, response, timeout);
+    }
+
+    ::nk::rpc::Status delete_(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+        std::chrono::nanoseconds timeout) {
+        return nk_channel_->call(::nk::rpc::method_id("/nk.golden.deep.inner.Everything/delete"), request, response, timeout);
+    }
+
+    ::nk::rpc::Status dispatch(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+        std::chrono::nanoseconds timeout) {
+        return nk_channel_->call(::nk::rpc::method_id("/nk.golden.deep.inner.Everything/dispatch"), request, response, timeout);
+    }
+
+    ::nk::rpc::Status context(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+        std::chrono::nanoseconds timeout) {
+        return nk_channel_->call(::nk::rpc::method_id("/nk.golden.deep.inner.Everything/context"), request, response, timeout);
+    }
+
+    ::nk::rpc::Status EverythingClient(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+        std::chrono::nanoseconds timeout) {
+        return nk_channel_->call(::nk::rpc::method_id("/nk.golden.deep.inner.Everything/EverythingClient"), request, response, timeout);
+    }
+
+    ::nk::rpc::Status Handler(const ::nk::golden::deep::inner::Outer& request, ::nk::golden::deep::inner::Outer& response,
+        std::chrono::nanoseconds timeout) {
+        return nk_channel_->call(::nk::rpc::method_id("/nk.golden.deep.inner.Everything/Handler"), request, response, timeout);
+    }
+
+private:
+    [[maybe_unused]] ::nk::rpc::NoHeapChannel* nk_channel_;
+};
+
 // service nk.golden.deep.inner.Nothing: the client side.
 class NothingClient {
 public:
@@ -176,6 +226,16 @@ public:
 
 private:
     [[maybe_unused]] ::nk::rpc::AsioChannel* nk_channel_;
+};
+
+// service nk.golden.deep.inner.Nothing: unary calls with no heap allocation per call, from one thread
+// (<nk/rpc/no_heap_channel.hpp>; served best by an nk::rpc::NoHeapServer).
+class NothingNoHeapClient {
+public:
+    explicit NothingNoHeapClient(::nk::rpc::NoHeapChannel& channel) : nk_channel_(&channel) {}
+
+private:
+    [[maybe_unused]] ::nk::rpc::NoHeapChannel* nk_channel_;
 };
 
 }  // namespace nk::golden::deep::inner
