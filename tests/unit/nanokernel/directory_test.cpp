@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -155,6 +156,23 @@ TEST_F(DirectoryTest, LockHeldByAnotherDescriptionTimesOutAsBusy) {
     auto refused = impatient.create("x", ObjectKind::Segment, 4096, 1, 0);
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().code, make_error_code(RegionError::Busy));
+}
+
+// A process forked after attaching shares its parent's descriptions of the area: each lock must
+// still exclude the other (the rpc callers forked from one attach once created reply ports at
+// the same time and got each other's replies).
+TEST_F(DirectoryTest, AChildForkedAfterAttachIsExcludedByItsParentsLock) {
+    const int fd = region->area_fd(common->index);
+    auto held = AreaLock::acquire(fd, AreaLock::Mode::Exclusive, std::chrono::milliseconds(100));
+    ASSERT_TRUE(held) << held.error().message;
+    const pid_t child = ::fork();
+    if (child == 0) {
+        auto mine = AreaLock::acquire(fd, AreaLock::Mode::Exclusive, std::chrono::milliseconds(100));
+        ::_exit(!mine && mine.error().code == make_error_code(RegionError::Busy) ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child took the lock its parent holds";
 }
 
 TEST_F(DirectoryTest, SharedLocksDoNotExcludeEachOther) {

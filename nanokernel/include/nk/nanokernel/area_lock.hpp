@@ -10,8 +10,10 @@
 // hangs, or a hostile guest that never lets go, makes others fail with RegionError::Busy after
 // the timeout instead of waiting forever.
 //
-// OFD locks do not exclude two threads that use the same descriptor: take Region::area_mutex()
-// first. One AreaLock per scope; not copyable.
+// Each acquire locks a description of its own (the area's memfd reopened through /proc/self/fd):
+// a process forked after attaching shares its parent's descriptions, and a lock on a shared
+// description would not exclude the two. Threads still take Region::area_mutex() first (the
+// directory's in-process state). One AreaLock per scope; not copyable.
 #pragma once
 
 #include <chrono>
@@ -34,7 +36,9 @@ public:
 
 private:
     explicit AreaLock(int fd) : fd_(fd) {}
+    [[nodiscard]] static Result<AreaLock> acquire_on(int fd, Mode mode, std::chrono::milliseconds timeout);
     int fd_ = -1;
+    bool owned_ = false;  // fd_ is this lock's own description: closed with it
 };
 
 inline constexpr std::chrono::milliseconds kDefaultAreaLockTimeout{2000};
