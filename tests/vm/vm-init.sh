@@ -1,7 +1,7 @@
 #!/bin/busybox sh
 # /init of run-in-vm.sh's initramfs: mounts the host's tree (9p, read-only) with the VM's own
-# proc, sys, dev, tmpfs and a cgroup2 hierarchy inside it, runs /command there chrooted, reports
-# its status on the console in the line run-in-vm.sh looks for, and powers the VM off.
+# proc, sys, dev, tmpfs and a cgroup2 hierarchy inside it, makes that tree the root, runs /command
+# there, reports its status on the console in the line run-in-vm.sh looks for, and powers off.
 /bin/busybox --install -s /bin
 export PATH=/bin
 
@@ -32,9 +32,17 @@ done
 mount -t cgroup2 cgroup2 /host/sys/fs/cgroup || die "mounting cgroup2 failed"
 echo "+cpuset +cpu +memory" >/host/sys/fs/cgroup/cgroup.subtree_control || die "enabling controllers in the cgroup2 root failed"
 
-cp /command /host/run/nk-vm-command
 echo "nk-vm: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPUs, cgroup2 controllers: $(cat /host/sys/fs/cgroup/cgroup.subtree_control)"
-chroot /host /run/nk-vm-command
+# The host's tree becomes the root of the first mount namespace, not a chroot inside it: setns()
+# into a mount namespace (nkctl exec does) moves to that namespace's root, which must be this tree.
+mkdir -p /host/run/nk-vm
+cp /command /bin/busybox /host/run/nk-vm/
+cat >/host/run/nk-vm/init <<'EOF'
+#!/run/nk-vm/busybox sh
+/run/nk-vm/command
 echo "nk-vm: command exited with status $?"
-sync
-poweroff -f
+/run/nk-vm/busybox sync
+/run/nk-vm/busybox poweroff -f
+EOF
+chmod +x /host/run/nk-vm/init
+exec switch_root /host /run/nk-vm/init
