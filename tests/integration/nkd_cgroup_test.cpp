@@ -106,12 +106,12 @@ protected:
 
 TEST_F(NkdCgroup, GuestsRunInGroupsHoldingTheirConfiguredLimits) {
     const std::string cpu = std::to_string(a_cpu_of_ours());
-    // A linux guest with every limit set, and an rt guest (SCHED_FIFO in its group, which v2 allows
+    // A linux guest with every limit set and a device of its own (/dev/zero stands for one), and an rt guest (SCHED_FIFO in its group, which v2 allows
     // only where the kernel has no RT group scheduling, as Debian's has not).
     start_nkd("[platform]\nname = \"" + platform_ + "\"\nlock_memory = false\n"
               "[areas]\nlink_size = \"64 KiB\"\ncommon_size = \"64 KiB\"\npnv_size = \"64 KiB\"\n"
               "[[guests]]\nid = 1\nname = \"linux\"\nkind = \"linux\"\nmemory = \"64 KiB\"\ncpus = [" + cpu + "]\n"
-              "memory_limit = \"96 MiB\"\ncpu_weight = 300\nservices = [[\"sleep\", \"infinity\"]]\n"
+              "memory_limit = \"96 MiB\"\ncpu_weight = 300\nservices = [[\"sleep\", \"infinity\"]]\ndevices = [\"/dev/zero\"]\n"
               "[[guests]]\nid = 2\nname = \"rt\"\nkind = \"rt\"\nmemory = \"64 KiB\"\ncpus = [" + cpu + "]\npriority = 10\n"
               "run = [\"nk_example_rt_ticker\", \"linux\"]\n"
               "[[links]]\nguests = [\"linux\", \"rt\"]\n"
@@ -125,7 +125,7 @@ TEST_F(NkdCgroup, GuestsRunInGroupsHoldingTheirConfiguredLimits) {
     if (const char* expected = std::getenv("NK_EXPECT_CGROUP")) {
         ASSERT_EQ(linux_group->v2() ? "v2" : "v1", std::string(expected)) << "nkd used the other cgroup hierarchy";
     }
-    // v1: hierarchies where the guest sits in the root (devices, as no guest owns any) are named
+    // v1: hierarchies where the guest sits in the root (devices, for a guest denied none) are named
     // too; only its own groups matter here.
     const auto own_groups = [](const GuestCgroup& group) {
         auto paths = group.paths();
@@ -150,6 +150,15 @@ TEST_F(NkdCgroup, GuestsRunInGroupsHoldingTheirConfiguredLimits) {
     ASSERT_TRUE(rt_group) << rt_group.error().message;
     EXPECT_EQ(setting(*rt_group, "cpuset.cpus", "cpuset.cpus"), cpu);
     EXPECT_EQ(::sched_getscheduler(rt_pid), SCHED_FIFO);
+
+    // The linux guest's device is closed to the rt guest (and to commands run in it), not to linux.
+    const auto in_rt = test::run_command(dir_, test::binary("nkctl") + " exec --platform " + platform_ +
+                                                   " rt -- head -c 1 /dev/zero");
+    EXPECT_NE(in_rt.status, 0) << in_rt.output;
+    EXPECT_NE(in_rt.output.find("Operation not permitted"), std::string::npos) << in_rt.output;
+    const auto in_linux = test::run_command(dir_, test::binary("nkctl") + " exec --platform " + platform_ +
+                                                      " linux -- head -c 1 /dev/zero");
+    EXPECT_EQ(in_linux.status, 0) << in_linux.output;
 
     // A clean stop takes the guests' groups with it.
     EXPECT_EQ(stop_nkd(), 0) << read_file(log_);
