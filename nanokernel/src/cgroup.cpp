@@ -131,7 +131,15 @@ Result<GuestCgroup> GuestCgroup::create(std::string_view platform, std::string_v
         std::string dir = kV2Root;
         for (const auto& part : tail) {
             // A child group gets a controller only if its parent enables it for its children.
-            if (auto ok = write_text(dir + "/cgroup.subtree_control", "+cpuset +cpu +memory"); !ok) return fail(ok.error());
+            if (auto ok = write_text(dir + "/cgroup.subtree_control", "+cpuset +cpu +memory"); !ok) {
+                // v2's no-internal-processes rule: only the real root may both hold processes and
+                // hand controllers down. A container's or a delegated group's root is not it.
+                if (ok.error().code == std::error_code(EBUSY, std::system_category()))
+                    return fail(context(ok.error(), "cgroup " + dir + " holds processes of its own (a container's or a delegated "
+                                                    "group's root?), so cgroup v2 cannot enable controllers for nk's groups "
+                                                    "under it; move those processes into a child group first"));
+                return fail(ok.error());
+            }
             dir += "/" + part;
             if (auto ok = make_dir(dir); !ok) return fail(ok.error());
         }

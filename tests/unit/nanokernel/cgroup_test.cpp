@@ -4,6 +4,7 @@
 // the VM run cannot quietly test v1. Needs root.
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -11,6 +12,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -268,6 +271,38 @@ TEST_F(GuestCgroupTest, DeniedDeviceCannotBeOpenedFromTheGroup) {
     const int zero = ::open("/dev/zero", O_RDONLY);
     EXPECT_GE(zero, 0);
     if (zero >= 0) ::close(zero);
+}
+
+TEST_F(GuestCgroupTest, V2RootHoldingProcessesIsNamedAsTheReason) {
+    // As in a container with its own cgroup namespace: /sys/fs/cgroup is a group that holds the
+    // container's processes, which v2 does not let hand controllers to children.
+    const auto probe = make("probe", limits_of(a_cpu_of_ours(), 100, 0));
+    ASSERT_FALSE(HasFailure());
+    if (!probe.v2()) GTEST_SKIP() << "cgroup v1 has no no-internal-processes rule; CgroupV2.InAVirtualMachine runs this under v2";
+    ASSERT_TRUE(probe.remove());
+    const std::string container = "/sys/fs/cgroup/" + platform_ + "-container";
+    ASSERT_EQ(::mkdir(container.c_str(), 0755), 0) << std::strerror(errno);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        // Exit 0: create() failed and said why; 1-4: the container could not be set up; 5: no error.
+        std::ofstream join(container + "/cgroup.procs");
+        join << ::getpid() << std::flush;
+        if (!join) ::_exit(1);
+        if (::unshare(CLONE_NEWCGROUP | CLONE_NEWNS) != 0) ::_exit(2);
+        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(3);
+        // The same hierarchy cannot be mounted twice on one place: the host's goes first.
+        if (::umount2("/sys/fs/cgroup", MNT_DETACH) != 0 || ::mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, nullptr) != 0)
+            ::_exit(4);
+        auto group = GuestCgroup::create("inside", "guest", limits_of(0, 100, 0));
+        if (group) ::_exit(5);
+        std::fprintf(stderr, "create() in the container: %s\n", group.error().message.c_str());
+        ::_exit(group.error().message.find("holds processes of its own") != std::string::npos ? 0 : 6);
+    }
+    int status = -1;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+    EXPECT_EQ(::rmdir(container.c_str()), 0) << std::strerror(errno);
 }
 
 TEST_F(GuestCgroupTest, RemoveTakesThePlatformDirectoryWithItsLastGuest) {
