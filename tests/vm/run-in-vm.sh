@@ -8,8 +8,8 @@
 #   tests/vm/run-in-vm.sh /var/cache/nk-vm/kernel -- env NK_EXPECT_CGROUP=v2 build/ci/bin/x
 #
 # KERNEL_DIR is a tree scripts/fetch-vm-kernel.sh unpacked (boot/vmlinuz-*, lib/modules/*/ with
-# modules.dep). KVM when /dev/kvm can be opened, else TCG emulation (slower, the same result).
-# NK_VM_TIMEOUT (seconds, default 150) bounds the whole VM run.
+# modules.dep). KVM where the host has hardware virtualisation, else TCG emulation (slower, the
+# same result); NK_VM_ACCEL=kvm|tcg chooses. NK_VM_TIMEOUT (seconds, default 150) bounds the whole VM run.
 set -euo pipefail
 
 usage() { echo "usage: $0 KERNEL_DIR -- COMMAND [ARG...]" >&2; exit 2; }
@@ -102,7 +102,8 @@ console=$work/console.log
 timeout_s=${NK_VM_TIMEOUT:-150}
 status=0
 # multidevs=remap: the host's tree spans several file systems, whose inode numbers 9p must
-# keep apart. cgroup_no_v1=all: no controller can be taken by a v1 mount; the init mounts only cgroup2 anyway.
+# keep apart. cgroup_no_v1=all: no controller can be taken by a v1 mount (the init mounts only
+# cgroup2 anyway).
 timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 \
   "${accel[@]}" -m 1024 -smp 2 -no-reboot -nic none -display none -monitor none \
   -serial "file:$console" \
