@@ -39,7 +39,12 @@ mkdir -p /host/run/nk-vm
 cp /command /bin/busybox /host/run/nk-vm/
 cat >/host/run/nk-vm/init <<'EOF'
 #!/run/nk-vm/busybox sh
-/run/nk-vm/command
+# Laid out as on a systemd host: PID 1 in init.scope, the command in a service's group, the root
+# holding only kernel threads.
+cg=/sys/fs/cgroup
+/run/nk-vm/busybox mkdir -p $cg/init.scope $cg/system.slice/nk-vm.service
+echo $$ >$cg/init.scope/cgroup.procs
+/run/nk-vm/busybox sh -c "echo \$\$ >$cg/system.slice/nk-vm.service/cgroup.procs && exec /run/nk-vm/command"
 echo "nk-vm: command exited with status $?"
 /run/nk-vm/busybox sync
 /run/nk-vm/busybox poweroff -f
