@@ -22,8 +22,8 @@ fail() { echo "run-in-vm: $*" >&2; exit 1; }
 for tool in qemu-system-x86_64 busybox cpio gzip; do
   command -v "$tool" >/dev/null || fail "$tool is missing; run scripts/install-deps.sh"
 done
-kernel=$(ls "$kernel_dir"/boot/vmlinuz-* 2>/dev/null | head -n 1)
-modules=$(ls -d "$kernel_dir"/lib/modules/*/ 2>/dev/null | head -n 1)
+kernel=$(ls "$kernel_dir"/boot/vmlinuz-* 2>/dev/null | head -n 1 || true)
+modules=$(ls -d "$kernel_dir"/lib/modules/*/ 2>/dev/null | head -n 1 || true)
 [[ -n "$kernel" && -f "$modules/modules.dep" ]] ||
   fail "no unpacked kernel with modules.dep in '$kernel_dir'; run scripts/fetch-vm-kernel.sh"
 busybox=$(command -v busybox)
