@@ -69,6 +69,14 @@ packages=(
   python3
   util-linux
   procps
+  # The cgroup v2 test boots Debian's kernel in a VM (tests/vm/run-in-vm.sh): qemu, a static
+  # busybox for its initramfs, cpio and xz to pack it, depmod (kmod) for the kernel's module
+  # list. The kernel itself is unpacked, not installed (scripts/fetch-vm-kernel.sh, below).
+  qemu-system-x86
+  busybox-static
+  cpio
+  xz-utils
+  kmod
 )
 
 # One dpkg-query for all of them; a package dpkg has never heard of is simply not printed.
@@ -83,6 +91,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages are installed"
+  bash "$(dirname "${BASH_SOURCE[0]}")/fetch-vm-kernel.sh"
   exit 0
 fi
 
@@ -95,3 +104,4 @@ fi
 apt-get update
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 echo "install-deps: installed ${missing[*]}"
+bash "$(dirname "${BASH_SOURCE[0]}")/fetch-vm-kernel.sh"

@@ -1,4 +1,6 @@
 // GuestCgroup (cgroup.hpp): v2 when the unified root offers cpuset, cpu and memory; else v1.
+// Devices are denied through devices.deny under v1 and a BPF device program under v2
+// (cgroup_device_filter.hpp).
 #include "nk/nanokernel/cgroup.hpp"
 
 #include <dirent.h>
@@ -16,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cgroup_device_filter.hpp"
 #include "nk/nanokernel/platform_config.hpp"
 #include "nk/nanokernel/region_error.hpp"
 
@@ -78,20 +81,28 @@ std::string v1_mount(std::string_view controller) {
     return {};
 }
 
-// "c 4:65 rwm" for a device node, as devices.deny wants it.
-Result<std::string> device_rule(const std::string& path) {
+// A device node's type and number, as both hierarchies' device rules name it.
+Result<detail::DeviceNumber> device_number(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
         return fail(Error{std::error_code(errno, std::system_category()), "device " + path + ": " + std::strerror(errno)});
     if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
         return fail(RegionError::InvalidArgument, path + " is not a device node");
-    return std::string(S_ISCHR(st.st_mode) ? "c " : "b ") + std::to_string(major(st.st_rdev)) + ":" +
-           std::to_string(minor(st.st_rdev)) + " rwm";
+    return detail::DeviceNumber{S_ISBLK(st.st_mode), major(st.st_rdev), minor(st.st_rdev)};
 }
 
-Result<void> deny_devices(const std::string& tail_path, const std::vector<std::string>& devices, bool v2) {
-    if (devices.empty()) return {};
-    if (v2) return fail(RegionError::NotFound, "cgroup v2 has no devices file interface; device ownership is not enforced here");
+Result<std::vector<detail::DeviceNumber>> device_numbers(const std::vector<std::string>& devices) {
+    std::vector<detail::DeviceNumber> numbers;
+    for (const auto& device : devices) {
+        auto number = device_number(device);
+        if (!number) return fail(number.error());
+        numbers.push_back(*number);
+    }
+    return numbers;
+}
+
+// v1: the devices hierarchy's group of the guest, with one devices.deny rule ("c 4:65 rwm") each.
+Result<std::string> deny_devices_v1(const std::string& tail_path, const std::vector<detail::DeviceNumber>& devices) {
     const std::string root = v1_mount("devices");
     if (root.empty()) return fail(RegionError::NotFound, "no v1 devices controller is mounted; device ownership is not enforced");
     std::string dir = root;
@@ -102,11 +113,11 @@ Result<void> deny_devices(const std::string& tail_path, const std::vector<std::s
         if (auto ok = make_dir(dir); !ok) return fail(ok.error());
     }
     for (const auto& device : devices) {
-        auto rule = device_rule(device);
-        if (!rule) return fail(rule.error());
-        if (auto ok = write_text(dir + "/devices.deny", *rule); !ok) return fail(ok.error());
+        const std::string rule = std::string(device.block ? "b " : "c ") + std::to_string(device.major) + ":" +
+                                 std::to_string(device.minor) + " rwm";
+        if (auto ok = write_text(dir + "/devices.deny", rule); !ok) return fail(ok.error());
     }
-    return {};
+    return dir;
 }
 
 }  // namespace
@@ -120,7 +131,15 @@ Result<GuestCgroup> GuestCgroup::create(std::string_view platform, std::string_v
         std::string dir = kV2Root;
         for (const auto& part : tail) {
             // A child group gets a controller only if its parent enables it for its children.
-            if (auto ok = write_text(dir + "/cgroup.subtree_control", "+cpuset +cpu +memory"); !ok) return fail(ok.error());
+            if (auto ok = write_text(dir + "/cgroup.subtree_control", "+cpuset +cpu +memory"); !ok) {
+                // v2's no-internal-processes rule: only the real root may both hold processes and
+                // hand controllers down. A container's or a delegated group's root is not it.
+                if (ok.error().code == std::error_code(EBUSY, std::system_category()))
+                    return fail(context(ok.error(), "cgroup " + dir + " holds processes of its own (a container's or a delegated "
+                                                    "group's root?), so cgroup v2 cannot enable controllers for nk's groups "
+                                                    "under it; move those processes into a child group first"));
+                return fail(ok.error());
+            }
             dir += "/" + part;
             if (auto ok = make_dir(dir); !ok) return fail(ok.error());
         }
@@ -129,8 +148,11 @@ Result<GuestCgroup> GuestCgroup::create(std::string_view platform, std::string_v
         const std::string memory = limits.memory_limit ? std::to_string(limits.memory_limit) : "max";
         if (auto ok = write_text(dir + "/memory.max", memory); !ok) return fail(ok.error());
         group.paths_.push_back(dir);
-        if (auto denied = deny_devices("nk/" + std::string(platform) + "/" + std::string(guest), limits.denied_devices, true); !denied)
-            return fail(denied.error());
+        if (!limits.denied_devices.empty()) {
+            auto numbers = device_numbers(limits.denied_devices);
+            if (!numbers) return fail(numbers.error());
+            if (auto denied = detail::deny_devices_v2(dir, *numbers); !denied) return fail(denied.error());
+        }
         return group;
     }
     for (const char* controller : kControllers) {
@@ -181,9 +203,11 @@ Result<GuestCgroup> GuestCgroup::create(std::string_view platform, std::string_v
         group.paths_.push_back(dir);
     }
     if (!limits.denied_devices.empty()) {
-        if (auto denied = deny_devices("nk/" + std::string(platform) + "/" + std::string(guest), limits.denied_devices, false); !denied)
-            return fail(denied.error());
-        group.paths_.push_back(v1_mount("devices") + "/nk/" + std::string(platform) + "/" + std::string(guest));
+        auto numbers = device_numbers(limits.denied_devices);
+        if (!numbers) return fail(numbers.error());
+        auto denied = deny_devices_v1("nk/" + std::string(platform) + "/" + std::string(guest), *numbers);
+        if (!denied) return fail(denied.error());
+        group.paths_.push_back(*denied);
     }
     return group;
 }
@@ -247,11 +271,16 @@ std::vector<pid_t> GuestCgroup::pids() const {
 
 Result<void> GuestCgroup::kill_all(int timeout_ms) const {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    // v2 (Linux >= 5.14): the kernel kills the whole group at once, forks in flight included.
+    const bool kernel_kills = v2_ && !paths_.empty() && ::access((paths_.front() + "/cgroup.kill").c_str(), W_OK) == 0;
+    if (kernel_kills)
+        if (auto ok = write_text(paths_.front() + "/cgroup.kill", "1"); !ok) return fail(ok.error());
     for (;;) {
         const auto left = pids();
         if (left.empty()) return {};
-        // Killing repeatedly catches processes forked after the list was read.
-        for (pid_t pid : left) ::kill(pid, SIGKILL);
+        // Killing repeatedly catches processes forked after the list was read (v1, older v2).
+        if (!kernel_kills)
+            for (pid_t pid : left) ::kill(pid, SIGKILL);
         if (std::chrono::steady_clock::now() > deadline)
             return fail(RegionError::Busy, std::to_string(left.size()) + " processes of cgroup " + paths_.front() +
                                                " survived SIGKILL for " + std::to_string(timeout_ms) + " ms");

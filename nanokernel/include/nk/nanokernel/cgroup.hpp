@@ -39,8 +39,8 @@ struct CgroupLimits {
     // v1 RT group scheduling its cpu group is given this much RT runtime per period (µs), carved
     // from nk's groups above it. 0: none (SCHED_FIFO is then refused inside the guest).
     std::uint64_t rt_budget_us = 0;
-    // Device nodes other guests own: the group may not open them (v1 devices controller; cgroup
-    // v2 has no such file interface, and create() says so rather than pretend).
+    // Device nodes other guests own: the group may not open or create them (v1: the devices
+    // controller's devices.deny; v2, which has no such file: a BPF device program on the group).
     std::vector<std::string> denied_devices;
 };
 
@@ -64,7 +64,8 @@ public:
     // The pids in the group now (from the first hierarchy).
     [[nodiscard]] std::vector<pid_t> pids() const;
 
-    // SIGKILLs every process in the group and waits (up to `timeout_ms`) until it is empty.
+    // SIGKILLs every process in the group and waits (up to `timeout_ms`) until it is empty. Under
+    // v2 the kernel kills the group at once (cgroup.kill), so a fork in flight cannot escape.
     [[nodiscard]] Result<void> kill_all(int timeout_ms = 2000) const;
 
     // Removes the group's directories (the group must be empty), and the platform's directory
