@@ -3,7 +3,7 @@
 # mounted at /sys/fs/cgroup (cpuset, cpu and memory enabled in its root), and exits with the
 # command's status. The VM sees this machine's whole file tree read-only over 9p, so the command
 # is a binary of the build tree run as it is; /tmp, /run, /var/tmp and /dev/shm are the VM's own
-# tmpfs. Hosts that mount cgroup v1 (as the development machines do) test v2 this way.
+# tmpfs (but for the top directories of the working directory and the arguments under them). Hosts that mount cgroup v1 (as the development machines do) test v2 this way.
 #
 #   tests/vm/run-in-vm.sh /var/cache/nk-vm/kernel -- env NK_EXPECT_CGROUP=v2 build/ci/bin/x
 #
@@ -75,6 +75,18 @@ printf '%s\n' "${load_order[@]}" >"$root/modules/order"
   echo
 } >"$root/command"
 chmod +x "$root/command"
+
+# The VM's /tmp, /run, /var/tmp and /dev/shm are its own; a build tree or working directory under
+# one of them (a clone in /tmp, say) stays visible: its top directory there is bound in read-only.
+for path in "$PWD" "$@"; do
+  [[ $path == /* ]] || continue
+  for dir in /tmp /run /var/tmp /dev/shm; do
+    if [[ $path == "$dir"/* ]]; then
+      rest=${path#"$dir"/}
+      echo "$dir/${rest%%/*}"
+    fi
+  done
+done | sort -u >"$root/keep"
 
 cp "$(dirname "${BASH_SOURCE[0]}")/vm-init.sh" "$root/init"
 chmod +x "$root/init"

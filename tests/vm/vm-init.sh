@@ -25,9 +25,17 @@ mount -t sysfs sysfs /host/sys
 mount -t devtmpfs devtmpfs /host/dev
 mkdir -p /host/dev/pts /host/dev/shm
 mount -t devpts devpts /host/dev/pts
+# A second view of the host's tree, which the tmpfs mounts below do not cover: what run-in-vm.sh
+# lists in /keep (a build tree under /tmp) is bound back in from it.
+mkdir -p /orig
+mount --bind /host /orig || die "a second view of the host's tree failed"
 for dir in /host/tmp /host/run /host/var/tmp /host/dev/shm; do
   mount -t tmpfs -o mode=1777 tmpfs "$dir" || die "tmpfs on $dir failed"
 done
+while read -r kept; do
+  [ -n "$kept" ] || continue
+  mkdir -p "/host$kept" && mount --bind "/orig$kept" "/host$kept" || die "binding $kept into the VM failed"
+done </keep
 # Only cgroup2, as a v2-only host has it; its root hands cpuset, cpu and memory to its children.
 mount -t cgroup2 cgroup2 /host/sys/fs/cgroup || die "mounting cgroup2 failed"
 echo "+cpuset +cpu +memory" >/host/sys/fs/cgroup/cgroup.subtree_control || die "enabling controllers in the cgroup2 root failed"
