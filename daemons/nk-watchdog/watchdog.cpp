@@ -121,6 +121,11 @@ bool Watchdog::tick() {
 
 void Watchdog::on_peer_failure(const PeerFailure& failure) {
     log(failure.facts + "; asking nkd to recover it");
+    std::string tail;
+    for (const auto& line : failure.console_tail) {
+        log("  " + failure.name + "'s console: " + line);
+        tail += line + "\n";
+    }
     if (settings_.hook.empty()) return;
     std::vector<std::string> env{"NK_FAILED_GUEST=" + failure.name,
                                  "NK_FAILED_INCARNATION=" + std::to_string(failure.incarnation),
@@ -128,6 +133,7 @@ void Watchdog::on_peer_failure(const PeerFailure& failure) {
                                  "NK_HEALTH=" + std::to_string(failure.health), "NK_DETECTOR=heartbeat",
                                  "NK_REPORT=" + failure.facts};
     if (failure.panic_reason) env.push_back("NK_PANIC_REASON=" + *failure.panic_reason);
+    env.push_back("NK_CONSOLE_TAIL=" + tail);  // the failed guest's last console lines, one per line
     run_hook(env);
 }
 

@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "nk/nanokernel/console_ring.hpp"
 #include "nk/nanokernel/heartbeat.hpp"
 #include "nk/nanokernel/panic.hpp"
 #include "nk/nanokernel/recovery.hpp"
@@ -47,7 +48,7 @@ bool PeerWatch::check() {
 
 void PeerWatch::report(std::uint16_t peer, const std::string& name, std::uint32_t incarnation, std::uint64_t missed,
                        std::uint32_t allowed, std::uint64_t health) {
-    PeerFailure failure{peer, name, incarnation, missed, allowed, health, std::nullopt, {}};
+    PeerFailure failure{peer, name, incarnation, missed, allowed, health, std::nullopt, {}, {}};
     failure.facts = "peer '" + name + "' (incarnation " + std::to_string(incarnation) + ") failed: no heartbeat for " +
                     std::to_string(missed) + " periods (allowed " + std::to_string(allowed) + "), last health word " +
                     std::to_string(health);
@@ -56,6 +57,7 @@ void PeerWatch::report(std::uint16_t peer, const std::string& name, std::uint32_
         failure.panic_reason = record->reason;
         failure.facts += ", panic: " + record->reason;
     }
+    if (auto console = ConsoleRing::open(region_, peer, false)) failure.console_tail = console->tail(kPeerConsoleTailLines);
     if (on_failure_) on_failure_(failure);
     if (auto asked = recovery::request(region_, {peer, incarnation, missed, health}); !asked) {
         say("recovery request for '" + name + "' not sent yet: " + asked.error().message);

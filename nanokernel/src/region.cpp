@@ -36,7 +36,18 @@ std::string basename_of(const std::string& path) {
 // How `who` may hold an area: not at all, read-only, or read-write.
 enum class Hold { None, Read, Write };
 
-Hold hold_for(const Identity& who, const layout::AreaDescriptor& area) {
+// Whether the guest with id `reader` may read the PNV area of guest `owner` (it watches it).
+bool reads_pnv_of(const layout::ManagementTables& t, std::uint16_t reader, std::uint16_t owner) {
+    std::uint32_t reader_index = layout::kMaxGuests;
+    for (std::uint32_t g = 0; g < t.header.guest_count && g < layout::kMaxGuests; ++g)
+        if (t.guests[g].id == reader) reader_index = g;
+    if (reader_index == layout::kMaxGuests) return false;
+    for (std::uint32_t g = 0; g < t.header.guest_count && g < layout::kMaxGuests; ++g)
+        if (t.guests[g].id == owner) return (t.guests[g].pnv_readers >> reader_index) & 1U;
+    return false;
+}
+
+Hold hold_for(const Identity& who, const layout::AreaDescriptor& area, const layout::ManagementTables& tables) {
     switch (who.role) {
         case Role::Creator: return Hold::Write;
         case Role::Observer: return Hold::Read;
@@ -49,8 +60,11 @@ Hold hold_for(const Identity& who, const layout::AreaDescriptor& area) {
         // Every guest reads the others' control pages (their heartbeats and failure records, for
         // the watchdogs that watch each other: nk-watchdog); it writes only its own.
         case AreaKind::Control: return area.owner_guest == who.guest_id ? Hold::Write : Hold::Read;
-        case AreaKind::Private:
-        case AreaKind::Pnv: return area.owner_guest == who.guest_id ? Hold::Write : Hold::None;
+        case AreaKind::Private: return area.owner_guest == who.guest_id ? Hold::Write : Hold::None;
+        // A watcher reads the PNV area of the guests it watches: a failed peer's console tail.
+        case AreaKind::Pnv:
+            if (area.owner_guest == who.guest_id) return Hold::Write;
+            return reads_pnv_of(tables, who.guest_id, area.owner_guest) ? Hold::Read : Hold::None;
         case AreaKind::Link:
             return area.owner_guest == who.guest_id || area.peer_guest == who.guest_id ? Hold::Write : Hold::None;
     }
@@ -104,7 +118,7 @@ struct Region::Impl {
         areas.clear();
         for (std::uint16_t i = 0; i < snapshot.header.area_count; ++i) {
             const auto& d = snapshot.areas[i];
-            const Hold hold = hold_for(identity, d);
+            const Hold hold = hold_for(identity, d, snapshot);
             areas.push_back(AreaInfo{i, d.kind, d.owner_guest, d.peer_guest,
                                      std::string(bounded_name(d.label, sizeof d.label)), d.offset, d.size,
                                      hold != Hold::None, hold == Hold::Write});
@@ -177,6 +191,13 @@ Result<Region> Region::create(const PlatformConfig& config) {
         e.pnv_area = area_of(AreaKind::Pnv, gc.id);
         copy_name(e.name, sizeof e.name, gc.name);
         guest_bit_of_name[gc.id] = 1U << g;
+    }
+    // Each watchdog reads the PNV areas of the guests it watches (their console tails).
+    for (std::size_t g = 0; g < config.guests.size(); ++g) {
+        if (!config.guests[g].watchdog.enabled) continue;
+        for (const auto& name : config.guests[g].watchdog.watch)
+            for (std::size_t w = 0; w < config.guests.size(); ++w)
+                if (config.guests[w].name == name) t.guests[w].pnv_readers |= static_cast<std::uint16_t>(1U << g);
     }
     for (std::size_t l = 0; l < config.links.size(); ++l) {
         const auto* first = config.find_guest(config.links[l].first);
@@ -499,7 +520,7 @@ Result<std::vector<UniqueFd>> Region::export_fds(Identity who) const {
     if (who.role == Role::Creator) return fail(RegionError::InvalidArgument, "cannot export the creator role");
     std::vector<UniqueFd> out;
     for (std::uint16_t i = 0; i < impl_->snapshot.header.area_count; ++i) {
-        const Hold hold = hold_for(who, impl_->snapshot.areas[i]);
+        const Hold hold = hold_for(who, impl_->snapshot.areas[i], impl_->snapshot);
         if (hold == Hold::None) continue;
         auto fd = reopen_fd(impl_->fds[i].get(), hold == Hold::Write ? O_RDWR : O_RDONLY);
         if (!fd) return fail(std::move(fd.error()));

@@ -99,6 +99,9 @@ Result<void> validate_tables(const layout::ManagementTables& tables, std::uint64
                 std::strncmp(tables.guests[other].name, guest.name, sizeof guest.name) == 0)
                 return corrupt(ref + " repeats the id or name of entry " + std::to_string(other));
         }
+        // Readers of its PNV area: guests of the table, never itself (it holds the area anyway).
+        if ((guest.pnv_readers >> header.guest_count) != 0 || ((guest.pnv_readers >> g) & 1U) != 0)
+            return corrupt(ref + " lets guests that are not in the table, or itself, read its PNV area");
         const std::pair<std::uint16_t, AreaKind> owned[] = {
             {guest.control_area, AreaKind::Control}, {guest.private_area, AreaKind::Private}, {guest.pnv_area, AreaKind::Pnv}};
         for (const auto& [index, kind] : owned) {

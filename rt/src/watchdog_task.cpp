@@ -19,7 +19,11 @@ void say(const std::string& line) {
 
 Result<void> add_watchdog_task(Executive& exec, const Region& region, const RtWatchdogSettings& settings) {
     auto watch = std::make_shared<PeerWatch>(
-        region, settings.watch, [](const PeerFailure& failure) { say(failure.facts + "; asking nkd to recover it"); },
+        region, settings.watch,
+        [](const PeerFailure& failure) {
+            say(failure.facts + "; asking nkd to recover it");
+            for (const auto& line : failure.console_tail) say("  " + failure.name + "'s console: " + line);
+        },
         &say);
     std::string peers;
     for (const auto& name : settings.watch) peers += (peers.empty() ? "" : ", ") + name;

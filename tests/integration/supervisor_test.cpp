@@ -673,7 +673,7 @@ std::string watchdog_toml(const std::string& name, const std::string& hook_file,
                "watchdog = { period_ms = 20, misses = 3, watch = [" + watch + "], priority = 20" +
                (hook.empty() ? "" : ", hook = \"" + hook + "\"") + " }\n";
     };
-    const std::string hook = "echo $NK_FAILED_GUEST $NK_FAILED_INCARNATION $NK_DETECTOR >> " + hook_file;
+    const std::string hook = "echo $NK_FAILED_GUEST $NK_FAILED_INCARNATION $NK_DETECTOR $NK_CONSOLE_TAIL >> " + hook_file;
     return "[platform]\nname = \"" + name + "\"\nlock_memory = false\n"
            "[areas]\nlink_size = \"64 KiB\"\ncommon_size = \"64 KiB\"\npnv_size = \"64 KiB\"\n" +
            guest(1, "linux", "\"rt\", \"linux2\"", linux_services, hook) + guest(3, "linux2", "\"rt\", \"linux\"", linux2_services, hook) +
@@ -748,6 +748,9 @@ TEST_F(Watchdogs, AStoppedRtGuestIsFoundByTwoWatchersAndRecoveredOnce) {
     // Both watchdogs saw it and told the operator (the hook, once each); the watchers ran on.
     const std::string hooks = read_file(hook_file);
     EXPECT_NE(hooks.find("rt 1 heartbeat"), std::string::npos) << hooks << read_file(log);
+    // With the failed guest's console tail, read by the watchers from its PNV area.
+    EXPECT_NE(hooks.find("rt ticker: up"), std::string::npos) << hooks;
+    EXPECT_NE(read_file(log).find("rt's console: rt ticker: up"), std::string::npos) << read_file(log);
     EXPECT_EQ(guest("linux")["pid"], linux_pid);
     EXPECT_EQ(guest("linux2")["pid"], linux2_pid);
     auto info = run(dir, test::binary("nkctl") + " crash-info --json --platform " + platform + " rt");
@@ -801,6 +804,10 @@ TEST_F(Watchdogs, TheRtGuestsWatchdogTaskFindsAHungLinuxGuest) {
         << read_file(log);
     const std::string text = read_file(log);
     EXPECT_NE(text.find("[rt] rt watchdog: peer 'linux' (incarnation 1) failed: no heartbeat for"), std::string::npos)
+        << text;
+    // With linux's console tail, read from its PNV area by the rt guest.
+    EXPECT_NE(text.find("[rt] rt watchdog:   linux's console: nk-watchdog: guest 'linux': heartbeat every 20 ms"),
+              std::string::npos)
         << text;
     auto info = run(dir, test::binary("nkctl") + " crash-info --json --platform " + platform + " linux");
     auto crash = nlohmann::json::parse(info.output, nullptr, false);

@@ -81,6 +81,31 @@ TEST(Region, GuestStatusFollowsTheLiveStateAndIncarnation) {
     EXPECT_FALSE(region->guest_status(999));
 }
 
+// A watchdog reads the PNV areas of the guests it watches (a failed peer's console tail), read-only;
+// a guest that watches nobody does not.
+TEST(Region, AWatcherHoldsTheWatchedGuestsPnvAreaReadOnly) {
+    std::string toml = test::small_platform_toml("pnvreaders");
+    const std::string linux_cpus = "name = \"linux\"\nkind = \"linux\"\nmemory = \"256 KiB\"\ncpus = [0]\n";
+    ASSERT_NE(toml.find(linux_cpus), std::string::npos);
+    toml.replace(toml.find(linux_cpus), linux_cpus.size(), linux_cpus + "watchdog = { watch = [\"rt\"] }\n");
+    auto config = parse_platform_config(toml, "pnvreaders.toml");
+    ASSERT_TRUE(config) << config.error().message;
+    auto region = Region::create(*config);
+    ASSERT_TRUE(region) << region.error().message;
+    const auto rt = region->guest("rt");
+    ASSERT_TRUE(rt);
+    auto as_linux = Region::attach(fds_of(*region, Identity::guest(1)), Identity::guest(1));
+    ASSERT_TRUE(as_linux) << as_linux.error().message;
+    const AreaInfo* rt_pnv = as_linux->area(rt->pnv_area);
+    ASSERT_NE(rt_pnv, nullptr);
+    EXPECT_TRUE(rt_pnv->mapped);
+    EXPECT_FALSE(rt_pnv->writable);
+    EXPECT_FALSE(as_linux->area(rt->private_area)->mapped);  // its private area stays its own
+    auto as_mon = Region::attach(fds_of(*region, Identity::guest(3)), Identity::guest(3));
+    ASSERT_TRUE(as_mon) << as_mon.error().message;
+    EXPECT_FALSE(as_mon->area(rt->pnv_area)->mapped);
+}
+
 TEST(Region, GuestAttachMapsOnlyItsOwnAreasLinksAndCommon) {
     auto region = Region::create(test::small_platform());
     ASSERT_TRUE(region) << region.error().message;

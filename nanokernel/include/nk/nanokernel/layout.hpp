@@ -32,7 +32,8 @@ namespace nk::layout {
 inline constexpr std::uint64_t kRegionMagic = 0x4e4b'5245'4749'4f4eULL;  // "NKREGION"
 inline constexpr std::uint64_t kAreaMagic = 0x4e4b'4152'4541'0001ULL;    // "NKAREA" 0001
 inline constexpr std::uint64_t kControlMagic = 0x4e4b'4354'524c'0001ULL; // "NKCTRL" 0001
-inline constexpr std::uint32_t kLayoutVersion = 3;  // 2: guest runtime fields; 3: interrupt lines, doorbells, virtual timers
+// 2: guest runtime fields; 3: interrupt lines, doorbells, virtual timers; 4: GuestEntry::pnv_readers
+inline constexpr std::uint32_t kLayoutVersion = 4;
 
 inline constexpr std::uint32_t kMaxGuests = 16;
 inline constexpr std::uint32_t kMaxLinks = 32;
@@ -172,7 +173,10 @@ struct GuestEntry {
     std::uint64_t last_failure_unix_ns;  // CLOCK_REALTIME of the last end
     std::uint32_t missed_heartbeats;     // with last_failure Heartbeat: periods without a beat
     std::uint32_t detected_by;           // with last_failure Heartbeat: the guest whose watchdog reported it; 0: nkd
-    std::uint8_t reserved[24];
+    // Static, set at creation: bit i lets guests[i] hold this guest's PNV area read-only. Its
+    // watchers (the config's watchdog.watch lists) read the console tail of a failed peer there.
+    std::uint16_t pnv_readers;
+    std::uint8_t reserved[22];
 };
 
 struct LinkEntry {
@@ -387,6 +391,7 @@ static_assert(offsetof(GuestEntry, cpu_mask) == 24 && offsetof(GuestEntry, contr
 static_assert(offsetof(GuestEntry, name) == 64 && offsetof(GuestEntry, init_pid) == 96);
 static_assert(offsetof(GuestEntry, started_unix_ns) == 104 && offsetof(GuestEntry, last_exit_status) == 112);
 static_assert(offsetof(GuestEntry, last_failure_unix_ns) == 120 && offsetof(GuestEntry, missed_heartbeats) == 128);
+static_assert(offsetof(GuestEntry, pnv_readers) == 136);
 
 static_assert(kRegionSafe<LinkEntry> && sizeof(LinkEntry) == 8);
 

@@ -6,7 +6,8 @@
 // period * misses has failed (dead, stopped, live-locked): the watch gathers the facts (missed
 // periods, the last health word, the peer's panic record if this incarnation wrote one), hands
 // them to the caller's on_failure (log, hook, event) and asks nkd to recover the peer
-// (recovery.hpp). One report per failed incarnation; a request nkd could not take yet is sent
+// (recovery.hpp), with the last lines of its console from its PNV area (the region lets a
+// watcher read the PNV areas of the guests it watches). One report per failed incarnation; a request nkd could not take yet is sent
 // again at the next check. Peers that are down or restarting are nkd's already: not reported.
 //
 //   nk::PeerWatch watch(region, {"linux"}, [](const nk::PeerFailure& f) { log(f.facts); });
@@ -32,8 +33,13 @@ struct PeerFailure {
     std::uint32_t allowed = 0; // the misses the peer armed its heartbeat with
     std::uint64_t health = 0;  // its last health word
     std::optional<std::string> panic_reason;  // its panic record, if this incarnation wrote one
-    std::string facts;         // all of the above, for a log line
+    // The last lines of its console, from its PNV area (a watcher holds it read-only); empty
+    // when the ring cannot be read.
+    std::vector<std::string> console_tail;
+    std::string facts;         // all of the above but the console tail, for a log line
 };
+
+inline constexpr std::size_t kPeerConsoleTailLines = 10;
 
 class PeerWatch {
 public:
