@@ -21,7 +21,8 @@ void* overflow_alloc(std::size_t size) {
     ++t_arena_overflows;
     return ::operator new(size);
 }
-void overflow_dealloc(void* block, std::size_t size) { ::operator delete(block, size); }
+// Unsized delete: clang (the fuzz preset) does not declare the sized form without -fsized-deallocation.
+void overflow_dealloc(void* block, std::size_t /*size*/) { ::operator delete(block); }
 
 }  // namespace
 
