@@ -22,12 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::CommandResult;
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+using test::read_file;
 
 // alpha serves the page and watches beta; both beat at 20 ms x 3.
 std::string health_toml(const std::string& name) {

@@ -28,12 +28,7 @@ using test::CommandResult;
 constexpr const char* kUser = "nknettest";
 constexpr const char* kPassword = "nk-Net-Pass1";
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+using test::read_file;
 
 // alpha and beta (linux; beta serves telnet and ftp) and rt (lwIP and its console), all linked,
 // each with a subnet.

@@ -27,31 +27,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string s = text.str();
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
-
-// The highest CPU this process may run on, so the guests' cpuset is not simply "all CPUs".
-std::uint32_t a_cpu_of_ours() {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    EXPECT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
-    std::uint32_t cpu = 0;
-    for (int i = 0; i < CPU_SETSIZE; ++i)
-        if (CPU_ISSET(i, &set)) cpu = static_cast<std::uint32_t>(i);
-    return cpu;
-}
 
 // The file of `group` that holds `v2_file`'s setting, and the v1 file and directory that hold it.
 std::string setting(const GuestCgroup& group, const std::string& v2_file, const std::string& v1_file) {
-    if (group.v2()) return read_file(group.paths().front() + "/" + v2_file);
+    if (group.v2()) return test::read_trimmed(group.paths().front() + "/" + v2_file);
     for (const auto& path : group.paths())
-        if (std::filesystem::exists(path + "/" + v1_file)) return read_file(path + "/" + v1_file);
+        if (std::filesystem::exists(path + "/" + v1_file)) return test::read_trimmed(path + "/" + v1_file);
     return "<no " + v1_file + " in the guest's groups>";
 }
 
@@ -106,7 +87,7 @@ protected:
 };
 
 TEST_F(NkdCgroup, GuestsRunInGroupsHoldingTheirConfiguredLimits) {
-    const std::string cpu = std::to_string(a_cpu_of_ours());
+    const std::string cpu = std::to_string(test::highest_allowed_cpu());
     // A linux guest with every limit set and a device of its own (/dev/zero stands for one), and an rt guest (SCHED_FIFO in its group, which v2 allows
     // only where the kernel has no RT group scheduling, as Debian's has not).
     start_nkd("[platform]\nname = \"" + platform_ + "\"\nlock_memory = false\n"
@@ -119,7 +100,7 @@ TEST_F(NkdCgroup, GuestsRunInGroupsHoldingTheirConfiguredLimits) {
               "[[access]]\nobjects = \"*\"\nguests = [\"*\"]\nrights = \"rw\"\n");
     pid_t linux_pid = 0, rt_pid = 0;
     ASSERT_TRUE(test::wait_until([&] { return (linux_pid = init_pid("linux")) > 0 && (rt_pid = init_pid("rt")) > 0; }, 20s))
-        << read_file(log_);
+        << test::read_trimmed(log_);
 
     auto linux_group = GuestCgroup::of_process(linux_pid);
     ASSERT_TRUE(linux_group) << linux_group.error().message;
@@ -155,7 +136,7 @@ TEST_F(NkdCgroup, GuestsRunInGroupsHoldingTheirConfiguredLimits) {
         auto found = rt_pid > 0 ? GuestCgroup::of_process(rt_pid) : Result<GuestCgroup>(tl::unexpected(Error{}));
         if (found) rt_group = *found;
         return found.has_value();
-    }, 10s)) << read_file(log_);
+    }, 10s)) << test::read_trimmed(log_);
     EXPECT_EQ(setting(*rt_group, "cpuset.cpus", "cpuset.cpus"), cpu);
     EXPECT_EQ(::sched_getscheduler(rt_pid), SCHED_FIFO);
 
@@ -173,7 +154,7 @@ TEST_F(NkdCgroup, GuestsRunInGroupsHoldingTheirConfiguredLimits) {
     EXPECT_EQ(in_linux.status, 0) << in_linux.output;
 
     // A clean stop takes the guests' groups with it.
-    EXPECT_EQ(stop_nkd(), 0) << read_file(log_);
+    EXPECT_EQ(stop_nkd(), 0) << test::read_trimmed(log_);
     for (const auto& path : own_groups(*linux_group)) EXPECT_FALSE(std::filesystem::exists(path)) << path;
     for (const auto& path : own_groups(*rt_group)) EXPECT_FALSE(std::filesystem::exists(path)) << path;
     EXPECT_FALSE(own_groups(*rt_group).empty());

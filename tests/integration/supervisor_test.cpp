@@ -34,12 +34,7 @@ using test::CommandResult;
 
 CommandResult run(const std::string& run_dir, const std::string& command) { return test::run_command(run_dir, command); }
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+using test::read_file;
 
 // A linux guest with one service (`sleep infinity` unless linux_extra names its services) and an rt guest running the 1 kHz ticker of the examples,
 // which publishes segment "rt.status" and stops on SIGTERM.

@@ -33,6 +33,15 @@ inline constexpr bool kSanitized = false;
 inline constexpr bool kSanitized = false;
 #endif
 
+// The whole content of a file ("" when it cannot be read); read_trimmed drops the trailing
+// newlines and spaces that /proc and cgroup files end with.
+[[nodiscard]] std::string read_file(const std::string& path);
+[[nodiscard]] std::string read_trimmed(const std::string& path);
+
+// The highest CPU this process may run on: one the host's cpuset surely offers a child group, and
+// not simply "all CPUs".
+[[nodiscard]] std::uint32_t highest_allowed_cpu();
+
 // A three-guest platform (linux, rt, mon; a link linux-rt; rules: rt may not touch "secret.*",
 // may only read "ro.*"; everything else rw), with a unique name per call.
 [[nodiscard]] PlatformConfig small_platform(const std::string& extra_toml = {});

@@ -8,25 +8,17 @@
 // Lock order: mutex_ and send_mutex_ are never held together.
 #include "nk/rpc/channel.hpp"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
-#include <random>
 
+#include "client_ports.hpp"
 #include "nk/rpc/frame.hpp"
 
 namespace nk::rpc {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string hex32(std::uint32_t value) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out(8, '0');
-    for (int i = 7; i >= 0; --i, value >>= 4) out[static_cast<std::size_t>(i)] = kDigits[value & 0xf];
-    return out;
-}
 
 // A timeout for PortSender::send that reaches the deadline without overflowing its arithmetic.
 std::chrono::nanoseconds until(Clock::time_point deadline) {
@@ -43,25 +35,10 @@ std::string text_of(std::span<const std::byte> bytes) {
 
 Result<std::shared_ptr<Channel>> Channel::open(const Region& region, std::string_view service_port,
                                                const ChannelOptions& options) {
-    if (region.identity().role != Role::Guest)
-        return fail(RegionError::InvalidArgument, "an rpc channel receives replies on a port of its own: attach as a guest");
-    auto sender = ipc::PortSender::open(region, service_port);
-    if (!sender) return fail(context(std::move(sender.error()), "open rpc service port '" + std::string(service_port) + "'"));
-    const std::uint16_t me = region.identity().guest_id;
-    const auto server = region.guest(sender->owner_guest());
-    if (!server) return fail(RegionError::Corrupt, "service port '" + std::string(service_port) + "' names no guest");
-    std::random_device random;
-    const std::string reply_name = options.reply_prefix + "." + std::to_string(me) + "." + std::to_string(::getpid()) +
-                                   "." + hex32(random());
-    if (reply_name.size() > kMaxReplyToLength)
-        return fail(RegionError::InvalidArgument, "reply port name '" + reply_name + "' is longer than " +
-                                                      std::to_string(kMaxReplyToLength) + " bytes: shorten reply_prefix");
-    // In the link between the two guests, where both can reach it; a server of this guest: the default area.
-    const std::string where = sender->owner_guest() == me ? std::string() : server->name;
-    auto reply_port = ipc::Port::create(region, reply_name, {options.reply_capacity, sender->max_message(), where});
-    if (!reply_port) return fail(context(std::move(reply_port.error()), "make rpc reply port"));
-    return std::shared_ptr<Channel>(new Channel(region, std::string(service_port), std::move(*sender),
-                                                std::move(*reply_port), reply_name, options));
+    auto ports = detail::open_client_ports(region, service_port, options);
+    if (!ports) return fail(std::move(ports.error()));
+    return std::shared_ptr<Channel>(new Channel(region, std::string(service_port), std::move(ports->sender),
+                                                std::move(ports->reply_port), std::move(ports->reply_name), options));
 }
 
 Channel::Channel(const Region& region, std::string service_port, ipc::PortSender sender, ipc::Port reply_port,

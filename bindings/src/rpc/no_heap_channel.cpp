@@ -2,13 +2,12 @@
 // a frame with another request id is a late reply to a call that gave up, dropped.
 #include "nk/rpc/no_heap_channel.hpp"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <random>
 
+#include "client_ports.hpp"
 #include "nk/rpc/frame.hpp"
 
 namespace nk::rpc {
@@ -25,24 +24,10 @@ std::chrono::nanoseconds until(Clock::time_point deadline) {
 
 Result<std::unique_ptr<NoHeapChannel>> NoHeapChannel::open(const Region& region, std::string_view service_port,
                                                            const ChannelOptions& options) {
-    if (region.identity().role != Role::Guest)
-        return fail(RegionError::InvalidArgument, "an rpc channel receives replies on a port of its own: attach as a guest");
-    auto sender = ipc::PortSender::open(region, service_port);
-    if (!sender) return fail(context(std::move(sender.error()), "open rpc service port '" + std::string(service_port) + "'"));
-    const std::uint16_t me = region.identity().guest_id;
-    const auto server = region.guest(sender->owner_guest());
-    if (!server) return fail(RegionError::Corrupt, "service port '" + std::string(service_port) + "' names no guest");
-    std::random_device random;
-    const std::string reply_name = options.reply_prefix + "." + std::to_string(me) + "." + std::to_string(::getpid()) +
-                                   ".n" + std::to_string(random() % 1'000'000);
-    if (reply_name.size() > kMaxReplyToLength)
-        return fail(RegionError::InvalidArgument, "reply port name '" + reply_name + "' is longer than " +
-                                                      std::to_string(kMaxReplyToLength) + " bytes: shorten reply_prefix");
-    const std::string where = sender->owner_guest() == me ? std::string() : server->name;
-    auto reply_port = ipc::Port::create(region, reply_name, {options.reply_capacity, sender->max_message(), where});
-    if (!reply_port) return fail(context(std::move(reply_port.error()), "make rpc reply port"));
-    return std::unique_ptr<NoHeapChannel>(
-        new NoHeapChannel(region, std::string(service_port), std::move(*sender), std::move(*reply_port), reply_name));
+    auto ports = detail::open_client_ports(region, service_port, options);
+    if (!ports) return fail(std::move(ports.error()));
+    return std::unique_ptr<NoHeapChannel>(new NoHeapChannel(region, std::string(service_port), std::move(ports->sender),
+                                                            std::move(ports->reply_port), std::move(ports->reply_name)));
 }
 
 NoHeapChannel::NoHeapChannel(const Region& region, std::string service_port, ipc::PortSender sender, ipc::Port reply_port,

@@ -5,11 +5,10 @@
 // a slot re-claimed meanwhile (a new generation) is never freed by mistake.
 #include "nk/rpc/topic.hpp"
 
-#include <unistd.h>
 
 #include <cstring>
-#include <random>
 
+#include "client_ports.hpp"
 #include "nk/nanokernel/layout.hpp"
 
 namespace nk::rpc {
@@ -44,13 +43,6 @@ bool guest_up(const Region& region, std::uint16_t guest, std::uint32_t incarnati
     const bool down = info->state == layout::GuestState::Down || info->state == layout::GuestState::Stopped ||
                       info->state == layout::GuestState::Restarting;
     return !down && info->incarnation == incarnation;
-}
-
-std::string hex32(std::uint32_t value) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out(8, '0');
-    for (int i = 7; i >= 0; --i, value >>= 4) out[static_cast<std::size_t>(i)] = kDigits[value & 0xf];
-    return out;
 }
 
 // The header checked as a reader must: magic (acquire), version, sizes, a NUL-terminated type name.
@@ -210,9 +202,7 @@ Result<TopicSubscriber> TopicSubscriber::open(const Region& region, std::string_
     const auto publisher = region.guest(header->publisher_guest);
     if (!publisher) return fail(RegionError::Corrupt, "topic '" + std::string(name) + "' names no publisher guest");
     const std::uint16_t me = region.identity().guest_id;
-    std::random_device random;
-    const std::string inbox_name = options.inbox_prefix + "." + std::to_string(me) + "." + std::to_string(::getpid()) +
-                                   "." + hex32(random());
+    const std::string inbox_name = detail::unique_port_name(region, options.inbox_prefix);
     if (inbox_name.size() >= sizeof(TopicSlot::inbox))
         return fail(RegionError::InvalidArgument, "inbox name '" + inbox_name + "' is too long: shorten inbox_prefix");
     // In the topic's own area, which the publisher reaches: the common area, or its link with us.

@@ -29,29 +29,10 @@
 namespace nk {
 namespace {
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string s = text.str();
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
 
 bool exists(const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0;
-}
-
-// The highest CPU this process may run on: a CPU the host's cpuset surely offers a child group.
-std::uint32_t a_cpu_of_ours() {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    EXPECT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
-    std::uint32_t cpu = 0;
-    for (int i = 0; i < CPU_SETSIZE; ++i)
-        if (CPU_ISSET(i, &set)) cpu = static_cast<std::uint32_t>(i);
-    return cpu;
 }
 
 CgroupLimits limits_of(std::uint32_t cpu, std::uint32_t weight, std::uint64_t memory) {
@@ -127,41 +108,41 @@ protected:
 };
 
 TEST_F(GuestCgroupTest, CreatedGroupHoldsTheGuestsLimits) {
-    const std::uint32_t cpu = a_cpu_of_ours();
+    const std::uint32_t cpu = test::highest_allowed_cpu();
     const auto group = make("linux", limits_of(cpu, 250, 64ULL << 20));
     ASSERT_FALSE(HasFailure());
     const std::string tail = "/nk/" + platform_ + "/linux";
     for (const auto& path : group.paths()) EXPECT_TRUE(path.ends_with(tail)) << path;
-    EXPECT_EQ(read_file(dir_of(group, "cpuset") + "/cpuset.cpus"), std::to_string(cpu));
+    EXPECT_EQ(test::read_trimmed(dir_of(group, "cpuset") + "/cpuset.cpus"), std::to_string(cpu));
     if (group.v2()) {
         ASSERT_EQ(group.paths().size(), 1u);
         const std::string dir = group.paths().front();
         // The three controllers reach the guest's group: each parent hands them down.
-        EXPECT_EQ(read_file(dir + "/cgroup.controllers").find("cpuset cpu"), 0u) << read_file(dir + "/cgroup.controllers");
-        EXPECT_NE(read_file(dir + "/cgroup.controllers").find("memory"), std::string::npos);
-        EXPECT_EQ(read_file(dir + "/cpu.weight"), "250");
-        EXPECT_EQ(read_file(dir + "/memory.max"), std::to_string(64ULL << 20));
+        EXPECT_EQ(test::read_trimmed(dir + "/cgroup.controllers").find("cpuset cpu"), 0u) << test::read_trimmed(dir + "/cgroup.controllers");
+        EXPECT_NE(test::read_trimmed(dir + "/cgroup.controllers").find("memory"), std::string::npos);
+        EXPECT_EQ(test::read_trimmed(dir + "/cpu.weight"), "250");
+        EXPECT_EQ(test::read_trimmed(dir + "/memory.max"), std::to_string(64ULL << 20));
     } else {
         ASSERT_EQ(group.paths().size(), 3u);
-        EXPECT_EQ(read_file(dir_of(group, "cpu") + "/cpu.shares"), "2560");  // 1024 is weight 100
-        EXPECT_EQ(read_file(dir_of(group, "memory") + "/memory.limit_in_bytes"), std::to_string(64ULL << 20));
+        EXPECT_EQ(test::read_trimmed(dir_of(group, "cpu") + "/cpu.shares"), "2560");  // 1024 is weight 100
+        EXPECT_EQ(test::read_trimmed(dir_of(group, "memory") + "/memory.limit_in_bytes"), std::to_string(64ULL << 20));
     }
 }
 
 TEST_F(GuestCgroupTest, NoMemoryLimitMeansUnlimited) {
-    const auto group = make("linux", limits_of(a_cpu_of_ours(), 100, 0));
+    const auto group = make("linux", limits_of(test::highest_allowed_cpu(), 100, 0));
     ASSERT_FALSE(HasFailure());
     if (group.v2()) {
-        EXPECT_EQ(read_file(group.paths().front() + "/memory.max"), "max");
-        EXPECT_EQ(read_file(group.paths().front() + "/cpu.weight"), "100");
+        EXPECT_EQ(test::read_trimmed(group.paths().front() + "/memory.max"), "max");
+        EXPECT_EQ(test::read_trimmed(group.paths().front() + "/cpu.weight"), "100");
     } else {
         // v1 shows "unlimited" as the largest page-aligned value.
-        EXPECT_GT(std::stoull(read_file(dir_of(group, "memory") + "/memory.limit_in_bytes")), 1ULL << 60);
+        EXPECT_GT(std::stoull(test::read_trimmed(dir_of(group, "memory") + "/memory.limit_in_bytes")), 1ULL << 60);
     }
 }
 
 TEST_F(GuestCgroupTest, AddedProcessRunsInTheGroupOnItsCpusUntilKillAll) {
-    const std::uint32_t cpu = a_cpu_of_ours();
+    const std::uint32_t cpu = test::highest_allowed_cpu();
     const auto group = make("linux", limits_of(cpu, 100, 64ULL << 20));
     ASSERT_FALSE(HasFailure());
     const pid_t child = spawn_sleeper();
@@ -171,7 +152,7 @@ TEST_F(GuestCgroupTest, AddedProcessRunsInTheGroupOnItsCpusUntilKillAll) {
     ASSERT_TRUE(added) << added.error().message;
 
     // The kernel's view: every hierarchy of the group names it for the child...
-    const std::string membership = read_file("/proc/" + std::to_string(child) + "/cgroup");
+    const std::string membership = test::read_trimmed("/proc/" + std::to_string(child) + "/cgroup");
     const std::string tail = "/nk/" + platform_ + "/linux";
     if (group.v2()) {
         EXPECT_TRUE(listed(membership, "", tail)) << membership;
@@ -210,7 +191,7 @@ TEST_F(GuestCgroupTest, AddedProcessRunsInTheGroupOnItsCpusUntilKillAll) {
 }
 
 TEST_F(GuestCgroupTest, KillAllTakesProcessesForkedInsideTheGroup) {
-    const auto group = make("linux", limits_of(a_cpu_of_ours(), 100, 0));
+    const auto group = make("linux", limits_of(test::highest_allowed_cpu(), 100, 0));
     ASSERT_FALSE(HasFailure());
     int ready[2];
     ASSERT_EQ(::pipe(ready), 0);
@@ -238,7 +219,7 @@ TEST_F(GuestCgroupTest, KillAllTakesProcessesForkedInsideTheGroup) {
 
 TEST_F(GuestCgroupTest, DeniedDeviceCannotBeOpenedFromTheGroup) {
     // /dev/zero stands for a device another guest owns; /dev/null stays open to this one.
-    CgroupLimits limits = limits_of(a_cpu_of_ours(), 100, 0);
+    CgroupLimits limits = limits_of(test::highest_allowed_cpu(), 100, 0);
     limits.denied_devices = {"/dev/zero"};
     // Twice, as nkd re-creates a guest's group on a restart: under v2 the second call replaces the
     // group's device program, which the kernel must accept, and the device stays refused.
@@ -279,7 +260,7 @@ TEST_F(GuestCgroupTest, DeniedDeviceCannotBeOpenedFromTheGroup) {
 TEST_F(GuestCgroupTest, V2RootHoldingProcessesIsNamedAsTheReason) {
     // As in a container with its own cgroup namespace: /sys/fs/cgroup is a group that holds the
     // container's processes, which v2 does not let hand controllers to children.
-    const auto probe = make("probe", limits_of(a_cpu_of_ours(), 100, 0));
+    const auto probe = make("probe", limits_of(test::highest_allowed_cpu(), 100, 0));
     ASSERT_FALSE(HasFailure());
     if (!probe.v2()) GTEST_SKIP() << "cgroup v1 has no no-internal-processes rule; CgroupV2.InAVirtualMachine runs this under v2";
     ASSERT_TRUE(probe.remove());
@@ -309,8 +290,8 @@ TEST_F(GuestCgroupTest, V2RootHoldingProcessesIsNamedAsTheReason) {
 }
 
 TEST_F(GuestCgroupTest, RemoveTakesThePlatformDirectoryWithItsLastGuest) {
-    const auto linux_group = make("linux", limits_of(a_cpu_of_ours(), 100, 0));
-    const auto rt_group = make("mon", limits_of(a_cpu_of_ours(), 100, 0));
+    const auto linux_group = make("linux", limits_of(test::highest_allowed_cpu(), 100, 0));
+    const auto rt_group = make("mon", limits_of(test::highest_allowed_cpu(), 100, 0));
     ASSERT_FALSE(HasFailure());
     const std::string platform_dir = linux_group.paths().front().substr(0, linux_group.paths().front().rfind('/'));
     ASSERT_TRUE(exists(platform_dir));
@@ -325,12 +306,12 @@ TEST_F(GuestCgroupTest, RemoveTakesThePlatformDirectoryWithItsLastGuest) {
 
 TEST_F(GuestCgroupTest, CreatingTheSameGroupAgainReusesIt) {
     // nkd re-creates a guest's group on restart and on adoption; the second call must not fail.
-    const auto first = make("linux", limits_of(a_cpu_of_ours(), 100, 32ULL << 20));
-    const auto second = make("linux", limits_of(a_cpu_of_ours(), 300, 48ULL << 20));
+    const auto first = make("linux", limits_of(test::highest_allowed_cpu(), 100, 32ULL << 20));
+    const auto second = make("linux", limits_of(test::highest_allowed_cpu(), 300, 48ULL << 20));
     ASSERT_FALSE(HasFailure());
     EXPECT_EQ(first.paths(), second.paths());
-    if (second.v2()) EXPECT_EQ(read_file(second.paths().front() + "/cpu.weight"), "300");
-    else EXPECT_EQ(read_file(dir_of(second, "cpu") + "/cpu.shares"), "3072");
+    if (second.v2()) EXPECT_EQ(test::read_trimmed(second.paths().front() + "/cpu.weight"), "300");
+    else EXPECT_EQ(test::read_trimmed(dir_of(second, "cpu") + "/cpu.shares"), "3072");
 }
 
 }  // namespace
