@@ -33,6 +33,7 @@
 #include <cstring>
 #include <utility>
 
+#include "nk/ipc/detail/copy_item.hpp"
 #include "queue_support.hpp"
 #include "writer_identity.hpp"
 
@@ -316,7 +317,7 @@ bool MessageRingProducer::abandon() noexcept {
 WriteStatus MessageRingProducer::try_write(std::span<const std::byte> record) noexcept {
     Reservation slot = reserve(record.size());
     if (!slot) return slot.status;
-    if (!record.empty()) std::memcpy(slot.data.data(), record.data(), record.size());
+    detail::copy_item(slot.data.data(), record.data(), record.size());
     return commit() ? WriteStatus::Ok : WriteStatus::Lost;
 }
 
@@ -522,7 +523,7 @@ ReadResult MessageRingConsumer::try_read(std::span<std::byte> out) noexcept {
     auto record = peek();
     if (!record) return {fault_ ? ReadStatus::Stopped : ReadStatus::Empty, 0};
     if (record->size() > out.size()) return {ReadStatus::BufferTooSmall, record->size()};
-    if (!record->empty()) std::memcpy(out.data(), record->data(), record->size());
+    detail::copy_item(out.data(), record->data(), record->size());
     const std::size_t length = record->size();
     release();
     return {ReadStatus::Ok, length};

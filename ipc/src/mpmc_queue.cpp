@@ -75,6 +75,7 @@
 #include <cstring>
 #include <utility>
 
+#include "nk/ipc/detail/copy_item.hpp"
 #include "named_object.hpp"
 #include "nk/nanokernel/access_policy.hpp"
 #include "queue_support.hpp"
@@ -339,7 +340,7 @@ bool MpmcQueue::try_push(std::span<const std::byte> item) noexcept {
                     continue;
                 case Settled::Fault: return false;
             }
-            std::memcpy(slot + sizeof(MpmcSlot), item.data(), item_size_);
+            detail::copy_item(slot + sizeof(MpmcSlot), item.data(), item_size_);
             return finish(slot, pos, pos, pos + 1);  // [E5]
         }
         if (ahead < 0) {
@@ -403,7 +404,7 @@ bool MpmcQueue::try_pop(std::span<std::byte> out) noexcept {
                 case Settled::Fault: return false;
             }
             const bool skipped = (seq & kMpmcSkipped) != 0;
-            if (!skipped) std::memcpy(out.data(), slot + sizeof(MpmcSlot), item_size_);
+            if (!skipped) detail::copy_item(out.data(), slot + sizeof(MpmcSlot), item_size_);
             // [D5]: hands the slot to the push one lap later; pairs with the acquire in try_push() [E2].
             if (!finish(slot, pos, seq, pos + capacity_)) return false;
             if (!skipped) return true;

@@ -1,35 +1,37 @@
 // SpscRing: the ordering contract between the producer and the consumer.
 //
-//   producer (SpscProducer)                    consumer (SpscConsumer)
+// Slot s holds a sequence word and an item. For the item of index i (slot i % capacity):
+//   word == i             free for index i (create sets slot s to s; a consumer's hand-back)
+//   word == i + 1         written, for the consumer at index i
+//   word == i + capacity  consumed: free for index i + capacity
+//
+//   producer (SpscProducer, index head)        consumer (SpscConsumer, index tail)
 //   ----------------------------------------   ----------------------------------------
-//   [P1] load tail (acquire), only when the    [C1] load head (acquire), only when the
-//        cached copy says the ring is full          cached copy says the ring is empty
-//   [P2] copy the item into slot[head % cap]   [C2] copy the item out of slot[tail % cap]
-//   [P3] store head + n (release)              [C3] store tail + n (release)
+//   [P1] load word (acquire); == head: free    [C1] load word (acquire); == tail + 1: written
+//   [P2] copy the item in, store word =        [C2] copy the item out
+//        head + 1 (release)                    [C3] store word = tail + capacity (release)
+//   [P3] store head (release), for monitoring  [C4] store tail (release), for monitoring
+//        and the next producer handle               and the next consumer handle
 //
-// P3 -> C1: a consumer that sees head = h also sees every byte the producer wrote into the slots
-//           below h.
-// C3 -> P1: a producer that sees tail = t knows the consumer has finished copying out of every
-//           slot below t, so it may overwrite them.
-// Each side is the only writer of its own index. It keeps the authoritative value in its handle
-// and only ever stores it to shared memory, so a scribble on its own index is overwritten by the
-// next store rather than believed. The other side's index is loaded only when the cached copy
-// runs out (rigtorp's SPSCQueue), which keeps the peer's cache line out of the hot path.
+// P2 -> C1: a consumer that sees word == i + 1 also sees every byte of item i.
+// C3 -> P1: a producer that sees word == i + capacity knows the consumer is done reading the
+//           slot, so it may overwrite it.
+// Neither side reads the other's index: the word under its own index says all it needs, in the
+// cache line the item lives in. A ping-pong thus moves one line each way.
 //
-// Trust: indices live in memory the peer can write. Each loaded index is checked against what
-// the protocol allows: the producer's index only grows and stays within capacity of the
-// consumer's (cached_head <= head <= tail + capacity), and the consumer's index only grows and
-// never passes the producer's (cached_tail <= tail <= head), all modulo 2^64. A value outside
-// that range stops the handle (QueueFault). Slots are addressed as index & mask with the handle's
-// own mask, taken from the validated header at open, so no index can address memory outside the
-// ring even before it is checked; the checks keep counts (batch lengths, size_approx) honest
-// and report a broken peer instead of passing garbage on.
+// Trust: the words live in memory the peer can write. Under head the producer accepts only head
+// (free) or head + 1 - capacity (written at the previous lap, not yet consumed: full); under tail
+// the consumer accepts only tail + 1 (written) or tail (not yet written: empty). Any other value
+// stops the handle (QueueFault). Slots are addressed as index & mask with the handle's own mask,
+// taken from the validated header at open, so nothing in shared memory makes a handle touch
+// memory outside the ring.
 #include "nk/ipc/spsc_ring.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <utility>
 
+#include "nk/ipc/detail/copy_item.hpp"
 #include "named_object.hpp"
 #include "nk/nanokernel/access_policy.hpp"
 #include "queue_support.hpp"
@@ -38,18 +40,12 @@ namespace nk::ipc {
 namespace {
 
 constexpr layout::ObjectKind kKind = layout::ObjectKind::SpscRing;
-constexpr std::uint32_t kMinCapacity = 1;
+constexpr std::uint32_t kMinCapacity = 2;  // with 1, "written" and "free next lap" coincide
 
-std::uint32_t stride_of(std::uint32_t item_size) { return item_size; }
+std::uint32_t stride_of(std::uint32_t item_size) { return spsc_slot_stride(item_size); }
 
-// Copies `count` items between a caller's buffer and the slots starting at `index`, in at most
-// two pieces when the run crosses the end of the slot array.
-template <class Copy>
-void for_each_run(std::uint64_t index, std::size_t count, std::uint32_t capacity, std::uint64_t mask, Copy copy) {
-    const auto first_slot = static_cast<std::size_t>(index & mask);
-    const std::size_t first = std::min<std::size_t>(count, capacity - first_slot);
-    copy(first_slot, std::size_t{0}, first);
-    if (count > first) copy(std::size_t{0}, first, count - first);
+SpscSlot& slot_at(std::byte* slots, std::uint64_t index, std::uint64_t mask, std::uint32_t stride) {
+    return *reinterpret_cast<SpscSlot*>(slots + (index & mask) * stride);
 }
 
 }  // namespace
@@ -79,7 +75,11 @@ Result<SpscRing> SpscRing::create(const Region& region, std::string_view name, s
     if (!data) return fail(std::move(data.error()));
     // Objects are page-aligned, so the header's 64-byte alignment holds.
     auto* header = reinterpret_cast<SpscRingHeader*>(*data);
-    // head, tail and full_count start at zero: the directory zero-fills new objects.
+    // head, tail and full_count start at zero: the directory zero-fills new objects. Slot s is
+    // free for index s; nobody can use the ring before the magic below is published.
+    std::byte* slots = *data + sizeof(SpscRingHeader);
+    for (std::uint32_t s = 0; s < capacity; ++s)
+        layout::atomic(slot_at(slots, s, capacity - 1, shape.slot_stride).sequence).store(s, std::memory_order_relaxed);
     detail::publish_header(*header, kSpscRingMagic, kSpscRingLayoutVersion, shape);
     return SpscRing(std::move(made->object), std::move(made->area_label), made->region_offset, header, item_size,
                     capacity);
@@ -107,27 +107,40 @@ Result<void> SpscRing::remove(const Region& region, std::string_view name) {
 }
 
 Result<SpscProducer> SpscRing::producer() const {
-    // acquire: takes over from an earlier producer; pairs with its release store of head.
-    const std::uint64_t head = layout::atomic(header_->head).load(std::memory_order_acquire);
-    // acquire: pairs with the consumer's release store of tail (contract C3 -> P1).
-    const std::uint64_t tail = layout::atomic(header_->tail).load(std::memory_order_acquire);
+    const std::uint64_t mask = capacity_ - 1;
+    const std::uint32_t stride = stride_of(item_size_);
+    // acquire: takes over from an earlier producer; pairs with its release store of head [P3].
+    std::uint64_t head = layout::atomic(header_->head).load(std::memory_order_acquire);
+    // A producer that died between [P2] and [P3] left head behind slots it wrote: step over them.
+    // acquire on each word: pairs with [P2] and [C3] as the hot path's load does.
+    std::uint64_t sequence = layout::atomic(slot_at(slots_, head, mask, stride).sequence).load(std::memory_order_acquire);
+    for (std::uint32_t stepped = 0; sequence == head + 1 && stepped < capacity_; ++stepped) {
+        ++head;
+        sequence = layout::atomic(slot_at(slots_, head, mask, stride).sequence).load(std::memory_order_acquire);
+    }
+    if (sequence != head && sequence != head + 1 - capacity_)
+        return fail(detail::corruption_error(kKind, object_.name, {"slot sequence", head & mask, sequence,
+                                                                   head + 1 - capacity_, head}));
     // relaxed: a statistic; orders nothing.
     const std::uint64_t full = layout::atomic(header_->full_count).load(std::memory_order_relaxed);
-    if (head - tail > capacity_)
-        return fail(detail::corruption_error(kKind, object_.name, {"producer index", detail::kNoSlot, head, tail,
-                                                                   tail + capacity_}));
-    return SpscProducer(*this, head, tail, full);
+    return SpscProducer(*this, head, full);
 }
 
 Result<SpscConsumer> SpscRing::consumer() const {
-    // acquire: takes over from an earlier consumer; pairs with its release store of tail.
-    const std::uint64_t tail = layout::atomic(header_->tail).load(std::memory_order_acquire);
-    // acquire: pairs with the producer's release store of head (contract P3 -> C1).
-    const std::uint64_t head = layout::atomic(header_->head).load(std::memory_order_acquire);
-    if (head - tail > capacity_)
-        return fail(detail::corruption_error(kKind, object_.name, {"producer index", detail::kNoSlot, head, tail,
-                                                                   tail + capacity_}));
-    return SpscConsumer(*this, head, tail);
+    const std::uint64_t mask = capacity_ - 1;
+    const std::uint32_t stride = stride_of(item_size_);
+    // acquire: takes over from an earlier consumer; pairs with its release store of tail [C4].
+    std::uint64_t tail = layout::atomic(header_->tail).load(std::memory_order_acquire);
+    // A consumer that died between [C3] and [C4] left tail behind slots it handed back.
+    std::uint64_t sequence = layout::atomic(slot_at(slots_, tail, mask, stride).sequence).load(std::memory_order_acquire);
+    for (std::uint32_t stepped = 0; sequence == tail + capacity_ && stepped < capacity_; ++stepped) {
+        ++tail;
+        sequence = layout::atomic(slot_at(slots_, tail, mask, stride).sequence).load(std::memory_order_acquire);
+    }
+    if (sequence != tail + 1 && sequence != tail)
+        return fail(detail::corruption_error(kKind, object_.name, {"slot sequence", tail & mask, sequence, tail,
+                                                                   tail + 1}));
+    return SpscConsumer(*this, tail);
 }
 
 std::size_t SpscRing::size_approx() const noexcept {
@@ -141,70 +154,34 @@ std::size_t SpscRing::size_approx() const noexcept {
 
 // ---- SpscProducer ---------------------------------------------------------------------------
 
-SpscProducer::SpscProducer(const SpscRing& ring, std::uint64_t head, std::uint64_t tail, std::uint64_t full_count)
+SpscProducer::SpscProducer(const SpscRing& ring, std::uint64_t head, std::uint64_t full_count)
     : header_(ring.header_),
       slots_(ring.slots_),
       item_size_(ring.item_size_),
+      stride_(stride_of(ring.item_size_)),
       capacity_(ring.capacity_),
       mask_(std::uint64_t{ring.capacity_} - 1),
       head_(head),
-      cached_tail_(tail),
       full_count_(full_count),
       name_(ring.object_.name) {}
 
-bool SpscProducer::load_tail() noexcept {
-    // acquire: pairs with the release store of tail in SpscConsumer::try_pop()/pop_batch()
-    // (contract C3 -> P1): the consumer is done with every slot below `tail`.
-    const std::uint64_t tail = layout::atomic(header_->tail).load(std::memory_order_acquire);
-    // cached_tail_ <= tail <= head_ (mod 2^64): the consumer only moves forward, never past us.
-    if (head_ - tail > head_ - cached_tail_) {
-        fault_ = detail::QueueFault{"consumer index", detail::kNoSlot, tail, cached_tail_, head_};
+bool SpscProducer::refuse(std::uint64_t sequence) noexcept {
+    if (sequence == head_ + 1 - capacity_) {  // item head - capacity is still unread: full
+        // relaxed: a statistic for monitoring; this side is its only writer and orders nothing by it.
+        layout::atomic(header_->full_count).store(++full_count_, std::memory_order_relaxed);
         return false;
     }
-    cached_tail_ = tail;
-    return true;
-}
-
-void SpscProducer::note_full() noexcept {
-    // relaxed: a statistic for monitoring; this side is its only writer and orders nothing by it.
-    layout::atomic(header_->full_count).store(++full_count_, std::memory_order_relaxed);
-}
-
-bool SpscProducer::try_push(std::span<const std::byte> item) noexcept {
-    if (fault_ || item.size() != item_size_) return false;
-    if (head_ - cached_tail_ >= capacity_) {  // full as last seen: the consumer may have moved on
-        if (!load_tail()) return false;
-        if (head_ - cached_tail_ >= capacity_) {
-            note_full();
-            return false;
-        }
-    }
-    std::memcpy(slots_ + (head_ & mask_) * item_size_, item.data(), item_size_);
-    ++head_;
-    // release: publishes the slot just written; pairs with the acquire in
-    // SpscConsumer::load_head() (contract P3 -> C1).
-    layout::atomic(header_->head).store(head_, std::memory_order_release);
-    return true;
+    fault_ = detail::QueueFault{"slot sequence", head_ & mask_, sequence, head_ + 1 - capacity_, head_};
+    return false;
 }
 
 std::size_t SpscProducer::push_batch(std::span<const std::byte> items, std::size_t count) noexcept {
     if (fault_ || count == 0 || count > items.size() / item_size_) return 0;
-    std::uint64_t space = capacity_ - (head_ - cached_tail_);
-    if (space < count) {
-        if (!load_tail()) return 0;
-        space = capacity_ - (head_ - cached_tail_);
-    }
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(space, count));
-    if (n < count) note_full();
-    if (n == 0) return 0;
-    for_each_run(head_, n, capacity_, mask_, [&](std::size_t slot, std::size_t from, std::size_t items_in_run) {
-        std::memcpy(slots_ + slot * item_size_, items.data() + from * item_size_, items_in_run * item_size_);
-    });
-    head_ += n;
-    // release: publishes the slots just written; pairs with the acquire in
-    // SpscConsumer::load_head() (contract P3 -> C1).
-    layout::atomic(header_->head).store(head_, std::memory_order_release);
-    return n;
+    // One slot at a time: each has its own word to check and publish. try_push counts a refusal
+    // for want of space once, when the batch is cut short.
+    std::size_t pushed = 0;
+    while (pushed < count && try_push(items.subspan(pushed * item_size_, item_size_))) ++pushed;
+    return pushed;
 }
 
 std::size_t SpscProducer::size_approx() const noexcept {
@@ -220,56 +197,27 @@ Result<void> SpscProducer::health() const {
 
 // ---- SpscConsumer ---------------------------------------------------------------------------
 
-SpscConsumer::SpscConsumer(const SpscRing& ring, std::uint64_t head, std::uint64_t tail)
+SpscConsumer::SpscConsumer(const SpscRing& ring, std::uint64_t tail)
     : header_(ring.header_),
       slots_(ring.slots_),
       item_size_(ring.item_size_),
+      stride_(stride_of(ring.item_size_)),
       capacity_(ring.capacity_),
       mask_(std::uint64_t{ring.capacity_} - 1),
       tail_(tail),
-      cached_head_(head),
       name_(ring.object_.name) {}
 
-bool SpscConsumer::load_head() noexcept {
-    // acquire: pairs with the release store of head in SpscProducer::try_push()/push_batch()
-    // (contract P3 -> C1): the slots below `head` are written.
-    const std::uint64_t head = layout::atomic(header_->head).load(std::memory_order_acquire);
-    // cached_head_ <= head <= tail_ + capacity (mod 2^64): the producer only moves forward and
-    // never laps us.
-    if (head - tail_ > capacity_ || head - tail_ < cached_head_ - tail_) {
-        fault_ = detail::QueueFault{"producer index", detail::kNoSlot, head, cached_head_, tail_ + capacity_};
-        return false;
-    }
-    cached_head_ = head;
-    return true;
-}
-
-bool SpscConsumer::try_pop(std::span<std::byte> out) noexcept {
-    if (fault_ || out.size() != item_size_) return false;
-    if (cached_head_ == tail_) {  // empty as last seen: the producer may have moved on
-        if (!load_head() || cached_head_ == tail_) return false;
-    }
-    std::memcpy(out.data(), slots_ + (tail_ & mask_) * item_size_, item_size_);
-    ++tail_;
-    // release: hands the slot back; pairs with the acquire in SpscProducer::load_tail()
-    // (contract C3 -> P1).
-    layout::atomic(header_->tail).store(tail_, std::memory_order_release);
-    return true;
+bool SpscConsumer::refuse(std::uint64_t sequence) noexcept {
+    if (sequence != tail_)  // not "not yet written" either
+        fault_ = detail::QueueFault{"slot sequence", tail_ & mask_, sequence, tail_, tail_ + 1};
+    return false;
 }
 
 std::size_t SpscConsumer::pop_batch(std::span<std::byte> out, std::size_t count) noexcept {
     if (fault_ || count == 0 || count > out.size() / item_size_) return 0;
-    if (cached_head_ - tail_ < count && !load_head()) return 0;
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(cached_head_ - tail_, count));
-    if (n == 0) return 0;
-    for_each_run(tail_, n, capacity_, mask_, [&](std::size_t slot, std::size_t to, std::size_t items_in_run) {
-        std::memcpy(out.data() + to * item_size_, slots_ + slot * item_size_, items_in_run * item_size_);
-    });
-    tail_ += n;
-    // release: hands the slots back; pairs with the acquire in SpscProducer::load_tail()
-    // (contract C3 -> P1).
-    layout::atomic(header_->tail).store(tail_, std::memory_order_release);
-    return n;
+    std::size_t popped = 0;
+    while (popped < count && try_pop(out.subspan(popped * item_size_, item_size_))) ++popped;
+    return popped;
 }
 
 std::size_t SpscConsumer::size_approx() const noexcept {

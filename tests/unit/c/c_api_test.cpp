@@ -278,7 +278,7 @@ TEST_F(CApiTest, SendingToAPortWhoseOwnerIsDownIsNotRunning) {
     nk_region_close(rt);
 }
 
-TEST_F(CApiTest, ACorruptRingIndexStopsTheCHandleWithCorrupt) {
+TEST_F(CApiTest, ACorruptRingSlotStopsTheCHandleWithCorrupt) {
     nk_region_t* rt = c_attach(2);
     ASSERT_NE(rt, nullptr);
     nk_spsc_t* ring = nullptr;
@@ -286,12 +286,13 @@ TEST_F(CApiTest, ACorruptRingIndexStopsTheCHandleWithCorrupt) {
     std::uint32_t item = 7;
     ASSERT_EQ(nk_spsc_try_push(ring, &item, sizeof item), NK_OK);
     ASSERT_EQ(nk_spsc_try_pop(ring, &item, sizeof item), NK_OK);
-    // A wild peer writes a producer index far beyond what the ring can hold.
+    // A wild peer writes a sequence word no protocol allows into the slot the consumer reads next.
     auto seen = ipc::SpscRing::open(*creator, "c.victim");
     ASSERT_TRUE(seen) << seen.error().message;
-    auto header = creator->bytes(seen->region_offset(), sizeof(ipc::SpscRingHeader), true);
-    ASSERT_TRUE(header);
-    layout::atomic(reinterpret_cast<ipc::SpscRingHeader*>(*header)->head).store(1000, std::memory_order_release);
+    auto slots = creator->bytes(seen->region_offset() + sizeof(ipc::SpscRingHeader), ipc::spsc_slot_stride(4) * 8, true);
+    ASSERT_TRUE(slots);
+    auto* second_slot = reinterpret_cast<ipc::SpscSlot*>(*slots + ipc::spsc_slot_stride(4));
+    layout::atomic(second_slot->sequence).store(1000, std::memory_order_release);
     EXPECT_EQ(nk_spsc_try_pop(ring, &item, sizeof item), NK_E_CORRUPT);
     EXPECT_NE(std::string(nk_last_error()).find("c.victim"), std::string::npos) << nk_last_error();
     EXPECT_EQ(nk_spsc_try_pop(ring, &item, sizeof item), NK_E_CORRUPT);  // stays stopped

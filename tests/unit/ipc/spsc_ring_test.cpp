@@ -36,6 +36,13 @@ protected:
         return *reinterpret_cast<SpscRingHeader*>(*bytes);
     }
 
+    // The sequence word of slot `slot`, as a peer that scribbles on it would see it.
+    std::uint64_t& slot_word(const SpscRing& ring, std::uint64_t slot) {
+        auto* slots = reinterpret_cast<std::byte*>(&shared_header(ring)) + sizeof(SpscRingHeader);
+        return reinterpret_cast<SpscSlot*>(slots + slot * spsc_slot_stride(kItem))->sequence;
+    }
+    void scribble(std::uint64_t& word, std::uint64_t value) { layout::atomic(word).store(value, std::memory_order_relaxed); }
+
 };
 
 TEST_F(SpscRingTest, NewlyCreatedRingIsEmpty) {
@@ -193,7 +200,7 @@ TEST_F(SpscRingTest, ItemOfTheWrongSizeIsRefused) {
 }
 
 TEST_F(SpscRingTest, CreateRefusesShapesTheRingCannotHave) {
-    for (std::uint32_t capacity : {0U, 3U, 12U, 0x8000'0001U}) {
+    for (std::uint32_t capacity : {0U, 1U, 3U, 12U, 0x8000'0001U}) {
         auto made = SpscRing::create(*linux_guest, "shape", kItem, capacity, "rt");
         ASSERT_FALSE(made) << capacity;
         EXPECT_EQ(made.error().code, make_error_code(RegionError::InvalidArgument));
@@ -206,7 +213,7 @@ TEST_F(SpscRingTest, CreateRefusesShapesTheRingCannotHave) {
     auto too_big = SpscRing::create(*linux_guest, "shape", 4096, 1024, "rt");  // 4 MiB in a 256 KiB link
     ASSERT_FALSE(too_big);
     EXPECT_EQ(too_big.error().code, make_error_code(RegionError::NoSpace));
-    EXPECT_TRUE(SpscRing::create(*linux_guest, "shape", 3, 1, "rt"));  // smallest: one 3-byte slot
+    EXPECT_TRUE(SpscRing::create(*linux_guest, "shape", 3, 2, "rt"));  // smallest: two 3-byte items
 }
 
 TEST_F(SpscRingTest, RingInTheLinkCarriesItemsToThePeerGuest) {
@@ -263,8 +270,8 @@ TEST_F(SpscRingTest, OnlyTheOwnerRemovesARing) {
     EXPECT_EQ(gone.error().code, make_error_code(RegionError::NotFound));
 }
 
-TEST_F(SpscRingTest, ConsumerDetectsAScribbledProducerIndex) {
-    SpscRing ring = make("scribbled.head", 8);
+TEST_F(SpscRingTest, ConsumerDetectsAScribbledSlotSequence) {
+    SpscRing ring = make("scribbled.slot", 8);
     auto producer = ring.producer();
     auto consumer = ring.consumer();
     ASSERT_TRUE(producer && consumer);
@@ -272,60 +279,99 @@ TEST_F(SpscRingTest, ConsumerDetectsAScribbledProducerIndex) {
     Item out = 0;
     for (Item i = 0; i < 3; ++i) ASSERT_TRUE(consumer->try_pop(bytes_of(out)));
 
-    layout::atomic(shared_header(ring).head).store(3 + 8 + 1, std::memory_order_relaxed);  // laps the consumer
+    // Under tail 3 only 4 (written) or 3 (not yet) may stand; 12 would be index 3's item a lap on.
+    scribble(slot_word(ring, 3), 12);
     EXPECT_FALSE(consumer->try_pop(bytes_of(out)));
     EXPECT_TRUE(consumer->corrupt());
     auto health = consumer->health();
     ASSERT_FALSE(health);
     EXPECT_EQ(health.error().code, make_error_code(RegionError::Corrupt));
-    EXPECT_NE(health.error().message.find("producer index"), std::string::npos) << health.error().message;
+    EXPECT_NE(health.error().message.find("slot sequence"), std::string::npos) << health.error().message;
     EXPECT_NE(health.error().message.find("12"), std::string::npos) << health.error().message;
-    // Stopped for good, even once the value looks sane again.
-    layout::atomic(shared_header(ring).head).store(4, std::memory_order_relaxed);
+    // Stopped for good, even once the word looks sane again.
+    scribble(slot_word(ring, 3), 4);
     EXPECT_FALSE(consumer->try_pop(bytes_of(out)));
     std::vector<Item> many(8);
     EXPECT_EQ(consumer->pop_batch(std::as_writable_bytes(std::span(many)), many.size()), 0U);
 
-    // A new handle checks the indices it starts from; the ring's own count stays in range.
-    layout::atomic(shared_header(ring).head).store(~std::uint64_t{0}, std::memory_order_relaxed);
+    // A new handle checks the slot it starts from; the ring's own count stays in range.
+    scribble(slot_word(ring, 3), 12);
     auto fresh = ring.consumer();
     ASSERT_FALSE(fresh);
     EXPECT_EQ(fresh.error().code, make_error_code(RegionError::Corrupt));
+    scribble(shared_header(ring).head, ~std::uint64_t{0});
     EXPECT_LE(ring.size_approx(), ring.capacity());
 }
 
-TEST_F(SpscRingTest, ConsumerDetectsAProducerIndexThatGoesBack) {
+TEST_F(SpscRingTest, ConsumerRefusesAWordFromAnIndexItAlreadyRead) {
     SpscRing ring = make("scribbled.back", 8);
     auto producer = ring.producer();
     auto consumer = ring.consumer();
     ASSERT_TRUE(producer && consumer);
     for (Item i = 0; i < 6; ++i) ASSERT_TRUE(producer->try_push(bytes_of(i)));
     Item out = 0;
-    ASSERT_TRUE(consumer->try_pop(bytes_of(out)));  // caches head = 6
-    for (Item i = 1; i < 6; ++i) ASSERT_TRUE(consumer->try_pop(bytes_of(out)));
-    layout::atomic(shared_header(ring).head).store(2, std::memory_order_relaxed);  // behind the consumer
+    for (Item i = 0; i < 6; ++i) ASSERT_TRUE(consumer->try_pop(bytes_of(out)));
+    scribble(slot_word(ring, 6), 3);  // "written, for index 2": behind the consumer
     EXPECT_FALSE(consumer->try_pop(bytes_of(out)));
     EXPECT_TRUE(consumer->corrupt());
 }
 
-TEST_F(SpscRingTest, ProducerDetectsAScribbledConsumerIndex) {
-    SpscRing ring = make("scribbled.tail", 4);
+TEST_F(SpscRingTest, ProducerDetectsAScribbledSlotSequence) {
+    SpscRing ring = make("scribbled.free", 4);
     auto producer = ring.producer();
     ASSERT_TRUE(producer);
     for (Item i = 0; i < 4; ++i) ASSERT_TRUE(producer->try_push(bytes_of(i)));
-    // Full, so the next push reloads the consumer's index: one that claims to have popped
-    // items never pushed is refused.
-    layout::atomic(shared_header(ring).tail).store(7, std::memory_order_relaxed);
+    // Full: under head 4 stands 1 (index 0, unread). A word that claims index 0 was read a lap
+    // further on than possible is refused.
     const Item item = 4;
+    EXPECT_FALSE(producer->try_push(bytes_of(item)));
+    EXPECT_FALSE(producer->corrupt());
+    scribble(slot_word(ring, 0), 7);
     EXPECT_FALSE(producer->try_push(bytes_of(item)));
     EXPECT_TRUE(producer->corrupt());
     auto health = producer->health();
     ASSERT_FALSE(health);
-    EXPECT_NE(health.error().message.find("consumer index"), std::string::npos) << health.error().message;
+    EXPECT_NE(health.error().message.find("slot sequence"), std::string::npos) << health.error().message;
     std::vector<Item> in(4);
     EXPECT_EQ(producer->push_batch(std::as_bytes(std::span(in)), in.size()), 0U);
     EXPECT_EQ(layout::atomic(shared_header(ring).head).load(std::memory_order_relaxed), 4U);  // nothing published
     EXPECT_FALSE(ring.producer());
+}
+
+TEST_F(SpscRingTest, NewHandlesStepOverWhatADeadPredecessorDidNotPublish) {
+    SpscRing ring = make("takeover", 8);
+    {
+        auto producer = ring.producer();
+        ASSERT_TRUE(producer);
+        for (Item i = 0; i < 3; ++i) ASSERT_TRUE(producer->try_push(bytes_of(i)));
+    }
+    // As if the producer died after writing item 2's word but before publishing head = 3.
+    scribble(shared_header(ring).head, 2);
+    auto next_producer = ring.producer();
+    ASSERT_TRUE(next_producer) << next_producer.error().message;
+    const Item three = 3;
+    ASSERT_TRUE(next_producer->try_push(bytes_of(three)));
+    {
+        auto consumer = ring.consumer();
+        ASSERT_TRUE(consumer);
+        Item out = 0;
+        ASSERT_TRUE(consumer->try_pop(bytes_of(out)));
+        ASSERT_EQ(out, 0U);
+        ASSERT_TRUE(consumer->try_pop(bytes_of(out)));
+        ASSERT_EQ(out, 1U);
+    }
+    // And the consumer died after handing back item 1's slot but before publishing tail = 2.
+    scribble(shared_header(ring).tail, 1);
+    auto next_consumer = ring.consumer();
+    ASSERT_TRUE(next_consumer) << next_consumer.error().message;
+    for (Item want = 2; want < 4; ++want) {
+        Item out = 0;
+        ASSERT_TRUE(next_consumer->try_pop(bytes_of(out)));
+        EXPECT_EQ(out, want);
+    }
+    Item out = 0;
+    EXPECT_FALSE(next_consumer->try_pop(bytes_of(out)));
+    EXPECT_FALSE(next_consumer->corrupt());
 }
 
 TEST_F(SpscRingTest, ScribbledHeaderIsRefusedAtOpenAndIgnoredByOpenHandles) {
@@ -350,7 +396,7 @@ TEST_F(SpscRingTest, ScribbledHeaderIsRefusedAtOpenAndIgnoredByOpenHandles) {
 
     header.capacity = 8;
     header.item_size = kItem;
-    header.layout_version = 2;
+    header.layout_version = kSpscRingLayoutVersion + 1;
     auto newer = SpscRing::open(*rt_guest, "scribbled.header");
     ASSERT_FALSE(newer);
     EXPECT_EQ(newer.error().code, make_error_code(RegionError::VersionMismatch));
