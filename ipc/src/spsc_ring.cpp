@@ -106,19 +106,25 @@ Result<void> SpscRing::remove(const Region& region, std::string_view name) {
     return detail::remove_object(region, name, kKind);
 }
 
+// Where a new handle starts. Each side publishes its index after every item, so a side that died
+// left it at most one behind: between writing an item's word and publishing head (the producer),
+// or between handing a slot back and publishing tail (the consumer). The word under the published
+// index tells which, whatever the other side did since; acquire on each word pairs with [P2] and
+// [C3] as the hot path's loads do.
 Result<SpscProducer> SpscRing::producer() const {
     const std::uint64_t mask = capacity_ - 1;
     const std::uint32_t stride = stride_of(item_size_);
+    auto word = [&](std::uint64_t index) {
+        return layout::atomic(slot_at(slots_, index, mask, stride).sequence).load(std::memory_order_acquire);
+    };
     // acquire: takes over from an earlier producer; pairs with its release store of head [P3].
     std::uint64_t head = layout::atomic(header_->head).load(std::memory_order_acquire);
-    // A producer that died between [P2] and [P3] left head behind slots it wrote: step over them.
-    // acquire on each word: pairs with [P2] and [C3] as the hot path's load does.
-    std::uint64_t sequence = layout::atomic(slot_at(slots_, head, mask, stride).sequence).load(std::memory_order_acquire);
-    for (std::uint32_t stepped = 0; sequence == head + 1 && stepped < capacity_; ++stepped) {
+    std::uint64_t sequence = word(head);
+    if (sequence == head + 1 || sequence == head + capacity_) {  // item head written (and maybe read)
         ++head;
-        sequence = layout::atomic(slot_at(slots_, head, mask, stride).sequence).load(std::memory_order_acquire);
+        sequence = word(head);
     }
-    if (sequence != head && sequence != head + 1 - capacity_)
+    if (sequence != head && sequence != head + 1 - capacity_)  // free, or full
         return fail(detail::corruption_error(kKind, object_.name, {"slot sequence", head & mask, sequence,
                                                                    head + 1 - capacity_, head}));
     // relaxed: a statistic; orders nothing.
@@ -129,15 +135,17 @@ Result<SpscProducer> SpscRing::producer() const {
 Result<SpscConsumer> SpscRing::consumer() const {
     const std::uint64_t mask = capacity_ - 1;
     const std::uint32_t stride = stride_of(item_size_);
+    auto word = [&](std::uint64_t index) {
+        return layout::atomic(slot_at(slots_, index, mask, stride).sequence).load(std::memory_order_acquire);
+    };
     // acquire: takes over from an earlier consumer; pairs with its release store of tail [C4].
     std::uint64_t tail = layout::atomic(header_->tail).load(std::memory_order_acquire);
-    // A consumer that died between [C3] and [C4] left tail behind slots it handed back.
-    std::uint64_t sequence = layout::atomic(slot_at(slots_, tail, mask, stride).sequence).load(std::memory_order_acquire);
-    for (std::uint32_t stepped = 0; sequence == tail + capacity_ && stepped < capacity_; ++stepped) {
+    std::uint64_t sequence = word(tail);
+    if (sequence == tail + capacity_ || sequence == tail + capacity_ + 1) {  // handed back (and maybe refilled)
         ++tail;
-        sequence = layout::atomic(slot_at(slots_, tail, mask, stride).sequence).load(std::memory_order_acquire);
+        sequence = word(tail);
     }
-    if (sequence != tail + 1 && sequence != tail)
+    if (sequence != tail + 1 && sequence != tail)  // written, or not yet
         return fail(detail::corruption_error(kKind, object_.name, {"slot sequence", tail & mask, sequence, tail,
                                                                    tail + 1}));
     return SpscConsumer(*this, tail);

@@ -294,8 +294,9 @@ TEST_F(SpscRingTest, ConsumerDetectsAScribbledSlotSequence) {
     std::vector<Item> many(8);
     EXPECT_EQ(consumer->pop_batch(std::as_writable_bytes(std::span(many)), many.size()), 0U);
 
-    // A new handle checks the slot it starts from; the ring's own count stays in range.
-    scribble(slot_word(ring, 3), 12);
+    // A new handle checks the slot it starts from (12 it would take for "handed back, refilled",
+    // which a consumer that died before publishing tail leaves); the ring's count stays in range.
+    scribble(slot_word(ring, 3), 20);
     auto fresh = ring.consumer();
     ASSERT_FALSE(fresh);
     EXPECT_EQ(fresh.error().code, make_error_code(RegionError::Corrupt));
@@ -370,6 +371,39 @@ TEST_F(SpscRingTest, NewHandlesStepOverWhatADeadPredecessorDidNotPublish) {
         EXPECT_EQ(out, want);
     }
     Item out = 0;
+    EXPECT_FALSE(next_consumer->try_pop(bytes_of(out)));
+    EXPECT_FALSE(next_consumer->corrupt());
+}
+
+TEST_F(SpscRingTest, NewHandlesStartRightWhenThePeerMovedOnAfterTheDeath) {
+    SpscRing ring = make("takeover.moved", 2);  // the smallest ring: every word value is near another
+    auto consumer = ring.consumer();
+    ASSERT_TRUE(consumer);
+    Item out = 0;
+    {
+        auto producer = ring.producer();
+        ASSERT_TRUE(producer);
+        const Item zero = 0;
+        ASSERT_TRUE(producer->try_push(bytes_of(zero)));
+    }
+    // The producer died before publishing head = 1, and the consumer has read item 0 since.
+    scribble(shared_header(ring).head, 0);
+    ASSERT_TRUE(consumer->try_pop(bytes_of(out)));
+    auto producer = ring.producer();
+    ASSERT_TRUE(producer) << producer.error().message;
+    for (Item i = 1; i < 3; ++i) ASSERT_TRUE(producer->try_push(bytes_of(i)));
+    ASSERT_TRUE(consumer->try_pop(bytes_of(out)));
+    ASSERT_EQ(out, 1U);
+    // The consumer died before publishing tail = 2, and the producer has refilled item 1's slot since.
+    scribble(shared_header(ring).tail, 1);
+    const Item three = 3;
+    ASSERT_TRUE(producer->try_push(bytes_of(three)));
+    auto next_consumer = ring.consumer();
+    ASSERT_TRUE(next_consumer) << next_consumer.error().message;
+    for (Item want = 2; want < 4; ++want) {
+        ASSERT_TRUE(next_consumer->try_pop(bytes_of(out)));
+        EXPECT_EQ(out, want);
+    }
     EXPECT_FALSE(next_consumer->try_pop(bytes_of(out)));
     EXPECT_FALSE(next_consumer->corrupt());
 }
