@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
     const int priority = fifo ? std::max(1, param.sched_priority - 10) : 0;
     nk::rt::ExecutiveOptions options;
     options.status_where = "";  // the common area: every guest and nkctl rt read it there
-    options.max_tasks = std::getenv(nk::kRtWatchdogEnv) != nullptr ? 5 : 4;  // console, discard, spares; the watchdog task
+    options.max_tasks = 4 + nk::rt::watchdog_tasks_from_env();  // console, discard, spares; the watchdog task
     auto exec = nk::rt::Executive::create(region, options);
     if (!exec) return fail("executive", exec.error());
     const auto slice = std::chrono::milliseconds(std::max(5, beat_ms / 4));

@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     options.status_where = peer;  // beside rt.status: the linux guest and nkctl read it there
     // tick and three interrupt handlers, and the watchdog task when the config gives the guest one
     // (the status segment lives in the link area: no spare records).
-    options.max_tasks = std::getenv(nk::kRtWatchdogEnv) != nullptr ? 5 : 4;
+    options.max_tasks = 4 + nk::rt::watchdog_tasks_from_env();
     options.interrupt_priority = fifo ? std::max(1, param.sched_priority - 1) : 0;
     auto exec = nk::rt::Executive::create(region, options);
     if (!exec) return fail("executive", exec.error());

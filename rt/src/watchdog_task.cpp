@@ -41,4 +41,6 @@ Result<void> add_watchdog_from_env(Executive& exec, const Region& region) {
     return add_watchdog_task(exec, region, *settings);
 }
 
+std::uint32_t watchdog_tasks_from_env() { return std::getenv(kRtWatchdogEnv) != nullptr ? 1 : 0; }
+
 }  // namespace nk::rt

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstring>
 #include <exception>
+#include <thread>
 #include <utility>
 
 #include "call_state.hpp"
@@ -287,6 +288,11 @@ void Server::receive_loop() {
         active_[ActiveKey{work->reply_to, h.request_id}] = work->state;
         queue_.push_back(std::move(work));
         work_ready_.notify_one();
+        lock.unlock();
+        // Let the woken handler run now. Where it shares this thread's CPU, the receiver would
+        // otherwise spin in the port's wait (20 µs) before it: the caller's own spin ran out first,
+        // and it paid a sleeping wake-up (~60 µs on the development VM) on about one call in six.
+        std::this_thread::yield();
     }
 }
 

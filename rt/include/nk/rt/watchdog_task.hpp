@@ -13,6 +13,8 @@
 //   (*exec)->start();
 #pragma once
 
+#include <cstdint>
+
 #include "nk/nanokernel/region.hpp"
 #include "nk/nanokernel/rt_watchdog_settings.hpp"
 #include "nk/rt/executive.hpp"
@@ -27,5 +29,9 @@ namespace nk::rt {
 // add_watchdog_task() with nkd's NK_WATCHDOG settings; nothing when the variable is not set
 // (the config gives the guest no watchdog). A malformed value is an error.
 [[nodiscard]] Result<void> add_watchdog_from_env(Executive& exec, const Region& region);
+
+// The task records add_watchdog_from_env() will take: 1 when NK_WATCHDOG is set, else 0. For
+// ExecutiveOptions::max_tasks, which is fixed before the tasks are added.
+[[nodiscard]] std::uint32_t watchdog_tasks_from_env();
 
 }  // namespace nk::rt
