@@ -7,6 +7,7 @@
 #include <deque>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,16 @@
 
 struct nk_rpc_channel {
     std::shared_ptr<nk::rpc::Channel> channel;
+};
+
+struct nk_rpc_stream {
+    nk::rpc::CallContext context;  // before the call: the StreamCall points at it
+    std::optional<nk::rpc::StreamCall> call;
+    bool ended = false;
+};
+
+struct nk_rpc_writer {
+    nk::rpc::ServerCall* call;
 };
 
 namespace {
@@ -54,22 +65,25 @@ bool valid_method(const char* method) {
     return second != nullptr && second != method + 1 && second[1] != '\0';
 }
 
-// The service a C server registers methods in: unary methods of serialized bytes.
+// The service a C server registers methods in: unary and server-streaming methods of serialized bytes.
 class CService final : public nk::rpc::Service {
 public:
     struct Method {
         std::string name;
-        nk_rpc_handler handler;
+        nk_rpc_handler handler;               // unary
+        nk_rpc_stream_handler stream_handler;  // server-streaming
         void* user;
     };
-    void add(std::string name, nk_rpc_handler handler, void* user) {
-        methods_.push_back({std::move(name), handler, user});  // a deque: earlier names stay where they are
-        infos_.push_back({methods_.back().name, nk::rpc::method_id(methods_.back().name), nk::rpc::RpcKind::Unary});
+    void add(std::string name, nk_rpc_handler handler, nk_rpc_stream_handler stream_handler, void* user) {
+        methods_.push_back({std::move(name), handler, stream_handler, user});  // a deque: earlier names stay where they are
+        infos_.push_back({methods_.back().name, nk::rpc::method_id(methods_.back().name),
+                          stream_handler != nullptr ? nk::rpc::RpcKind::ServerStreaming : nk::rpc::RpcKind::Unary});
     }
     std::string_view service_name() const override { return "c"; }
     std::span<const nk::rpc::MethodInfo> methods() const override { return infos_; }
     Status dispatch(std::size_t index, nk::rpc::ServerCall& call) override {
         const Method& method = methods_[index];
+        if (method.stream_handler != nullptr) return dispatch_stream(method, call);
         const std::size_t capacity = call.max_reply();
         thread_local std::vector<std::byte> response;  // one per handler thread, reused
         response.resize(capacity);
@@ -85,6 +99,17 @@ public:
     }
 
 private:
+    static Status dispatch_stream(const Method& method, nk::rpc::ServerCall& call) {
+        nk_rpc_writer writer{&call};
+        const auto request = call.request_bytes();
+        const nk_rpc_status code = method.stream_handler(method.user, request.data(), request.size(), &writer);
+        // A broken stream (client gone, message too large) is why the call ends, whatever the handler said.
+        if (!call.stream_status().ok()) return call.stream_status();
+        if (code != NK_RPC_OK)
+            return Status(static_cast<StatusCode>(code), "the handler of " + method.name + " returned " + nk_rpc_status_name(code));
+        return {};
+    }
+
     std::deque<Method> methods_;
     std::vector<nk::rpc::MethodInfo> infos_;
 };
@@ -96,6 +121,22 @@ struct nk_rpc_server {
     std::unique_ptr<nk::rpc::Server> server;
     bool started = false;
 };
+
+namespace {
+
+nk_rpc_status add_method(const char* api, nk_rpc_server* server, const char* method, nk_rpc_handler handler,
+                         nk_rpc_stream_handler stream_handler, void* user, char* error, size_t error_size) {
+    if (server == nullptr || (handler == nullptr && stream_handler == nullptr) || !valid_method(method))
+        return fail(error, error_size, NK_RPC_INVALID_ARGUMENT,
+                    std::string(api) + ": needs a server, a method \"/package.Service/Method\" and a handler");
+    if (server->started) return fail(error, error_size, NK_RPC_FAILED_PRECONDITION, "add methods before nk_rpc_server_start()");
+    for (const auto& info : server->service.methods())
+        if (info.full_name == method) return fail(error, error_size, NK_RPC_ALREADY_EXISTS, std::string(method) + " is already added");
+    server->service.add(method, handler, stream_handler, user);
+    return NK_RPC_OK;
+}
+
+}  // namespace
 
 extern "C" {
 
@@ -156,6 +197,64 @@ nk_rpc_status nk_rpc_call(nk_rpc_channel* channel, const char* method, const voi
     return fail(error, error_size, NK_RPC_INTERNAL, std::string("nk_rpc_call: ") + e.what());
 }
 
+nk_rpc_status nk_rpc_stream_start(nk_rpc_channel* channel, const char* method, const void* request, size_t request_size,
+                                   int64_t timeout_ns, nk_rpc_stream** stream, char* error, size_t error_size) try {
+    if (channel == nullptr || !valid_method(method) || (request == nullptr && request_size != 0) || stream == nullptr)
+        return fail(error, error_size, NK_RPC_INVALID_ARGUMENT,
+                    "nk_rpc_stream_start: needs a channel, a method \"/package.Service/Method\", a request and stream");
+    auto made = std::make_unique<nk_rpc_stream>();
+    if (timeout_ns > 0) made->context.set_timeout(std::chrono::nanoseconds(timeout_ns));
+    made->call.emplace(channel->channel->start_stream_bytes(
+        nk::rpc::method_id(method), std::span(static_cast<const std::byte*>(request), request_size), made->context));
+    *stream = made.release();
+    return NK_RPC_OK;  // a call that failed to start says so at its first read
+} catch (const std::exception& e) {
+    return fail(error, error_size, NK_RPC_INTERNAL, std::string("nk_rpc_stream_start: ") + e.what());
+}
+
+nk_rpc_status nk_rpc_stream_read(nk_rpc_stream* stream, void* message, size_t capacity, size_t* message_size, int* more,
+                                  char* error, size_t error_size) try {
+    if (stream == nullptr || (message == nullptr && capacity != 0) || message_size == nullptr || more == nullptr)
+        return fail(error, error_size, NK_RPC_INVALID_ARGUMENT, "nk_rpc_stream_read: needs a stream, a buffer, message_size and more");
+    *message_size = 0;
+    *more = 0;
+    if (stream->ended) return fail(error, error_size, NK_RPC_FAILED_PRECONDITION, "the stream has ended");
+    std::vector<std::byte> item;
+    if (stream->call->read_bytes(item)) {
+        *message_size = item.size();
+        if (item.size() > capacity) {
+            stream->call->cancel();
+            stream->ended = true;
+            return fail(error, error_size, NK_RPC_RESOURCE_EXHAUSTED,
+                        "a stream message of " + std::to_string(item.size()) + " bytes does not fit the buffer of " +
+                            std::to_string(capacity) + "; the stream is cancelled");
+        }
+        if (!item.empty()) std::memcpy(message, item.data(), item.size());
+        *more = 1;
+        return NK_RPC_OK;
+    }
+    stream->ended = true;
+    const Status status = stream->call->finish();
+    if (!status.ok()) return fail(error, error_size, static_cast<nk_rpc_status>(status.code()), status.message());
+    return NK_RPC_OK;
+} catch (const std::exception& e) {
+    return fail(error, error_size, NK_RPC_INTERNAL, std::string("nk_rpc_stream_read: ") + e.what());
+}
+
+void nk_rpc_stream_close(nk_rpc_stream* stream) {
+    delete stream;  // ~StreamCall cancels a stream that has not ended
+}
+
+nk_rpc_status nk_rpc_writer_write(nk_rpc_writer* writer, const void* message, size_t size) try {
+    if (writer == nullptr || (message == nullptr && size != 0)) return NK_RPC_INVALID_ARGUMENT;
+    if (writer->call->write_bytes(std::span(static_cast<const std::byte*>(message), size))) return NK_RPC_OK;
+    const Status status = writer->call->stream_status();
+    if (!status.ok()) return static_cast<nk_rpc_status>(status.code());
+    return writer->call->context().cancelled() ? NK_RPC_CANCELLED : NK_RPC_UNAVAILABLE;
+} catch (const std::exception&) {
+    return NK_RPC_INTERNAL;
+}
+
 void nk_rpc_server_options_init(nk_rpc_server_options* options) {
     if (options == nullptr) return;
     const nk::rpc::ServerOptions defaults;
@@ -191,16 +290,16 @@ nk_rpc_status nk_rpc_server_create(const char* port, const nk_rpc_server_options
 
 nk_rpc_status nk_rpc_server_add_method(nk_rpc_server* server, const char* method, nk_rpc_handler handler, void* user,
                                         char* error, size_t error_size) try {
-    if (server == nullptr || handler == nullptr || !valid_method(method))
-        return fail(error, error_size, NK_RPC_INVALID_ARGUMENT,
-                    "nk_rpc_server_add_method: needs a server, a method \"/package.Service/Method\" and a handler");
-    if (server->started) return fail(error, error_size, NK_RPC_FAILED_PRECONDITION, "add methods before nk_rpc_server_start()");
-    for (const auto& info : server->service.methods())
-        if (info.full_name == method) return fail(error, error_size, NK_RPC_ALREADY_EXISTS, std::string(method) + " is already added");
-    server->service.add(method, handler, user);
-    return NK_RPC_OK;
+    return add_method("nk_rpc_server_add_method", server, method, handler, nullptr, user, error, error_size);
 } catch (const std::exception& e) {
     return fail(error, error_size, NK_RPC_INTERNAL, std::string("nk_rpc_server_add_method: ") + e.what());
+}
+
+nk_rpc_status nk_rpc_server_add_stream_method(nk_rpc_server* server, const char* method, nk_rpc_stream_handler handler,
+                                               void* user, char* error, size_t error_size) try {
+    return add_method("nk_rpc_server_add_stream_method", server, method, nullptr, handler, user, error, error_size);
+} catch (const std::exception& e) {
+    return fail(error, error_size, NK_RPC_INTERNAL, std::string("nk_rpc_server_add_stream_method: ") + e.what());
 }
 
 nk_rpc_status nk_rpc_server_start(nk_rpc_server* server, char* error, size_t error_size) try {

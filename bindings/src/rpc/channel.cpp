@@ -414,13 +414,13 @@ Status Channel::call_bytes(std::uint32_t method_id, std::span<const std::byte> r
     return unary(method_id, {nullptr, request}, context, response);
 }
 
-StreamCall Channel::start(std::uint32_t method_id, const google::protobuf::MessageLite& request,
-                          Clock::time_point deadline, const CallContext* context) {
+StreamCall Channel::start(std::uint32_t method_id, const Outgoing& request, Clock::time_point deadline,
+                          const CallContext* context) {
     auto pending = begin(method_id, RpcKind::ServerStreaming);
     Status sent;
     if (context != nullptr && context->cancelled()) sent = Status(StatusCode::Cancelled, "cancelled by the client before the call");
     else if (deadline <= Clock::now()) sent = Status(StatusCode::DeadlineExceeded, "the deadline passed before the call");
-    else sent = send_request(*pending, {&request, {}}, deadline);
+    else sent = send_request(*pending, request, deadline);
     if (!sent.ok()) {
         std::lock_guard lock(mutex_);
         finish_locked(*pending, std::move(sent));
@@ -430,12 +430,16 @@ StreamCall Channel::start(std::uint32_t method_id, const google::protobuf::Messa
 
 StreamCall Channel::start_stream(std::uint32_t method_id, const google::protobuf::MessageLite& request,
                                  CallContext& context) {
-    return start(method_id, request, context.deadline(), &context);
+    return start(method_id, {&request, {}}, context.deadline(), &context);
 }
 
 StreamCall Channel::start_stream(std::uint32_t method_id, const google::protobuf::MessageLite& request,
                                  std::chrono::nanoseconds timeout) {
-    return start(method_id, request, Clock::now() + timeout, nullptr);
+    return start(method_id, {&request, {}}, Clock::now() + timeout, nullptr);
+}
+
+StreamCall Channel::start_stream_bytes(std::uint32_t method_id, std::span<const std::byte> request, CallContext& context) {
+    return start(method_id, {nullptr, request}, context.deadline(), &context);
 }
 
 StreamCall::StreamCall(StreamCall&& other) noexcept
@@ -462,27 +466,38 @@ void StreamCall::release() {
     channel_->forget(pending_->id);
 }
 
-bool StreamCall::read(google::protobuf::MessageLite& item) {
+bool StreamCall::read_bytes(std::vector<std::byte>& item) {
     if (final_ || !pending_) return false;
     std::unique_lock lock(channel_->mutex_);
     channel_->wait(lock, *pending_, deadline_, context_, Channel::Want::Item);
     if (!pending_->items.empty()) {
-        std::vector<std::byte> bytes = std::move(pending_->items.front());
+        item = std::move(pending_->items.front());
         pending_->items.pop_front();
-        lock.unlock();
-        if (item.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return true;
-        lock.lock();
-        pending_->items.clear();
-        pending_->tell_server = true;
-        channel_->finish_locked(*pending_, Status(StatusCode::Internal, "a stream message of " + std::to_string(bytes.size()) +
-                                                                           " bytes does not parse as " + item.GetTypeName()));
+        return true;
     }
+    end(lock);
+    return false;
+}
+
+bool StreamCall::read(google::protobuf::MessageLite& item) {
+    std::vector<std::byte> bytes;
+    if (!read_bytes(bytes)) return false;
+    if (item.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return true;
+    std::unique_lock lock(channel_->mutex_);
+    pending_->items.clear();
+    pending_->tell_server = true;
+    channel_->finish_locked(*pending_, Status(StatusCode::Internal, "a stream message of " + std::to_string(bytes.size()) +
+                                                                       " bytes does not parse as " + item.GetTypeName()));
+    end(lock);
+    return false;
+}
+
+void StreamCall::end(std::unique_lock<std::mutex>& lock) {
     final_ = pending_->status;
     const bool tell = pending_->tell_server;
     lock.unlock();
     if (tell) channel_->send_cancel(*pending_);
     release();
-    return false;
 }
 
 Status StreamCall::finish() {

@@ -101,7 +101,11 @@ bool ServerCall::read(google::protobuf::MessageLite& item) {
     return false;
 }
 
-bool ServerCall::write(const google::protobuf::MessageLite& item) {
+bool ServerCall::write(const google::protobuf::MessageLite& item) { return write_item(&item, {}); }
+
+bool ServerCall::write_bytes(std::span<const std::byte> item) { return write_item(nullptr, item); }
+
+bool ServerCall::write_item(const google::protobuf::MessageLite* item, std::span<const std::byte> bytes) {
     if (finished_ || stream_failure_ || context_.cancelled()) return false;
     if (kind_ == RpcKind::ClientStreaming || kind_ == RpcKind::Unary) return false;  // one reply: reply()
     if (kind_ == RpcKind::BidiStreaming) {
@@ -110,7 +114,7 @@ bool ServerCall::write(const google::protobuf::MessageLite& item) {
         if (!wait_stream(lock, [&] { return state_->send_credit > 0; })) return false;
         --state_->send_credit;
     }
-    Status sent = send_(static_cast<std::uint16_t>(FrameKind::StreamItem), 0, &item, {}, false);
+    Status sent = send_(static_cast<std::uint16_t>(FrameKind::StreamItem), 0, item, bytes, false);
     if (!sent.ok()) stream_failure_ = std::move(sent);
     return !stream_failure_;
 }

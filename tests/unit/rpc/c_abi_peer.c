@@ -1,6 +1,10 @@
 /* A C program on nk's C ABI (nk/nk_rpc.h), driven by rpc_test.cpp:
- *   nk_rpc_c_peer serve PORT                  serves /c.Text/Upper and /c.Text/Refuse, prints "ready"
- *   nk_rpc_c_peer call PORT METHOD TEXT       prints "<STATUS> <response or error>" */
+ *   nk_rpc_c_peer serve PORT                  serves /c.Text/Upper, /c.Text/Refuse and the stream
+ *                                             /c.Text/Spell, prints "ready"
+ *   nk_rpc_c_peer call PORT METHOD TEXT       prints "<STATUS> <response or error>"
+ *   nk_rpc_c_peer stream PORT METHOD TEXT CAP reads a server stream into a CAP-byte buffer: one line
+ *                                             per message, then "END <STATUS> <error>" */
+#include <stdlib.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +29,25 @@ static nk_rpc_status refuse(void* user, const void* request, size_t request_size
     return NK_RPC_PERMISSION_DENIED;
 }
 
+/* One message per letter of the request; a request that starts with "deny" ends the stream with
+ * PERMISSION_DENIED after its first letter, one of "long" sends a 100-byte message first. */
+static nk_rpc_status spell(void* user, const void* request, size_t request_size, nk_rpc_writer* writer) {
+    (void)user;
+    const char* text = request;
+    if (request_size >= 4 && memcmp(text, "long", 4) == 0) {
+        char big[100];
+        memset(big, 'L', sizeof big);
+        nk_rpc_status sent = nk_rpc_writer_write(writer, big, sizeof big);
+        if (sent != NK_RPC_OK) return sent;
+    }
+    for (size_t i = 0; i < request_size; ++i) {
+        nk_rpc_status sent = nk_rpc_writer_write(writer, text + i, 1);
+        if (sent != NK_RPC_OK) return sent;
+        if (request_size >= 4 && memcmp(text, "deny", 4) == 0) return NK_RPC_PERMISSION_DENIED;
+    }
+    return NK_RPC_OK;
+}
+
 int main(int argc, char** argv) {
     char error[256] = "";
     if (argc == 3 && strcmp(argv[1], "serve") == 0) {
@@ -35,6 +58,7 @@ int main(int argc, char** argv) {
         if (nk_rpc_server_create(argv[2], &options, &server, error, sizeof error) != NK_RPC_OK ||
             nk_rpc_server_add_method(server, "/c.Text/Upper", upper, NULL, error, sizeof error) != NK_RPC_OK ||
             nk_rpc_server_add_method(server, "/c.Text/Refuse", refuse, NULL, error, sizeof error) != NK_RPC_OK ||
+            nk_rpc_server_add_stream_method(server, "/c.Text/Spell", spell, NULL, error, sizeof error) != NK_RPC_OK ||
             nk_rpc_server_start(server, error, sizeof error) != NK_RPC_OK) {
             fprintf(stderr, "nk_rpc_c_peer: %s\n", error);
             return 1;
@@ -58,6 +82,29 @@ int main(int argc, char** argv) {
         nk_rpc_channel_close(channel);
         return 0;
     }
-    fprintf(stderr, "usage: nk_rpc_c_peer serve PORT | call PORT METHOD TEXT\n");
+    if (argc == 6 && strcmp(argv[1], "stream") == 0) {
+        nk_rpc_channel* channel = NULL;
+        if (nk_rpc_channel_open(argv[2], NULL, &channel, error, sizeof error) != NK_RPC_OK) {
+            printf("open failed: %s\n", error);
+            return 1;
+        }
+        nk_rpc_stream* stream = NULL;
+        nk_rpc_status code = nk_rpc_stream_start(channel, argv[3], argv[4], strlen(argv[4]), 2000000000, &stream, error,
+                                                 sizeof error);
+        if (code == NK_RPC_OK) {
+            char item[64];
+            const size_t capacity = (size_t)atoi(argv[5]) < sizeof item ? (size_t)atoi(argv[5]) : sizeof item;
+            size_t size = 0;
+            int more = 1;
+            error[0] = '\0';
+            while ((code = nk_rpc_stream_read(stream, item, capacity, &size, &more, error, sizeof error)) == NK_RPC_OK && more)
+                printf("%.*s\n", (int)size, item);
+            nk_rpc_stream_close(stream);
+        }
+        printf("END %s %s\n", nk_rpc_status_name(code), code == NK_RPC_OK ? "" : error);
+        nk_rpc_channel_close(channel);
+        return 0;
+    }
+    fprintf(stderr, "usage: nk_rpc_c_peer serve PORT | call PORT METHOD TEXT | stream PORT METHOD TEXT CAP\n");
     return 2;
 }

@@ -468,6 +468,19 @@ TEST_F(RpcTest, CProgramsServeAndCallThroughTheCAbiWithSerializedBytes) {
     EXPECT_EQ(call("/c.Text/Upper", std::string(100, 'a')),
               "RESOURCE_EXHAUSTED the response of 100 bytes does not fit the buffer of 64\n");
     EXPECT_EQ(call("no-slash", "x").rfind("INVALID_ARGUMENT", 0), 0U);
+    // Server streams: a C handler writes, a C client reads, each message as it was written.
+    const auto stream = [&](const std::string& text, const std::string& capacity) {
+        test::GuestProcess client = test::spawn_program(*creator, Identity::guest(1), "nk_rpc_c_peer",
+                                                        {"stream", "rt.c", "/c.Text/Spell", text, capacity});
+        std::string out = client.read_all();
+        (void)client.wait();
+        return out;
+    };
+    EXPECT_EQ(stream("abc", "64"), "a\nb\nc\nEND OK \n");
+    EXPECT_EQ(stream("deny", "64").rfind("d\nEND PERMISSION_DENIED the handler of /c.Text/Spell returned PERMISSION_DENIED", 0), 0U)
+        << stream("deny", "64");
+    EXPECT_EQ(stream("long", "64"),
+              "END RESOURCE_EXHAUSTED a stream message of 100 bytes does not fit the buffer of 64; the stream is cancelled\n");
     // A C++ client calls the C server with the same bytes.
     auto cpp = Channel::open(*linux_guest, "rt.c");
     ASSERT_TRUE(cpp) << cpp.error().message;
@@ -476,6 +489,14 @@ TEST_F(RpcTest, CProgramsServeAndCallThroughTheCAbiWithSerializedBytes) {
     CallContext context(1s);
     ASSERT_TRUE((*cpp)->call_bytes(method_id("/c.Text/Upper"), std::as_bytes(std::span(text)), reply, context).ok());
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(reply.data()), reply.size()), "C++ TOO");
+    // And reads the C handler's stream.
+    CallContext stream_context(1s);
+    StreamCall spelled = (*cpp)->start_stream_bytes(method_id("/c.Text/Spell"), std::as_bytes(std::span(text)), stream_context);
+    std::string letters;
+    std::vector<std::byte> letter;
+    while (spelled.read_bytes(letter)) letters.append(reinterpret_cast<const char*>(letter.data()), letter.size());
+    EXPECT_TRUE(spelled.finish().ok());
+    EXPECT_EQ(letters, text);
     stop_server(server.pid);
     (void)server.wait();
 }

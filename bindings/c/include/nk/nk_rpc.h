@@ -13,12 +13,23 @@
  *                                       response, sizeof response, &got, 20000000, error, sizeof error);
  *   nk_rpc_channel_close(channel);
  *
- * A server registers C handlers for unary methods by full name; they run on the server's handler
- * threads, several at once, and must be thread-safe.
+ * A server registers C handlers for unary and server-streaming methods by full name; they run on
+ * the server's handler threads, several at once, and must be thread-safe.
+ *
+ *   nk_rpc_stream* stream;
+ *   if (nk_rpc_stream_start(channel, "/nk.examples.telemetry.Telemetry/Subscribe", request, request_size,
+ *                           0, &stream, error, sizeof error) == NK_RPC_OK) {
+ *       int more = 1;
+ *       nk_rpc_status status;
+ *       while ((status = nk_rpc_stream_read(stream, item, sizeof item, &item_size, &more, error, sizeof error))
+ *                  == NK_RPC_OK && more)
+ *           handle(item, item_size);
+ *       nk_rpc_stream_close(stream);   // status: how the stream ended
+ *   }
  *
  * Concurrency: a channel may be used by several threads at once; a server is set up by one thread. */
-#ifndef NK_NK_H
-#define NK_NK_H
+#ifndef NK_NK_RPC_H
+#define NK_NK_RPC_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -73,6 +84,20 @@ nk_rpc_status nk_rpc_call(nk_rpc_channel* channel, const char* method, const voi
                            void* response, size_t response_capacity, size_t* response_size, int64_t timeout_ns,
                            char* error, size_t error_size);
 
+/* A server-streaming call of `method` with a serialized request. `timeout_ns` <= 0: no deadline.
+ * Read it with nk_rpc_stream_read(), then nk_rpc_stream_close(). */
+typedef struct nk_rpc_stream nk_rpc_stream;
+nk_rpc_status nk_rpc_stream_start(nk_rpc_channel* channel, const char* method, const void* request, size_t request_size,
+                                   int64_t timeout_ns, nk_rpc_stream** stream, char* error, size_t error_size);
+/* The stream's next message: NK_RPC_OK with *more = 1, its bytes in `message` and its size in
+ * *message_size. At the end of the stream *more = 0 and the return value is how the call ended
+ * (NK_RPC_OK for a clean end). A message larger than `capacity` ends the stream with
+ * RESOURCE_EXHAUSTED (*message_size says how large it was) and tells the server to stop. */
+nk_rpc_status nk_rpc_stream_read(nk_rpc_stream* stream, void* message, size_t capacity, size_t* message_size, int* more,
+                                  char* error, size_t error_size);
+/* Frees the stream; one that has not ended is cancelled (the server is told). */
+void nk_rpc_stream_close(nk_rpc_stream* stream);
+
 /* ---- Server */
 typedef struct nk_rpc_server nk_rpc_server;
 
@@ -96,6 +121,19 @@ nk_rpc_status nk_rpc_server_create(const char* port, const nk_rpc_server_options
 /* Before nk_rpc_server_start(). `method` is "/package.Service/Method"; the string is copied. */
 nk_rpc_status nk_rpc_server_add_method(nk_rpc_server* server, const char* method, nk_rpc_handler handler, void* user,
                                         char* error, size_t error_size);
+
+/* A server-streaming handler writes its messages through `writer`, then returns how the call
+ * ends (NK_RPC_OK: a clean end of the stream). */
+typedef struct nk_rpc_writer nk_rpc_writer;
+typedef nk_rpc_status (*nk_rpc_stream_handler)(void* user, const void* request, size_t request_size,
+                                                nk_rpc_writer* writer);
+/* Sends one message of the stream. Not NK_RPC_OK when the stream cannot go on (the client
+ * cancelled or went away, the deadline passed, the message is larger than the client takes): the
+ * handler should return then; the call ends with that status. */
+nk_rpc_status nk_rpc_writer_write(nk_rpc_writer* writer, const void* message, size_t size);
+/* As nk_rpc_server_add_method(), for a server-streaming method. */
+nk_rpc_status nk_rpc_server_add_stream_method(nk_rpc_server* server, const char* method, nk_rpc_stream_handler handler,
+                                               void* user, char* error, size_t error_size);
 nk_rpc_status nk_rpc_server_start(nk_rpc_server* server, char* error, size_t error_size);
 /* Stops serving, removes the port and frees the server. */
 void nk_rpc_server_destroy(nk_rpc_server* server);
@@ -104,4 +142,4 @@ void nk_rpc_server_destroy(nk_rpc_server* server);
 }
 #endif
 
-#endif /* NK_NK_H */
+#endif /* NK_NK_RPC_H */

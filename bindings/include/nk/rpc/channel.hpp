@@ -122,6 +122,9 @@ public:
                                           CallContext& context);
     [[nodiscard]] StreamCall start_stream(std::uint32_t method_id, const google::protobuf::MessageLite& request,
                                           std::chrono::nanoseconds timeout);
+    // A server-streaming call with a request serialized already (the C ABI); read_bytes() it.
+    [[nodiscard]] StreamCall start_stream_bytes(std::uint32_t method_id, std::span<const std::byte> request,
+                                                CallContext& context);
     // Starts a client-streaming or bidirectional call (`kind`); write and read it through the
     // DuplexCall (duplex_call.hpp). `context` must outlive the DuplexCall.
     [[nodiscard]] DuplexCall start_duplex(std::uint32_t method_id, RpcKind kind, CallContext& context);
@@ -199,7 +202,7 @@ private:
     // the context is cancelled. Called and returns with `lock` held.
     void wait(std::unique_lock<std::mutex>& lock, Pending& pending, std::chrono::steady_clock::time_point deadline,
               const CallContext* context, Want want);
-    [[nodiscard]] StreamCall start(std::uint32_t method_id, const google::protobuf::MessageLite& request,
+    [[nodiscard]] StreamCall start(std::uint32_t method_id, const Outgoing& request,
                                    std::chrono::steady_clock::time_point deadline, const CallContext* context);
     [[nodiscard]] DuplexCall start_duplex_at(std::uint32_t method_id, RpcKind kind,
                                              std::chrono::steady_clock::time_point deadline, const CallContext* context);
@@ -249,6 +252,8 @@ public:
 
     // The next message of the stream parsed into `item`, or false at its end (then finish() says why).
     [[nodiscard]] bool read(google::protobuf::MessageLite& item);
+    // The next message's bytes, as they came (the C ABI), or false at the stream's end.
+    [[nodiscard]] bool read_bytes(std::vector<std::byte>& item);
     // How the stream ended; waits for the end if read() has not seen it yet (the rest is dropped).
     [[nodiscard]] Status finish();
     // Ends the stream with CANCELLED and tells the server.
@@ -260,6 +265,9 @@ private:
                std::chrono::steady_clock::time_point deadline, const CallContext* context)
         : channel_(std::move(channel)), pending_(std::move(pending)), deadline_(deadline), context_(context) {}
     void release();
+    // The stream is over (pending_->done): keeps its status, tells the server if it must, lets go
+    // of the call. Called with `lock` on the channel's mutex held; returns with it released.
+    void end(std::unique_lock<std::mutex>& lock);
 
     std::shared_ptr<Channel> channel_;
     std::shared_ptr<Channel::Pending> pending_;

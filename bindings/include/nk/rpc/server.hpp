@@ -112,6 +112,8 @@ public:
     // The request's bytes, and a reply of bytes serialized already (the C ABI).
     [[nodiscard]] std::span<const std::byte> request_bytes() const { return request_; }
     [[nodiscard]] Status reply_bytes(std::span<const std::byte> response);
+    // write() with a message serialized already (the C ABI).
+    [[nodiscard]] bool write_bytes(std::span<const std::byte> item);
     // The largest reply the client's reply port takes (0 when it cannot be reached).
     [[nodiscard]] std::size_t max_reply() const { return max_reply_(); }
     // Arena options whose first block is this handler thread's preallocated buffer.
@@ -142,6 +144,7 @@ private:
     // the call is over first (then stream_failure_ may say why).
     template <class Ready>
     bool wait_stream(std::unique_lock<std::mutex>& lock, Ready ready);
+    bool write_item(const google::protobuf::MessageLite* item, std::span<const std::byte> bytes);
     void return_credit(std::uint32_t items);
     bool finished_ = false;
     std::optional<Status> stream_failure_;
