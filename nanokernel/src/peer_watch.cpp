@@ -11,37 +11,49 @@
 namespace nk {
 
 PeerWatch::PeerWatch(const Region& region, std::vector<std::string> peers, OnFailure on_failure, Log log)
-    : region_(region), peers_(std::move(peers)), on_failure_(std::move(on_failure)), log_(std::move(log)) {}
+    : region_(region),
+      peers_(std::move(peers)),
+      ids_(peers_.size()),
+      on_failure_(std::move(on_failure)),
+      log_(std::move(log)) {}
 
 bool PeerWatch::check() {
     bool all_fine = true;
-    for (const auto& name : peers_) {
-        auto info = region_.guest(name);
-        if (!info) continue;
-        if (info->state != layout::GuestState::Running) {
+    for (std::size_t i = 0; i < peers_.size(); ++i) {
+        const std::string& name = peers_[i];
+        if (!ids_[i]) {  // the config fixes a guest's id: looked up by name once
+            auto info = region_.guest(name);
+            if (!info) continue;
+            ids_[i] = info->id;
+        }
+        const std::uint16_t id = *ids_[i];
+        // Each period reads only what changes: not the whole guest entry.
+        const auto status = region_.guest_status(id);
+        if (!status) continue;
+        if (status->state != layout::GuestState::Running) {
             all_fine = false;  // down, restarting or stopped: nkd knows; nothing for us to report
             continue;
         }
-        auto beat = heartbeat::read(region_, info->id);
+        auto beat = heartbeat::read(region_, id);
         if (!beat) {
-            if (!told_unarmed_[info->id]) say("peer '" + name + "' has no heartbeat armed (yet); watching for one");
-            told_unarmed_[info->id] = true;
+            if (!told_unarmed_[id]) say("peer '" + name + "' has no heartbeat armed (yet); watching for one");
+            told_unarmed_[id] = true;
             continue;
         }
-        told_unarmed_[info->id] = false;
+        told_unarmed_[id] = false;
         if (!beat->stale()) continue;
         all_fine = false;
-        auto done = reported_.find(info->id);
+        auto done = reported_.find(id);
         if (done != reported_.end() && done->second == beat->incarnation) {
             // Reported; if nkd was busy with our previous request, ask again.
-            if (pending_missed_.count(info->id) != 0) {
-                auto asked = recovery::request(region_, {info->id, beat->incarnation, beat->missed(), beat->health});
-                if (asked) pending_missed_.erase(info->id);
+            if (pending_missed_.count(id) != 0) {
+                auto asked = recovery::request(region_, {id, beat->incarnation, beat->missed(), beat->health});
+                if (asked) pending_missed_.erase(id);
             }
             continue;
         }
-        reported_[info->id] = beat->incarnation;
-        report(info->id, name, beat->incarnation, beat->missed(), beat->misses, beat->health);
+        reported_[id] = beat->incarnation;
+        report(id, name, beat->incarnation, beat->missed(), beat->misses, beat->health);
     }
     return all_fine;
 }

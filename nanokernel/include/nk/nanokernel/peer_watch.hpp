@@ -64,6 +64,7 @@ private:
 
     const Region& region_;
     std::vector<std::string> peers_;
+    std::vector<std::optional<std::uint16_t>> ids_;  // per peer, once its name was found
     OnFailure on_failure_;
     Log log_;
     std::map<std::uint16_t, std::uint32_t> reported_;        // peer -> incarnation already reported
