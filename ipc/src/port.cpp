@@ -97,6 +97,20 @@ Result<std::optional<std::size_t>> Port::try_receive(std::span<std::byte> out) {
     return fail(RegionError::Corrupt, "port '" + ring_.name() + "' stopped");
 }
 
+Result<std::optional<std::span<const std::byte>>> Port::try_peek() {
+    if (auto record = consumer_.peek()) return std::optional<std::span<const std::byte>>(*record);
+    if (!consumer_.corrupt()) return std::optional<std::span<const std::byte>>();
+    auto health = consumer_.health();
+    if (!health) return fail(std::move(health.error()));
+    return fail(RegionError::Corrupt, "port '" + ring_.name() + "' stopped");
+}
+
+Result<void> Port::release() {
+    consumer_.release();
+    if (auto woke = space_.signal(); !woke) return fail(std::move(woke.error()));
+    return {};
+}
+
 Result<std::optional<std::size_t>> Port::receive(std::span<std::byte> out, std::chrono::nanoseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {

@@ -6,8 +6,10 @@ std::string port_name(std::string_view receiver, std::string_view sender) {
     return "net." + std::string(receiver) + "." + std::string(sender);
 }
 
-std::optional<PacketFacts> read_facts(std::span<const std::uint8_t> packet) {
-    if (packet.empty()) return std::nullopt;
+std::optional<PacketFacts> read_facts(std::span<const std::uint8_t> packet) { return read_facts(packet, packet.size()); }
+
+std::optional<PacketFacts> read_facts(std::span<const std::uint8_t> packet, std::size_t packet_size) {
+    if (packet.empty() || packet_size < packet.size()) return std::nullopt;
     PacketFacts facts;
     facts.version = packet[0] >> 4;
     if (facts.version == 4) {
@@ -15,8 +17,8 @@ std::optional<PacketFacts> read_facts(std::span<const std::uint8_t> packet) {
         facts.header_length = std::size_t{packet[0] & 0x0FU} * 4;
         facts.total_length = std::size_t{packet[2]} << 8 | packet[3];
         // A TSO super-packet may say 0 here and be longer than 64 KB never; take the bytes given then.
-        if (facts.total_length == 0) facts.total_length = packet.size();
-        if (facts.header_length < 20 || facts.header_length > facts.total_length || facts.total_length > packet.size())
+        if (facts.total_length == 0) facts.total_length = packet_size;
+        if (facts.header_length < 20 || facts.header_length > facts.total_length || facts.total_length > packet_size)
             return std::nullopt;
         facts.protocol = packet[9];
         facts.source = packet.subspan(12, 4);
@@ -27,7 +29,7 @@ std::optional<PacketFacts> read_facts(std::span<const std::uint8_t> packet) {
         if (packet.size() < 40) return std::nullopt;
         facts.header_length = 40;
         facts.total_length = 40 + (std::size_t{packet[4]} << 8 | packet[5]);
-        if (facts.total_length > packet.size()) return std::nullopt;
+        if (facts.total_length > packet_size) return std::nullopt;
         facts.protocol = packet[6];
         facts.source = packet.subspan(8, 16);
         facts.destination = packet.subspan(24, 16);

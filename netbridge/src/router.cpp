@@ -1,5 +1,7 @@
 #include "nk/netbridge/router.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 
@@ -29,7 +31,6 @@ Router::Router(asio::io_context& io, RouteTable routes, TunDevice tun, PacketLin
         lanes_.push_back(std::make_unique<Lane>(io, tun_.fd(q), links_.more_senders()));
         lanes_.back()->queue = q;
     }
-    for (std::size_t i = 0; i < links_.peer_count(); ++i) from_peer_.push_back(std::make_unique<Buffer>());
 }
 
 Router::~Router() {
@@ -179,7 +180,8 @@ bool Router::drain_inbound() {
     bool any = false;
     for (std::size_t peer = 0; peer < links_.peer_count(); ++peer) {
         for (std::size_t n = 0; n < kBatch; ++n) {
-            auto next = links_.inbound(peer).try_receive(*from_peer_[peer]);
+            auto& port = links_.inbound(peer);
+            auto next = port.try_peek();
             if (!next) {
                 // A corrupt ring stops its consumer for good (message_ring.hpp): counted once a
                 // pass, the other peers go on.
@@ -188,6 +190,7 @@ bool Router::drain_inbound() {
             }
             if (!*next) break;
             inbound(peer, **next);
+            if (auto released = port.release(); !released) NetStats::add(stats_.header().local_errors);
             any = true;
         }
     }
@@ -216,31 +219,43 @@ void Router::inbound_loop() {
         if (!drain_inbound()) sleep_on_inbound();
 }
 
-bool Router::source_allowed(std::size_t peer, std::span<const std::uint8_t> packet) const {
+bool Router::source_allowed(std::size_t peer, std::span<const std::uint8_t> head, std::size_t packet_size) const {
     const NetPeer& from = routes_.plan().peers[peer];
     if (from.gateway) return true;  // it forwards the outside's packets, from any address
-    const auto facts = read_facts(packet);
+    const auto facts = read_facts(head, packet_size);
     if (!facts) return false;
     for (const IpPrefix& subnet : from.subnets)
         if (subnet.contains(facts->source)) return true;
     return false;
 }
 
-void Router::inbound(std::size_t peer, std::size_t length) {
-    const std::span<const std::byte> message{from_peer_[peer]->data(), length};
+// `message` lies in the peer's port, written straight into the TUN from there. Its first bytes (the
+// vnet header and the IP header with room for options) are copied first and the copy is what is
+// checked and written: the sender can still write the ring, and must not change the source address
+// between the check and the write.
+void Router::inbound(std::size_t peer, std::span<const std::byte> message) {
     auto& counters = stats_.route(peer);
-    // A peer may send only from its own addresses: a guest gone wild cannot speak for another.
-    if (length <= sizeof(VnetHeader) || !source_allowed(peer, as_u8(message.subspan(sizeof(VnetHeader))))) {
+    if (message.size() <= sizeof(VnetHeader)) {
         NetStats::add(stats_.header().malformed);
         return;
     }
-    if (auto written = tun_.write(message); !written) {
+    std::array<std::byte, kCheckedHead> head_copy;
+    const std::size_t head_size = std::min(message.size(), head_copy.size());
+    std::memcpy(head_copy.data(), message.data(), head_size);
+    const std::span<const std::byte> head{head_copy.data(), head_size};
+    const std::size_t packet_size = message.size() - sizeof(VnetHeader);
+    // A peer may send only from its own addresses: a guest gone wild cannot speak for another.
+    if (!source_allowed(peer, as_u8(head.subspan(sizeof(VnetHeader))), packet_size)) {
+        NetStats::add(stats_.header().malformed);
+        return;
+    }
+    if (auto written = tun_.write(head, message.subspan(head_size)); !written) {
         // The kernel refuses a header it does not accept (EINVAL): counted, not fatal.
         NetStats::add(stats_.header().malformed);
         return;
     }
     NetStats::add(counters.rx_packets);
-    NetStats::add(counters.rx_bytes, length - sizeof(VnetHeader));
+    NetStats::add(counters.rx_bytes, packet_size);
 }
 
 }  // namespace nk::netbridge

@@ -5,10 +5,12 @@
 #include <net/if.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "nk/nanokernel/syscall.hpp"
@@ -114,6 +116,15 @@ Result<std::size_t> TunDevice::read(std::size_t queue, std::span<std::byte> out)
 
 Result<void> TunDevice::write(std::span<const std::byte> message) const {
     auto n = sys::call("write " + name_, [&] { return ::write(fds_[0].get(), message.data(), message.size()); });
+    if (!n) return fail(std::move(n.error()));
+    return {};
+}
+
+Result<void> TunDevice::write(std::span<const std::byte> head, std::span<const std::byte> rest) const {
+    // const_cast: iovec's type for a buffer writev() only reads.
+    const std::array<iovec, 2> pieces{iovec{const_cast<std::byte*>(head.data()), head.size()},
+                                      iovec{const_cast<std::byte*>(rest.data()), rest.size()}};
+    auto n = sys::call("write " + name_, [&] { return ::writev(fds_[0].get(), pieces.data(), rest.empty() ? 1 : 2); });
     if (!n) return fail(std::move(n.error()));
     return {};
 }

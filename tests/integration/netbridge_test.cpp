@@ -270,6 +270,39 @@ TEST_F(Netbridge, DeadOrUnknownDestinationsFailAtOnceAndTrafficResumesAfterResta
     EXPECT_TRUE(counted_down) << nkctl("net --json").output;
 }
 
+// A guest may speak only from its own addresses. beta forges ICMP echo requests from rt's
+// address to alpha through a raw socket; beta's kernel and router carry them, alpha's router
+// finds the source outside beta's subnets, drops each one and counts it as malformed. A real
+// ping from beta right after still gets through.
+TEST_F(Netbridge, AGuestCannotSendFromAnotherGuestsAddress) {
+    start_nkd();
+    const auto malformed_at_alpha = [&]() -> std::int64_t {
+        for (const auto& g : net())
+            if (g["guest"] == "alpha") return g["malformed"].get<std::int64_t>();
+        return -1;
+    };
+    const std::int64_t before = malformed_at_alpha();
+    ASSERT_GE(before, 0) << nkctl("net --json").output;
+    const std::string forge = dir + "/forge.py";
+    std::ofstream(forge) << "import socket, struct\n"
+                            "def csum(b):\n"
+                            "    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))\n"
+                            "    s = (s >> 16) + (s & 0xffff); s += s >> 16\n"
+                            "    return ~s & 0xffff\n"
+                            "icmp = struct.pack('!BBHHH', 8, 0, 0, 0x4e4b, 1) + b'forged-source'\n"
+                            "icmp = icmp[:2] + struct.pack('!H', csum(icmp + b'\\0')) + icmp[4:]\n"
+                            "src, dst = socket.inet_aton('10.77.3.1'), socket.inet_aton('10.77.1.1')\n"
+                            "ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(icmp), 7, 0, 64, 1, 0, src, dst)\n"
+                            "ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]\n"
+                            "s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)\n"
+                            "for _ in range(5): s.sendto(ip + icmp, ('10.77.1.1', 0))\n";
+    auto sent = exec("beta", "python3 " + forge);
+    ASSERT_EQ(sent.status, 0) << sent.output;
+    EXPECT_TRUE(wait_until([&] { return malformed_at_alpha() >= before + 5; }, 5s)) << nkctl("net --json").output;
+    auto ping = exec("beta", "ping -c 2 -i 0.2 -W 2 10.77.1.1");
+    EXPECT_EQ(ping.status, 0) << ping.output;
+}
+
 TEST_F(Netbridge, OutsideHostReachesTheGuestsThroughTheGatewayGuest) {
     // The outside network: a namespace with one end of a veth; the other end goes to alpha.
     const std::string outside_ns = "nkout" + std::to_string(::getpid());

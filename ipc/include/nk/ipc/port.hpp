@@ -81,6 +81,13 @@ public:
     // RegionError::InvalidArgument when `out` is smaller than the message (it stays queued).
     [[nodiscard]] Result<std::optional<std::size_t>> receive(std::span<std::byte> out, std::chrono::nanoseconds timeout);
     [[nodiscard]] Result<std::optional<std::size_t>> try_receive(std::span<std::byte> out);
+    // The oldest message in place, read-only and valid until release(), for a receiver that
+    // passes it on without copying it (nk-netbridge writes packets from here into its TUN);
+    // std::nullopt when there is none now. The senders can still write those bytes: copy what you
+    // check before you act on it.
+    [[nodiscard]] Result<std::optional<std::span<const std::byte>>> try_peek();
+    // Frees the message try_peek() returned and wakes a sender waiting for room.
+    [[nodiscard]] Result<void> release();
 
     [[nodiscard]] MessageRingStats stats() const { return ring_.stats(); }
     // The word senders move after each message (the data event's): for asio_port.hpp.

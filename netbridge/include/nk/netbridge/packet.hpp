@@ -56,6 +56,9 @@ struct PacketFacts {
 
 // Facts of `packet`, or std::nullopt when it is not a well-formed IPv4/IPv6 header.
 [[nodiscard]] std::optional<PacketFacts> read_facts(std::span<const std::uint8_t> packet);
+// The same from the packet's first bytes (`head`, a copy of at least its IP header) and its whole
+// size: lengths are checked against `packet_size`, the facts point into `head`.
+[[nodiscard]] std::optional<PacketFacts> read_facts(std::span<const std::uint8_t> head, std::size_t packet_size);
 
 // The Internet checksum (RFC 1071): add `bytes` to the running `sum` (every call but the last
 // with an even length, so words stay aligned), then fold it.

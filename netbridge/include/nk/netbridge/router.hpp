@@ -44,6 +44,9 @@ namespace nk::netbridge {
 class Router {
 public:
     static constexpr std::size_t kBatch = 64;
+    // Bytes of an inbound message copied out of the port before its check: the vnet header and the
+    // longest IPv4 header (60) or the IPv6 one.
+    static constexpr std::size_t kCheckedHead = 128;
 
     // One lane per TUN queue; run the io_context on as many threads as there are queues.
     Router(asio::io_context& io, RouteTable routes, TunDevice tun, PacketLinks links, NetStats stats);
@@ -84,8 +87,8 @@ private:
     void inbound_loop();
     [[nodiscard]] bool drain_inbound();
     void sleep_on_inbound();
-    void inbound(std::size_t peer, std::size_t length);
-    [[nodiscard]] bool source_allowed(std::size_t peer, std::span<const std::uint8_t> packet) const;
+    void inbound(std::size_t peer, std::span<const std::byte> message);
+    [[nodiscard]] bool source_allowed(std::size_t peer, std::span<const std::uint8_t> head, std::size_t packet_size) const;
     [[nodiscard]] bool stopped() const { return stopped_.load(std::memory_order_relaxed); }  // relaxed: a flag polled
 
     RouteTable routes_;
@@ -93,7 +96,6 @@ private:
     PacketLinks links_;
     NetStats stats_;
     std::vector<std::unique_ptr<Lane>> lanes_;
-    std::vector<std::unique_ptr<Buffer>> from_peer_;
     std::atomic<bool> stopped_{false};
     std::uint32_t stop_word_ = 0;  // atomic; moved (and woken) by stop(): the inbound thread's way out
     std::thread inbound_thread_;

@@ -40,6 +40,8 @@ public:
     [[nodiscard]] Result<std::size_t> read(std::size_t queue, std::span<std::byte> out) const;
     // One VnetHeader + packet into the guest's stack (through queue 0; any thread).
     [[nodiscard]] Result<void> write(std::span<const std::byte> message) const;
+    // One message from two pieces (writev): `head`, then `rest`.
+    [[nodiscard]] Result<void> write(std::span<const std::byte> head, std::span<const std::byte> rest) const;
 
     [[nodiscard]] int fd(std::size_t queue) const { return fds_[queue].get(); }
     [[nodiscard]] std::size_t queues() const { return fds_.size(); }
