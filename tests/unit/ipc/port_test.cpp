@@ -105,6 +105,36 @@ TEST_F(PortTest, AFullPortIsBackPressureAndASenderWaitsForRoom) {
     receiver.join();
 }
 
+// try_peek() shows the oldest message in place until release(); release() frees its room and
+// wakes a sender waiting for it, as receive() does.
+TEST_F(PortTest, PeekShowsAMessageInPlaceAndReleaseFreesItsRoom) {
+    Port inbox = make("rt.peek", 1024, 256);
+    PortSender out = sender("rt.peek");
+    auto none = inbox.try_peek();
+    ASSERT_TRUE(none) << none.error().message;
+    EXPECT_FALSE(*none);
+
+    const std::string message(200, 'p');
+    int queued = 0;
+    while (out.try_send(bytes_of(message + std::to_string(queued))) == SendStatus::Ok) ++queued;
+    ASSERT_GT(queued, 1);
+    for (int look = 0; look < 2; ++look) {  // peeking twice shows the same message: it stays queued
+        auto first = inbox.try_peek();
+        ASSERT_TRUE(first && *first);
+        EXPECT_EQ(std::string(reinterpret_cast<const char*>((*first)->data()), (*first)->size()), message + "0");
+    }
+    std::thread releaser([&] {
+        std::this_thread::sleep_for(20ms);
+        EXPECT_TRUE(inbox.try_peek());
+        EXPECT_TRUE(inbox.release());
+    });
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(out.send(bytes_of(message + "last"), 2s));  // woken by release()'s "space" signal
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+    releaser.join();
+    EXPECT_EQ(receive(inbox), message + "1");
+}
+
 TEST_F(PortTest, SendingToAPortWhoseOwnerIsDownFailsAtOnce) {
     Port inbox = make("rt.down");
     PortSender out = sender("rt.down");
