@@ -78,7 +78,11 @@ bool DuplexCall::send_credit(std::uint32_t items) {
     return send(FrameKind::ClientCredit, {nullptr, payload});
 }
 
-bool DuplexCall::write(const google::protobuf::MessageLite& item) {
+bool DuplexCall::write(const google::protobuf::MessageLite& item) { return write_outgoing({&item, {}}); }
+
+bool DuplexCall::write_bytes(std::span<const std::byte> item) { return write_outgoing({nullptr, item}); }
+
+bool DuplexCall::write_outgoing(const Channel::Outgoing& item) {
     if (!pending_ || final_ || writes_done_) return false;
     {
         std::unique_lock lock(channel_->mutex_);
@@ -86,7 +90,7 @@ bool DuplexCall::write(const google::protobuf::MessageLite& item) {
         if (pending_->done) return false;  // finish() says why
         --pending_->send_credit;
     }
-    return send(FrameKind::ClientItem, {&item, {}});
+    return send(FrameKind::ClientItem, item);
 }
 
 bool DuplexCall::writes_done() {
@@ -100,18 +104,8 @@ bool DuplexCall::writes_done() {
 }
 
 bool DuplexCall::read(google::protobuf::MessageLite& item) {
-    if (!pending_ || final_ || !pending_->stream) return false;
     std::vector<std::byte> bytes;
-    std::uint32_t credit = 0;
-    {
-        std::unique_lock lock(channel_->mutex_);
-        channel_->wait(lock, *pending_, deadline_, context_, Channel::Want::Item);
-        if (pending_->items.empty()) return false;  // the stream ended: finish() says how
-        bytes = std::move(pending_->items.front());
-        pending_->items.pop_front();
-        if (++pending_->uncredited >= kCreditBatch) credit = std::exchange(pending_->uncredited, 0);
-    }
-    if (credit != 0) (void)send_credit(credit);  // a failure ends the call; this message is still good
+    if (!read_bytes(bytes)) return false;
     if (item.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return true;
     std::lock_guard lock(channel_->mutex_);
     pending_->tell_server = true;
@@ -120,11 +114,35 @@ bool DuplexCall::read(google::protobuf::MessageLite& item) {
     return false;
 }
 
+bool DuplexCall::read_bytes(std::vector<std::byte>& item) {
+    if (!pending_ || final_ || !pending_->stream) return false;
+    std::uint32_t credit = 0;
+    {
+        std::unique_lock lock(channel_->mutex_);
+        channel_->wait(lock, *pending_, deadline_, context_, Channel::Want::Item);
+        if (pending_->items.empty()) return false;  // the stream ended: finish() says how
+        item = std::move(pending_->items.front());
+        pending_->items.pop_front();
+        if (++pending_->uncredited >= kCreditBatch) credit = std::exchange(pending_->uncredited, 0);
+    }
+    if (credit != 0) (void)send_credit(credit);  // a failure ends the call; this message is still good
+    return true;
+}
+
 Status DuplexCall::finish(google::protobuf::MessageLite* response) {
+    std::vector<std::byte> reply;
+    const bool first = pending_ && !final_;
+    Status status = finish_bytes(reply);
+    if (first && status.ok() && response != nullptr && !response->ParseFromArray(reply.data(), static_cast<int>(reply.size())))
+        final_ = status = Status(StatusCode::Internal, "the reply of " + std::to_string(reply.size()) + " bytes does not parse as " +
+                                                           response->GetTypeName());
+    return status;
+}
+
+Status DuplexCall::finish_bytes(std::vector<std::byte>& reply) {
     if (!pending_) return Status(StatusCode::FailedPrecondition, "finish() on a moved-from call");
     if (final_) return *final_;
     if (!writes_done_) (void)writes_done();
-    std::vector<std::byte> reply;
     bool tell = false;
     {
         std::unique_lock lock(channel_->mutex_);
@@ -145,9 +163,6 @@ Status DuplexCall::finish(google::protobuf::MessageLite* response) {
     }
     if (tell) channel_->send_cancel(*pending_);
     channel_->forget(pending_->id);
-    if (final_->ok() && response != nullptr && !response->ParseFromArray(reply.data(), static_cast<int>(reply.size())))
-        final_ = Status(StatusCode::Internal, "the reply of " + std::to_string(reply.size()) + " bytes does not parse as " +
-                                                  response->GetTypeName());
     return *final_;
 }
 

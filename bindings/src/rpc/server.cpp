@@ -82,23 +82,28 @@ void ServerCall::return_credit(std::uint32_t items) {
 }
 
 bool ServerCall::read(google::protobuf::MessageLite& item) {
+    std::vector<std::byte> bytes;
+    if (!read_bytes(bytes)) return false;
+    if (item.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return true;
+    stream_failure_ = Status(StatusCode::InvalidArgument, "a client stream message of " + std::to_string(bytes.size()) +
+                                                              " bytes does not parse as " + item.GetTypeName());
+    return false;
+}
+
+bool ServerCall::read_bytes(std::vector<std::byte>& item) {
     if (state_ == nullptr || (kind_ != RpcKind::ClientStreaming && kind_ != RpcKind::BidiStreaming)) return false;
     if (finished_ || stream_failure_) return false;
-    std::vector<std::byte> bytes;
     std::uint32_t credit = 0;
     {
         std::unique_lock lock(state_->mutex);
         if (!wait_stream(lock, [&] { return !state_->inbound.empty() || state_->client_done; })) return false;
         if (state_->inbound.empty()) return false;  // the client's stream ended
-        bytes = std::move(state_->inbound.front());
+        item = std::move(state_->inbound.front());
         state_->inbound.pop_front();
         if (++state_->uncredited >= kCreditBatch) credit = std::exchange(state_->uncredited, 0);
     }
     if (credit != 0) return_credit(credit);
-    if (item.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return !stream_failure_;
-    stream_failure_ = Status(StatusCode::InvalidArgument, "a client stream message of " + std::to_string(bytes.size()) +
-                                                              " bytes does not parse as " + item.GetTypeName());
-    return false;
+    return !stream_failure_;
 }
 
 bool ServerCall::write(const google::protobuf::MessageLite& item) { return write_item(&item, {}); }

@@ -3,7 +3,15 @@
  *                                             /c.Text/Spell, prints "ready"
  *   nk_rpc_c_peer call PORT METHOD TEXT       prints "<STATUS> <response or error>"
  *   nk_rpc_c_peer stream PORT METHOD TEXT CAP reads a server stream into a CAP-byte buffer: one line
- *                                             per message, then "END <STATUS> <error>" */
+ *                                             per message, then "END <STATUS> <error>"
+ *   nk_rpc_c_peer upload PORT METHOD WORD...  a client stream of the WORDs, prints "<STATUS> <reply or error>"
+ *   nk_rpc_c_peer chat PORT METHOD CAP WORD... a bidi stream: writes each WORD and reads one answer into
+ *                                             a CAP-byte buffer (a line each; "TOO-BIG <size>" when it
+ *                                             did not fit, then read again with room), then
+ *                                             "END <STATUS> <error>"
+ *   The server's /c.Text/Join joins a client stream's words with '+' (RESOURCE_EXHAUSTED past 64
+ *   bytes; "deny" -> PERMISSION_DENIED); /c.Text/Shout answers each word of a bidi stream in upper
+ *   case ("twice" -> the word twice in one message, "stop" -> ends with ABORTED). */
 #include <stdlib.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -48,17 +56,116 @@ static nk_rpc_status spell(void* user, const void* request, size_t request_size,
     return NK_RPC_OK;
 }
 
+static nk_rpc_status join(void* user, nk_rpc_server_stream* stream, void* response, size_t response_capacity,
+                          size_t* response_size) {
+    (void)user;
+    char* out = response;
+    size_t used = 0;
+    char word[32];
+    size_t size = 0;
+    int more = 1;
+    nk_rpc_status code;
+    while ((code = nk_rpc_server_stream_read(stream, word, sizeof word, &size, &more)) == NK_RPC_OK && more) {
+        if (size == 4 && memcmp(word, "deny", 4) == 0) return NK_RPC_PERMISSION_DENIED;
+        if (used + size + 1 > 64 || used + size + 1 > response_capacity) return NK_RPC_RESOURCE_EXHAUSTED;
+        if (used > 0) out[used++] = '+';
+        memcpy(out + used, word, size);
+        used += size;
+    }
+    if (code != NK_RPC_OK) return code;
+    *response_size = used;
+    return NK_RPC_OK;
+}
+
+static nk_rpc_status shout(void* user, nk_rpc_server_stream* stream) {
+    (void)user;
+    char word[32];
+    size_t size = 0;
+    int more = 1;
+    nk_rpc_status code;
+    while ((code = nk_rpc_server_stream_read(stream, word, sizeof word, &size, &more)) == NK_RPC_OK && more) {
+        if (size == 4 && memcmp(word, "stop", 4) == 0) return NK_RPC_ABORTED;
+        char answer[64];
+        size_t length = size;
+        for (size_t i = 0; i < size; ++i) answer[i] = (char)toupper((unsigned char)word[i]);
+        if (size == 5 && memcmp(word, "twice", 5) == 0) {
+            memcpy(answer + size, answer, size);
+            length = 2 * size;
+        }
+        if ((code = nk_rpc_server_stream_write(stream, answer, length)) != NK_RPC_OK) return code;
+    }
+    return code;
+}
+
+static int upload(const char* port, const char* method, int words, char** word) {
+    char error[256] = "";
+    nk_rpc_channel* channel = NULL;
+    if (nk_rpc_channel_open(port, NULL, &channel, error, sizeof error) != NK_RPC_OK) {
+        printf("open failed: %s\n", error);
+        return 1;
+    }
+    nk_rpc_duplex* call = NULL;
+    nk_rpc_status code = nk_rpc_client_stream_start(channel, method, 2000000000, &call, error, sizeof error);
+    char reply[64];
+    size_t size = 0;
+    if (code == NK_RPC_OK) {
+        for (int i = 0; i < words && code == NK_RPC_OK; ++i)
+            code = nk_rpc_duplex_write(call, word[i], strlen(word[i]), error, sizeof error);
+        /* A write that failed said how the call ended; finish says the same. */
+        code = nk_rpc_duplex_finish(call, reply, sizeof reply, &size, error, sizeof error);
+        nk_rpc_duplex_close(call);
+    }
+    if (code == NK_RPC_OK) printf("%s %.*s\n", nk_rpc_status_name(code), (int)size, reply);
+    else printf("%s %s\n", nk_rpc_status_name(code), error);
+    nk_rpc_channel_close(channel);
+    return 0;
+}
+
+static int chat(const char* port, const char* method, size_t capacity, int words, char** word) {
+    char error[256] = "";
+    nk_rpc_channel* channel = NULL;
+    if (nk_rpc_channel_open(port, NULL, &channel, error, sizeof error) != NK_RPC_OK) {
+        printf("open failed: %s\n", error);
+        return 1;
+    }
+    nk_rpc_duplex* call = NULL;
+    nk_rpc_status code = nk_rpc_bidi_stream_start(channel, method, 2000000000, &call, error, sizeof error);
+    char answer[64];
+    if (capacity > sizeof answer) capacity = sizeof answer;
+    int more = 1;
+    for (int i = 0; i < words && code == NK_RPC_OK && more; ++i) {
+        if ((code = nk_rpc_duplex_write(call, word[i], strlen(word[i]), error, sizeof error)) != NK_RPC_OK) break;
+        size_t size = 0;
+        code = nk_rpc_duplex_read(call, answer, capacity, &size, &more, error, sizeof error);
+        if (code == NK_RPC_RESOURCE_EXHAUSTED) { /* kept: read it again with room enough */
+            printf("TOO-BIG %zu\n", size);
+            code = nk_rpc_duplex_read(call, answer, sizeof answer, &size, &more, error, sizeof error);
+        }
+        if (code == NK_RPC_OK && more) printf("%.*s\n", (int)size, answer);
+    }
+    if (call != NULL) {
+        if (code == NK_RPC_OK) code = nk_rpc_duplex_finish(call, NULL, 0, NULL, error, sizeof error);
+        nk_rpc_duplex_close(call);
+    }
+    printf("END %s %s\n", nk_rpc_status_name(code), code == NK_RPC_OK ? "" : error);
+    nk_rpc_channel_close(channel);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     char error[256] = "";
     if (argc == 3 && strcmp(argv[1], "serve") == 0) {
         nk_rpc_server_options options;
         nk_rpc_server_options_init(&options);
         options.threads = 2;
+        options.stream_threads = 2;
         nk_rpc_server* server = NULL;
         if (nk_rpc_server_create(argv[2], &options, &server, error, sizeof error) != NK_RPC_OK ||
             nk_rpc_server_add_method(server, "/c.Text/Upper", upper, NULL, error, sizeof error) != NK_RPC_OK ||
             nk_rpc_server_add_method(server, "/c.Text/Refuse", refuse, NULL, error, sizeof error) != NK_RPC_OK ||
             nk_rpc_server_add_stream_method(server, "/c.Text/Spell", spell, NULL, error, sizeof error) != NK_RPC_OK ||
+            nk_rpc_server_add_client_stream_method(server, "/c.Text/Join", join, NULL, error, sizeof error) != NK_RPC_OK ||
+            nk_rpc_server_add_bidi_method(server, "/c.Text/Shout", shout, NULL, error, sizeof error) != NK_RPC_OK ||
             nk_rpc_server_start(server, error, sizeof error) != NK_RPC_OK) {
             fprintf(stderr, "nk_rpc_c_peer: %s\n", error);
             return 1;
@@ -105,6 +212,9 @@ int main(int argc, char** argv) {
         nk_rpc_channel_close(channel);
         return 0;
     }
-    fprintf(stderr, "usage: nk_rpc_c_peer serve PORT | call PORT METHOD TEXT | stream PORT METHOD TEXT CAP\n");
+    if (argc >= 4 && strcmp(argv[1], "upload") == 0) return upload(argv[2], argv[3], argc - 4, argv + 4);
+    if (argc >= 5 && strcmp(argv[1], "chat") == 0) return chat(argv[2], argv[3], (size_t)atoi(argv[4]), argc - 5, argv + 5);
+    fprintf(stderr, "usage: nk_rpc_c_peer serve PORT | call PORT METHOD TEXT | stream PORT METHOD TEXT CAP | "
+                    "upload PORT METHOD WORD... | chat PORT METHOD CAP WORD...\n");
     return 2;
 }

@@ -23,6 +23,7 @@
 
 #include "echo_fixture.hpp"
 #include "nk/rpc/asio_channel.hpp"
+#include "nk/rpc/duplex_call.hpp"
 #include "nk/rpc/frame.hpp"
 
 namespace nk::rpc {
@@ -481,6 +482,26 @@ TEST_F(RpcTest, CProgramsServeAndCallThroughTheCAbiWithSerializedBytes) {
         << stream("deny", "64");
     EXPECT_EQ(stream("long", "64"),
               "END RESOURCE_EXHAUSTED a stream message of 100 bytes does not fit the buffer of 64; the stream is cancelled\n");
+    // Client streams: C writes, a C handler reads them all and answers once.
+    const auto run = [&](std::vector<std::string> args) {
+        test::GuestProcess client = test::spawn_program(*creator, Identity::guest(1), "nk_rpc_c_peer", args);
+        std::string out = client.read_all();
+        (void)client.wait();
+        return out;
+    };
+    EXPECT_EQ(run({"upload", "rt.c", "/c.Text/Join", "one", "two", "three"}), "OK one+two+three\n");
+    EXPECT_EQ(run({"upload", "rt.c", "/c.Text/Join"}), "OK \n");  // an empty stream
+    EXPECT_EQ(run({"upload", "rt.c", "/c.Text/Join", "a", "deny", "b"}).rfind("PERMISSION_DENIED the handler of /c.Text/Join", 0), 0U);
+    EXPECT_EQ(run({"upload", "rt.c", "/c.Text/Join", std::string(30, 'x'), std::string(30, 'y'), "zzzz"})
+                  .rfind("RESOURCE_EXHAUSTED the handler of /c.Text/Join returned RESOURCE_EXHAUSTED", 0), 0U);
+    // A word longer than the handler's 32-byte buffer is kept, and the handler ends the call.
+    EXPECT_EQ(run({"upload", "rt.c", "/c.Text/Join", std::string(40, 'w')}).rfind("RESOURCE_EXHAUSTED", 0), 0U);
+    EXPECT_EQ(run({"upload", "rt.c", "/c.Text/Nobody", "x"}).rfind("UNIMPLEMENTED", 0), 0U);
+    // Bidi streams: each word answered before the next goes; a reply too big for the buffer is kept.
+    EXPECT_EQ(run({"chat", "rt.c", "/c.Text/Shout", "64", "hi", "there"}), "HI\nTHERE\nEND OK \n");
+    EXPECT_EQ(run({"chat", "rt.c", "/c.Text/Shout", "6", "twice", "ok"}), "TOO-BIG 10\nTWICETWICE\nOK\nEND OK \n");
+    EXPECT_EQ(run({"chat", "rt.c", "/c.Text/Shout", "64", "a", "stop", "b"}).rfind("A\nEND ABORTED the handler of /c.Text/Shout returned ABORTED", 0), 0U)
+        << run({"chat", "rt.c", "/c.Text/Shout", "64", "a", "stop", "b"});
     // A C++ client calls the C server with the same bytes.
     auto cpp = Channel::open(*linux_guest, "rt.c");
     ASSERT_TRUE(cpp) << cpp.error().message;
@@ -497,6 +518,18 @@ TEST_F(RpcTest, CProgramsServeAndCallThroughTheCAbiWithSerializedBytes) {
     while (spelled.read_bytes(letter)) letters.append(reinterpret_cast<const char*>(letter.data()), letter.size());
     EXPECT_TRUE(spelled.finish().ok());
     EXPECT_EQ(letters, text);
+    // Its client and bidi handlers, through DuplexCall's byte calls.
+    CallContext upload_context(1s);
+    DuplexCall joined = (*cpp)->start_duplex(method_id("/c.Text/Join"), RpcKind::ClientStreaming, upload_context);
+    for (const std::string word : {"c", "plus", "plus"}) ASSERT_TRUE(joined.write_bytes(std::as_bytes(std::span(word))));
+    ASSERT_TRUE(joined.finish_bytes(reply).ok());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(reply.data()), reply.size()), "c+plus+plus");
+    CallContext chat_context(1s);
+    DuplexCall shouted = (*cpp)->start_duplex(method_id("/c.Text/Shout"), RpcKind::BidiStreaming, chat_context);
+    ASSERT_TRUE(shouted.write_bytes(std::as_bytes(std::span(text))));
+    ASSERT_TRUE(shouted.read_bytes(letter));
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(letter.data()), letter.size()), "C++ TOO");
+    EXPECT_TRUE(shouted.finish_bytes(reply).ok());
     stop_server(server.pid);
     (void)server.wait();
 }

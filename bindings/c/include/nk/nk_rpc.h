@@ -13,8 +13,9 @@
  *                                       response, sizeof response, &got, 20000000, error, sizeof error);
  *   nk_rpc_channel_close(channel);
  *
- * A server registers C handlers for unary and server-streaming methods by full name; they run on
- * the server's handler threads, several at once, and must be thread-safe.
+ * A server registers C handlers for every kind of method (unary, server-streaming,
+ * client-streaming, bidirectional) by full name; they run on the server's threads, several at
+ * once, and must be thread-safe.
  *
  *   nk_rpc_stream* stream;
  *   if (nk_rpc_stream_start(channel, "/nk.examples.telemetry.Telemetry/Subscribe", request, request_size,
@@ -98,6 +99,45 @@ nk_rpc_status nk_rpc_stream_read(nk_rpc_stream* stream, void* message, size_t ca
 /* Frees the stream; one that has not ended is cancelled (the server is told). */
 void nk_rpc_stream_close(nk_rpc_stream* stream);
 
+/* Client-streaming and bidirectional calls. Write the client's messages with
+ * nk_rpc_duplex_write(); a bidirectional call reads the server's with nk_rpc_duplex_read() in any
+ * order from the same thread; nk_rpc_duplex_finish() ends the client's stream, waits for the call's
+ * end and gives a client stream's reply; nk_rpc_duplex_close() frees the call (one that has not
+ * finished is cancelled and the server told). Writes wait while the server has its window of this
+ * call's messages unread (nk::rpc's flow control), so nothing is lost or piled up.
+ *
+ *   nk_rpc_duplex* upload;
+ *   if (nk_rpc_client_stream_start(channel, "/pkg.Svc/Upload", 0, &upload, error, sizeof error) == NK_RPC_OK) {
+ *       for (size_t i = 0; i < n && nk_rpc_duplex_write(upload, item[i], size[i], error, sizeof error) == NK_RPC_OK; ++i) {}
+ *       status = nk_rpc_duplex_finish(upload, reply, sizeof reply, &reply_size, error, sizeof error);
+ *       nk_rpc_duplex_close(upload);
+ *   } */
+typedef struct nk_rpc_duplex nk_rpc_duplex;
+/* `timeout_ns` <= 0: no deadline. A call that could not start says so at its first write, read or finish. */
+nk_rpc_status nk_rpc_client_stream_start(nk_rpc_channel* channel, const char* method, int64_t timeout_ns,
+                                          nk_rpc_duplex** call, char* error, size_t error_size);
+nk_rpc_status nk_rpc_bidi_stream_start(nk_rpc_channel* channel, const char* method, int64_t timeout_ns,
+                                        nk_rpc_duplex** call, char* error, size_t error_size);
+/* Sends one message of the client's stream. Not NK_RPC_OK once the call is over: the return value
+ * is then how it ended (nk_rpc_duplex_finish() says the same), or FAILED_PRECONDITION after
+ * nk_rpc_duplex_writes_done(). */
+nk_rpc_status nk_rpc_duplex_write(nk_rpc_duplex* call, const void* message, size_t size, char* error, size_t error_size);
+/* Ends the client's stream; the call stays open for reads. */
+nk_rpc_status nk_rpc_duplex_writes_done(nk_rpc_duplex* call, char* error, size_t error_size);
+/* Bidirectional calls: the server's next message, as nk_rpc_stream_read() (*more = 0 at the end of
+ * its stream, the return value then how the call ended), except that a message larger than
+ * `capacity` is kept: RESOURCE_EXHAUSTED with its size in *message_size, and the next read with
+ * room enough returns it. */
+nk_rpc_status nk_rpc_duplex_read(nk_rpc_duplex* call, void* message, size_t capacity, size_t* message_size, int* more,
+                                  char* error, size_t error_size);
+/* Ends the client's stream if still open and waits for the call's end; returns its status. A
+ * client stream's reply goes to `response` (its size to *response_size; RESOURCE_EXHAUSTED with
+ * the size when it does not fit); a bidirectional call may pass NULL, 0, NULL (unread messages of
+ * its stream are dropped). */
+nk_rpc_status nk_rpc_duplex_finish(nk_rpc_duplex* call, void* response, size_t response_capacity, size_t* response_size,
+                                    char* error, size_t error_size);
+void nk_rpc_duplex_close(nk_rpc_duplex* call);
+
 /* ---- Server */
 typedef struct nk_rpc_server nk_rpc_server;
 
@@ -107,6 +147,7 @@ typedef struct nk_rpc_server_options {
     uint32_t capacity;     /* ring bytes of the request port, a power of two */
     uint32_t max_message;  /* largest frame on the port */
     const char* where;     /* the port's area, as for nk::ipc::Port::create; NULL: the default */
+    uint32_t stream_threads; /* client-streaming and bidirectional calls served at once */
 } nk_rpc_server_options;
 
 void nk_rpc_server_options_init(nk_rpc_server_options* options);
@@ -134,6 +175,34 @@ nk_rpc_status nk_rpc_writer_write(nk_rpc_writer* writer, const void* message, si
 /* As nk_rpc_server_add_method(), for a server-streaming method. */
 nk_rpc_status nk_rpc_server_add_stream_method(nk_rpc_server* server, const char* method, nk_rpc_stream_handler handler,
                                                void* user, char* error, size_t error_size);
+
+/* Client-streaming and bidirectional handlers read the client's messages through `stream` until
+ * *more = 0; bidirectional ones also write through it. They run on the server's stream threads
+ * (nk_rpc_server_options.stream_threads), one call each. */
+typedef struct nk_rpc_server_stream nk_rpc_server_stream;
+/* The client's next message: NK_RPC_OK with *more = 1 and its bytes, NK_RPC_OK with *more = 0 at
+ * the end of the client's stream, another code when the call is over (CANCELLED, DEADLINE_EXCEEDED,
+ * UNAVAILABLE when the client is gone, INVALID_ARGUMENT for a frame that breaks the protocol): the
+ * handler should return then. A message larger than `capacity` is kept: RESOURCE_EXHAUSTED with its
+ * size in *message_size, and the next read with room enough returns it. */
+nk_rpc_status nk_rpc_server_stream_read(nk_rpc_server_stream* stream, void* message, size_t capacity,
+                                         size_t* message_size, int* more);
+/* Bidirectional handlers: one message back to the client, as nk_rpc_writer_write(). */
+nk_rpc_status nk_rpc_server_stream_write(nk_rpc_server_stream* stream, const void* message, size_t size);
+
+/* A client-streaming handler reads the stream, then writes the serialized reply into `response`
+ * (at most `response_capacity` bytes), sets *response_size and returns NK_RPC_OK, or returns
+ * another code. */
+typedef nk_rpc_status (*nk_rpc_client_stream_handler)(void* user, nk_rpc_server_stream* stream, void* response,
+                                                       size_t response_capacity, size_t* response_size);
+/* A bidirectional handler reads and writes through `stream` in any order, then returns how the call ends. */
+typedef nk_rpc_status (*nk_rpc_bidi_handler)(void* user, nk_rpc_server_stream* stream);
+nk_rpc_status nk_rpc_server_add_client_stream_method(nk_rpc_server* server, const char* method,
+                                                      nk_rpc_client_stream_handler handler, void* user, char* error,
+                                                      size_t error_size);
+nk_rpc_status nk_rpc_server_add_bidi_method(nk_rpc_server* server, const char* method, nk_rpc_bidi_handler handler,
+                                             void* user, char* error, size_t error_size);
+
 nk_rpc_status nk_rpc_server_start(nk_rpc_server* server, char* error, size_t error_size);
 /* Stops serving, removes the port and frees the server. */
 void nk_rpc_server_destroy(nk_rpc_server* server);

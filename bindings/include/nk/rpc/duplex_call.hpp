@@ -32,6 +32,8 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include <google/protobuf/message_lite.h>
 
@@ -61,6 +63,12 @@ public:
     // Ends the call with CANCELLED and tells the server.
     void cancel();
 
+    // The same with messages serialized already (the C ABI): write_bytes() sends `item` as it is,
+    // read_bytes() gives the server's next message unparsed, finish_bytes() the reply's bytes.
+    [[nodiscard]] bool write_bytes(std::span<const std::byte> item);
+    [[nodiscard]] bool read_bytes(std::vector<std::byte>& item);
+    [[nodiscard]] Status finish_bytes(std::vector<std::byte>& reply);
+
 private:
     friend class Channel;
     DuplexCall(std::shared_ptr<Channel> channel, std::shared_ptr<Channel::Pending> pending,
@@ -69,6 +77,7 @@ private:
     // Sends one frame of the stream; a failure ends the call with it.
     bool send(FrameKind kind, const Channel::Outgoing& body);
     bool send_credit(std::uint32_t items);
+    bool write_outgoing(const Channel::Outgoing& item);
 
     std::shared_ptr<Channel> channel_;
     std::shared_ptr<Channel::Pending> pending_;

@@ -112,8 +112,9 @@ public:
     // The request's bytes, and a reply of bytes serialized already (the C ABI).
     [[nodiscard]] std::span<const std::byte> request_bytes() const { return request_; }
     [[nodiscard]] Status reply_bytes(std::span<const std::byte> response);
-    // write() with a message serialized already (the C ABI).
+    // write() with a message serialized already, and read() without parsing (the C ABI).
     [[nodiscard]] bool write_bytes(std::span<const std::byte> item);
+    [[nodiscard]] bool read_bytes(std::vector<std::byte>& item);
     // The largest reply the client's reply port takes (0 when it cannot be reached).
     [[nodiscard]] std::size_t max_reply() const { return max_reply_(); }
     // Arena options whose first block is this handler thread's preallocated buffer.
