@@ -292,18 +292,31 @@ void header_service(std::string& out, const pb::ServiceDescriptor* service) {
     for (const Rpc& rpc : rpcs) out += fill(service_declaration(kind(rpc.method)), rpc.vars);
     out += "\n    ::nk::rpc::Status dispatch(std::size_t index, ::nk::rpc::ServerCall& call) override;\n};\n\n";
 
-    const std::set<std::string> async_taken{service->name() + "AsyncClient", "nk_channel_", "Handler"};
-    out += fill("// service $full$: asynchronous unary calls on an Asio io_context (include <nk/rpc/asio_channel.hpp>\n"
-                "// where they are made). `handler(::nk::rpc::Status, Response)` runs on the io_context; a method\n"
-                "// returns the call's id for AsioChannel::cancel(), or 0 when the call ended at once.\n"
+    const std::set<std::string> async_taken{service->name() + "AsyncClient", "nk_channel_", "Handler", "OnItem", "OnDone"};
+    out += fill("// service $full$: asynchronous unary and server-streaming calls on an Asio io_context (include\n"
+                "// <nk/rpc/asio_channel.hpp> where they are made). A unary call's `handler(::nk::rpc::Status,\n"
+                "// Response)`, a stream's `on_item(const Item&)` for each message and then `on_done(::nk::rpc::Status)`\n"
+                "// run on the io_context; a method returns the call's id for AsioChannel::cancel(), or 0 when the\n"
+                "// call ended at once.\n"
                 "class $name$AsyncClient {\n"
                 "public:\n"
                 "    explicit $name$AsyncClient(::nk::rpc::AsioChannel& channel) : nk_channel_(&channel) {}\n",
                 vars);
     for (const Rpc& rpc : rpcs) {
-        if (rpc.method->client_streaming() || rpc.method->server_streaming()) continue;
+        if (rpc.method->client_streaming()) continue;
         Vars v = rpc.vars;
         v["async_name"] = member_name(rpc.method->name(), async_taken);
+        if (rpc.method->server_streaming()) {
+            out += fill("\n    template <class OnItem, class OnDone>\n"
+                        "    std::uint64_t $async_name$(const $request$& request, std::chrono::nanoseconds timeout, OnItem&& on_item,\n"
+                        "        OnDone&& on_done) {\n"
+                        "        return ::nk::rpc::detail::async_server_stream<$response$>(*nk_channel_,\n"
+                        "            ::nk::rpc::method_id(\"$full_name$\"), request, timeout, std::forward<OnItem>(on_item),\n"
+                        "            std::forward<OnDone>(on_done));\n"
+                        "    }\n",
+                        v);
+            continue;
+        }
         out += fill("\n    template <class Handler>\n"
                     "    std::uint64_t $async_name$(const $request$& request, std::chrono::nanoseconds timeout, Handler&& handler) {\n"
                     "        return ::nk::rpc::detail::async_unary<$response$>(*nk_channel_, ::nk::rpc::method_id(\"$full_name$\"),\n"
@@ -311,7 +324,7 @@ void header_service(std::string& out, const pb::ServiceDescriptor* service) {
                     "    }\n",
                     v);
     }
-    // maybe_unused: a service without unary RPCs has no method that reads it (clang warns).
+    // maybe_unused: a service without unary or server-streaming RPCs has no method that reads it (clang warns).
     out += "\nprivate:\n    [[maybe_unused]] ::nk::rpc::AsioChannel* nk_channel_;\n};\n\n";
 
     const std::set<std::string> no_heap_taken{service->name() + "NoHeapClient", "nk_channel_"};

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "client_ports.hpp"
 #include "nk/rpc/frame.hpp"
@@ -311,10 +312,10 @@ void Channel::check_liveness_locked(bool up, std::uint64_t generation) {
     }
 }
 
-Status Channel::start_unary(std::uint32_t method_id, const google::protobuf::MessageLite& request,
-                            Clock::time_point deadline, std::uint64_t* id) {
+Status Channel::start_for_loop(std::uint32_t method_id, RpcKind kind, const google::protobuf::MessageLite& request,
+                               Clock::time_point deadline, std::uint64_t* id) {
     if (deadline <= Clock::now()) return Status(StatusCode::DeadlineExceeded, "the deadline passed before the call");
-    auto pending = begin(method_id, RpcKind::Unary);
+    auto pending = begin(method_id, kind);
     {
         std::lock_guard lock(mutex_);
         pending->deadline = deadline;
@@ -328,19 +329,39 @@ Status Channel::start_unary(std::uint32_t method_id, const google::protobuf::Mes
     return Status();
 }
 
+Status Channel::start_unary(std::uint32_t method_id, const google::protobuf::MessageLite& request,
+                            Clock::time_point deadline, std::uint64_t* id) {
+    return start_for_loop(method_id, RpcKind::Unary, request, deadline, id);
+}
+
+Status Channel::start_server_stream(std::uint32_t method_id, const google::protobuf::MessageLite& request,
+                                    Clock::time_point deadline, std::uint64_t* id) {
+    return start_for_loop(method_id, RpcKind::ServerStreaming, request, deadline, id);
+}
+
+std::vector<Channel::StreamItems> Channel::take_stream_items() {
+    std::vector<StreamItems> taken;
+    std::lock_guard lock(mutex_);
+    for (auto& [id, pending] : pending_)
+        if (!pending->items.empty()) taken.push_back({id, std::exchange(pending->items, {})});
+    return taken;
+}
+
 void Channel::deliver(std::span<const std::byte> frame) {
     std::lock_guard lock(mutex_);
     dispatch_locked(frame);
 }
 
-void Channel::cancel(std::uint64_t id) {
+void Channel::cancel(std::uint64_t id) { end(id, Status(StatusCode::Cancelled, "cancelled by the client")); }
+
+void Channel::end(std::uint64_t id, Status status) {
     std::shared_ptr<Pending> pending;
     {
         std::lock_guard lock(mutex_);
         auto it = pending_.find(id);
         if (it == pending_.end() || it->second->done) return;
         pending = it->second;
-        finish_locked(*pending, Status(StatusCode::Cancelled, "cancelled by the client"));
+        finish_locked(*pending, std::move(status));
     }
     send_cancel(*pending);
 }

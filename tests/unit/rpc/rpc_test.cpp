@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -431,6 +432,99 @@ TEST_F(RpcTest, AsioCallsCompleteOnTheIoContextWithDeadlinesAndCancellation) {
     EXPECT_EQ((*channel)->pending(), 0U);
 }
 
+// Server streams on the io_context: every message in order, then the end, beside unary calls on
+// the same channel; cancel() and the deadline end a stream that goes on forever.
+TEST_F(RpcTest, AsioStreamsDeliverEveryMessageInOrderThenTheirEnd) {
+    start_server({.threads = 4});
+    asio::io_context io;
+    auto channel = AsioChannel::open(io, *linux_guest, kPort);
+    ASSERT_TRUE(channel) << channel.error().message;
+    nk::test::EchoAsyncClient client(**channel);
+
+    nk::test::CountRequest count;
+    count.set_count(500);
+    count.set_item_bytes(64);
+    int next = 0;
+    bool in_order = true;
+    std::optional<Status> counted;
+    client.Count(count, 5s, [&](const nk::test::CountReply& item) {
+        in_order = in_order && item.n() == next && item.padding().size() == 64;
+        ++next;
+    }, [&](Status status) { counted = std::move(status); });
+
+    int answered = 0;
+    for (int i = 0; i < 20; ++i) {
+        nk::test::EchoRequest request;
+        request.set_text("beside the stream " + std::to_string(i));
+        client.Say(request, 2s, [&answered, text = request.text()](Status status, nk::test::EchoReply reply) {
+            EXPECT_TRUE(status.ok()) << status.to_string();
+            EXPECT_EQ(reply.text(), text);
+            ++answered;
+        });
+    }
+
+    nk::test::CountRequest endless;
+    endless.set_interval_ms(5);
+    int before_cancel = 0, before_deadline = 0;
+    std::optional<Status> cancelled, late;
+    const std::uint64_t id = client.Count(endless, 10s, [&](const nk::test::CountReply&) { ++before_cancel; },
+                                          [&](Status status) { cancelled = std::move(status); });
+    ASSERT_NE(id, 0U);
+    client.Count(endless, 150ms, [&](const nk::test::CountReply&) { ++before_deadline; },
+                 [&](Status status) { late = std::move(status); });
+    asio::steady_timer timer(io, 100ms);
+    timer.async_wait([&](const std::error_code&) { (*channel)->cancel(id); });
+
+    const auto start = Clock::now();
+    io.run();  // returns once every call has ended
+    EXPECT_LT(ms_since(start), 2000);
+    ASSERT_TRUE(counted);
+    EXPECT_TRUE(counted->ok()) << counted->to_string();
+    EXPECT_EQ(next, 500);
+    EXPECT_TRUE(in_order);
+    EXPECT_EQ(answered, 20);
+    ASSERT_TRUE(cancelled && late);
+    EXPECT_EQ(cancelled->code(), StatusCode::Cancelled) << cancelled->to_string();
+    EXPECT_EQ(late->code(), StatusCode::DeadlineExceeded) << late->to_string();
+    EXPECT_GT(before_cancel, 3);  // it was streaming when it was cancelled
+    EXPECT_GT(before_deadline, 3);
+    EXPECT_EQ((*channel)->pending(), 0U);
+
+    // The server heard the cancel: its handler stopped, seeing the call cancelled.
+    auto sync = Channel::open(*linux_guest, kPort);
+    ASSERT_TRUE(sync) << sync.error().message;
+    nk::test::EchoClient checker(*sync);
+    nk::test::LastSlow last;
+    ASSERT_TRUE(test::wait_until([&] {
+        return checker.LastCancelled(nk::test::Empty(), last, 1s).ok() && last.cancelled();
+    }, 2s, 10ms));
+}
+
+TEST_F(RpcTest, AsioStreamEndsWithUnavailableWhenTheServerGuestDies) {
+    const pid_t server = start_server();
+    asio::io_context io;
+    auto channel = AsioChannel::open(io, *linux_guest, kPort);
+    ASSERT_TRUE(channel) << channel.error().message;
+    nk::test::EchoAsyncClient client(**channel);
+    nk::test::CountRequest endless;
+    endless.set_interval_ms(5);
+    int items = 0;
+    std::optional<Status> status;
+    Clock::time_point marked_down;
+    client.Count(endless, 20s, [&](const nk::test::CountReply&) { ++items; }, [&](Status s) { status = std::move(s); });
+    asio::steady_timer timer(io, 100ms);
+    timer.async_wait([&](const std::error_code&) {
+        stop_server(server);
+        marked_down = Clock::now();
+        creator->set_guest_state(2, layout::GuestState::Down, false);
+    });
+    io.run();
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->code(), StatusCode::Unavailable) << status->to_string();
+    EXPECT_LT(ms_since(marked_down), kPromptMs);
+    EXPECT_GT(items, 3);
+}
+
 TEST_F(RpcTest, AsioCallsEndWithUnavailableWhenTheServerGuestDies) {
     const pid_t server = start_server();
     asio::io_context io;
@@ -502,6 +596,27 @@ TEST_F(RpcTest, CProgramsServeAndCallThroughTheCAbiWithSerializedBytes) {
     EXPECT_EQ(run({"chat", "rt.c", "/c.Text/Shout", "6", "twice", "ok"}), "TOO-BIG 10\nTWICETWICE\nOK\nEND OK \n");
     EXPECT_EQ(run({"chat", "rt.c", "/c.Text/Shout", "64", "a", "stop", "b"}).rfind("A\nEND ABORTED the handler of /c.Text/Shout returned ABORTED", 0), 0U)
         << run({"chat", "rt.c", "/c.Text/Shout", "64", "a", "stop", "b"});
+    // An Asio stream whose messages do not parse as the type it expects ends with INTERNAL (the
+    // C handler spells the request's bytes 08 05 one per message: 08 alone is a varint field
+    // with no value).
+    {
+        asio::io_context io;
+        auto asio_channel = AsioChannel::open(io, *linux_guest, "rt.c");
+        ASSERT_TRUE(asio_channel) << asio_channel.error().message;
+        nk::test::CountRequest spelled_request;
+        spelled_request.set_count(5);
+        int parsed = 0;
+        std::optional<Status> spelled_as_counts;
+        (*asio_channel)->async_stream<nk::test::CountReply>(
+            method_id("/c.Text/Spell"), spelled_request, 2s, [&](const nk::test::CountReply&) { ++parsed; },
+            [&](Status status) { spelled_as_counts = std::move(status); });
+        io.run();
+        ASSERT_TRUE(spelled_as_counts);
+        EXPECT_EQ(spelled_as_counts->code(), StatusCode::Internal) << spelled_as_counts->to_string();
+        EXPECT_NE(spelled_as_counts->message().find("does not parse as nk.test.CountReply"), std::string::npos)
+            << spelled_as_counts->to_string();
+        EXPECT_EQ(parsed, 0);
+    }
     // A C++ client calls the C server with the same bytes.
     auto cpp = Channel::open(*linux_guest, "rt.c");
     ASSERT_TRUE(cpp) << cpp.error().message;

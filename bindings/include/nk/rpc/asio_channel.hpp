@@ -1,4 +1,5 @@
-// nk::rpc::AsioChannel: asynchronous unary calls on an Asio io_context, no thread per call.
+// nk::rpc::AsioChannel: asynchronous unary and server-streaming calls on an Asio io_context, no
+// thread per call.
 //
 // It reads its channel's reply port through its own ipc::PortWaiter (asio_port.hpp: one helper
 // thread sleeping in futex_waitv) and a steady_timer that looks at deadlines and the server
@@ -9,12 +10,16 @@
 //   auto channel = nk::rpc::AsioChannel::open(io, region, "svc.telemetry");
 //   telemetry::TelemetryAsyncClient client(**channel);
 //   client.Read(request, std::chrono::milliseconds(20), [](nk::rpc::Status status, telemetry::Reading reading) { ... });
+//   client.Subscribe(request, std::chrono::seconds(10),
+//                    [](const telemetry::Reading& reading) { ... },   // each message, in order
+//                    [](nk::rpc::Status status) { ... });            // then how the stream ended
 //   io.run();   // returns when no call is pending
 //
-// Statuses are those of Channel::call (channel.hpp), except that a full server port is
-// RESOURCE_EXHAUSTED at once (an event loop does not wait for room).
+// Statuses are those of Channel::call and StreamCall (channel.hpp), except that a full server
+// port is RESOURCE_EXHAUSTED at once (an event loop does not wait for room). A stream message
+// that does not parse ends its stream with INTERNAL (the server is told).
 //
-// Concurrency: call async_call() and cancel() from the io_context's thread. Destroy the
+// Concurrency: call async_call(), async_stream() and cancel() from the io_context's thread. Destroy the
 // AsioChannel only after its io_context has stopped running its handlers.
 #pragma once
 
@@ -62,15 +67,29 @@ public:
         };
         std::uint64_t id = 0;
         Status started = channel_->start_unary(method_id, request, std::chrono::steady_clock::now() + timeout, &id);
-        if (!started.ok()) {
-            asio::post(io_, [complete = std::move(complete), started = std::move(started)]() mutable {
-                complete(std::move(started), {});
-            });
-            return 0;
-        }
-        handlers_.emplace(id, std::move(complete));
-        arm();
-        return id;
+        return track(std::move(started), id, {std::move(complete), {}});
+    }
+
+    // Starts the server-streaming call `method_id`: `on_item(const Item&)` runs for each of its
+    // messages in order, then `on_done(Status)` once, on the io_context. Returns the call's id for
+    // cancel(), or 0 when the call ended at once (on_done is posted anyway).
+    template <class Item, class OnItem, class OnDone>
+    std::uint64_t async_stream(std::uint32_t method_id, const google::protobuf::MessageLite& request,
+                               std::chrono::nanoseconds timeout, OnItem&& on_item, OnDone&& on_done) {
+        auto item = [on_item = std::forward<OnItem>(on_item)](std::span<const std::byte> bytes) mutable -> Status {
+            Item message;
+            if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+                return Status(StatusCode::Internal, "a stream message of " + std::to_string(bytes.size()) +
+                                                        " bytes does not parse as " + message.GetTypeName());
+            on_item(std::as_const(message));
+            return {};
+        };
+        auto done = [on_done = std::forward<OnDone>(on_done)](Status status, std::span<const std::byte>) mutable {
+            on_done(std::move(status));
+        };
+        std::uint64_t id = 0;
+        Status started = channel_->start_server_stream(method_id, request, std::chrono::steady_clock::now() + timeout, &id);
+        return track(std::move(started), id, {std::move(done), std::move(item)});
     }
 
     // Ends a pending call with CANCELLED (its handler runs on the io_context) and tells the server.
@@ -84,6 +103,24 @@ public:
 
 private:
     using Completion = std::function<void(Status, std::span<const std::byte>)>;
+    using ItemHandler = std::function<Status(std::span<const std::byte>)>;  // not OK: the message is bad
+    struct Handlers {
+        Completion done;
+        ItemHandler item;  // streams only
+    };
+
+    // Keeps a started call's handlers, or posts the end of one that could not start.
+    std::uint64_t track(Status started, std::uint64_t id, Handlers handlers) {
+        if (!started.ok()) {
+            asio::post(io_, [done = std::move(handlers.done), started = std::move(started)]() mutable {
+                done(std::move(started), {});
+            });
+            return 0;
+        }
+        handlers_.emplace(id, std::move(handlers));
+        arm();
+        return id;
+    }
 
     AsioChannel(asio::io_context& io, std::shared_ptr<Channel> channel)
         : io_(io), channel_(std::move(channel)), waiter_(io), timer_(io),
@@ -110,12 +147,23 @@ private:
         }
     }
 
-    // Runs the handlers of every ended call; stops waiting when none is left.
+    // Hands out the stream messages that came, then runs the handlers of every ended call; stops
+    // waiting when none is left.
     void complete() {
+        for (auto& batch : channel_->take_stream_items()) {
+            for (const auto& bytes : batch.items) {
+                auto it = handlers_.find(batch.id);  // again each time: a handler may start calls
+                if (it == handlers_.end() || !it->second.item) break;
+                if (Status bad = it->second.item(bytes); !bad.ok()) {
+                    channel_->end(batch.id, std::move(bad));
+                    break;
+                }
+            }
+        }
         for (auto& done : channel_->take_completed()) {
             auto it = handlers_.find(done.id);
             if (it == handlers_.end()) continue;
-            Completion handler = std::move(it->second);
+            Completion handler = std::move(it->second.done);
             handlers_.erase(it);
             handler(std::move(done.status), done.reply);
         }
@@ -133,7 +181,7 @@ private:
     ipc::PortWaiter waiter_;
     asio::steady_timer timer_;
     std::vector<std::byte> buffer_;
-    std::map<std::uint64_t, Completion> handlers_;
+    std::map<std::uint64_t, Handlers> handlers_;
     bool receiving_ = false;
     bool ticking_ = false;
 };

@@ -141,12 +141,25 @@ public:
     // sets `*id` on success. The call completes through take_completed().
     [[nodiscard]] Status start_unary(std::uint32_t method_id, const google::protobuf::MessageLite& request,
                                      std::chrono::steady_clock::time_point deadline, std::uint64_t* id);
+    // The same for a server-streaming call: its messages come through take_stream_items(), its
+    // end through take_completed().
+    [[nodiscard]] Status start_server_stream(std::uint32_t method_id, const google::protobuf::MessageLite& request,
+                                             std::chrono::steady_clock::time_point deadline, std::uint64_t* id);
     // Hands one message received on reply_port_for_loop() to the call it names.
     void deliver(std::span<const std::byte> frame);
+    // The stream messages that arrived since the last call, per call in arrival order. Take them
+    // before take_completed(): a stream's last messages come before its end.
+    struct StreamItems {
+        std::uint64_t id;
+        std::deque<std::vector<std::byte>> items;
+    };
+    [[nodiscard]] std::vector<StreamItems> take_stream_items();
     // Ends calls past their deadline or whose server went away, and returns every ended call.
     [[nodiscard]] std::vector<Completed> take_completed();
     // Ends a started call now with CANCELLED (and tells the server); take_completed() returns it.
     void cancel(std::uint64_t id);
+    // Ends a started call now with `status` (not OK) and tells the server, as cancel() does.
+    void end(std::uint64_t id, Status status);
     [[nodiscard]] ipc::Port& reply_port_for_loop() { return reply_port_; }
     [[nodiscard]] std::size_t pending_calls() const;
 
@@ -189,6 +202,8 @@ private:
                                       std::chrono::steady_clock::time_point room_until =
                                           std::chrono::steady_clock::time_point::max());
     [[nodiscard]] std::shared_ptr<Pending> begin(std::uint32_t method_id, RpcKind kind);
+    [[nodiscard]] Status start_for_loop(std::uint32_t method_id, RpcKind kind, const google::protobuf::MessageLite& request,
+                                        std::chrono::steady_clock::time_point deadline, std::uint64_t* id);
     // Sends one frame of a started client or bidi stream (an item, its end, a credit) to the
     // server the call went to, waiting in kLivenessSlice slices for room until the deadline.
     [[nodiscard]] Status send_stream_frame(const Pending& pending, FrameKind kind, const Outgoing& body,

@@ -89,4 +89,12 @@ std::uint64_t async_unary(AsyncChannel& channel, std::uint32_t method_id, const 
     return channel.template async_call<Response>(method_id, request, timeout, std::forward<Handler>(handler));
 }
 
+// What generated FooAsyncClient methods of server-streaming RPCs call.
+template <class Item, class AsyncChannel, class OnItem, class OnDone>
+std::uint64_t async_server_stream(AsyncChannel& channel, std::uint32_t method_id, const google::protobuf::MessageLite& request,
+                                  std::chrono::nanoseconds timeout, OnItem&& on_item, OnDone&& on_done) {
+    return channel.template async_stream<Item>(method_id, request, timeout, std::forward<OnItem>(on_item),
+                                               std::forward<OnDone>(on_done));
+}
+
 }  // namespace nk::rpc::detail

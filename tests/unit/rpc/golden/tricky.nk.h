@@ -111,9 +111,11 @@ public:
     ::nk::rpc::Status dispatch(std::size_t index, ::nk::rpc::ServerCall& call) override;
 };
 
-// service nk.golden.deep.inner.Everything: asynchronous unary calls on an Asio io_context (include <nk/rpc/asio_channel.hpp>
-// where they are made). `handler(::nk::rpc::Status, Response)` runs on the io_context; a method
-// returns the call's id for AsioChannel::cancel(), or 0 when the call ended at once.
+// service nk.golden.deep.inner.Everything: asynchronous unary and server-streaming calls on an Asio io_context (include
+// <nk/rpc/asio_channel.hpp> where they are made). A unary call's `handler(::nk::rpc::Status,
+// Response)`, a stream's `on_item(const Item&)` for each message and then `on_done(::nk::rpc::Status)`
+// run on the io_context; a method returns the call's id for AsioChannel::cancel(), or 0 when the
+// call ended at once.
 class EverythingAsyncClient {
 public:
     explicit EverythingAsyncClient(::nk::rpc::AsioChannel& channel) : nk_channel_(&channel) {}
@@ -122,6 +124,14 @@ public:
     std::uint64_t Unary(const ::nk::golden::deep::inner::Outer& request, std::chrono::nanoseconds timeout, Handler&& handler) {
         return ::nk::rpc::detail::async_unary<::nk::golden::deep::inner::Outer_Middle_Leaf>(*nk_channel_, ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/Unary"),
             request, timeout, std::forward<Handler>(handler));
+    }
+
+    template <class OnItem, class OnDone>
+    std::uint64_t ServerStream(const ::google::protobuf::Empty& request, std::chrono::nanoseconds timeout, OnItem&& on_item,
+        OnDone&& on_done) {
+        return ::nk::rpc::detail::async_server_stream<::nk::golden::deep::inner::Outer>(*nk_channel_,
+            ::nk::rpc::method_id("/nk.golden.deep.inner.Everything/ServerStream"), request, timeout, std::forward<OnItem>(on_item),
+            std::forward<OnDone>(on_done));
     }
 
     template <class Handler>
@@ -217,9 +227,11 @@ public:
     ::nk::rpc::Status dispatch(std::size_t index, ::nk::rpc::ServerCall& call) override;
 };
 
-// service nk.golden.deep.inner.Nothing: asynchronous unary calls on an Asio io_context (include <nk/rpc/asio_channel.hpp>
-// where they are made). `handler(::nk::rpc::Status, Response)` runs on the io_context; a method
-// returns the call's id for AsioChannel::cancel(), or 0 when the call ended at once.
+// service nk.golden.deep.inner.Nothing: asynchronous unary and server-streaming calls on an Asio io_context (include
+// <nk/rpc/asio_channel.hpp> where they are made). A unary call's `handler(::nk::rpc::Status,
+// Response)`, a stream's `on_item(const Item&)` for each message and then `on_done(::nk::rpc::Status)`
+// run on the io_context; a method returns the call's id for AsioChannel::cancel(), or 0 when the
+// call ended at once.
 class NothingAsyncClient {
 public:
     explicit NothingAsyncClient(::nk::rpc::AsioChannel& channel) : nk_channel_(&channel) {}
