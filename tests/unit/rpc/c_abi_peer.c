@@ -97,13 +97,21 @@ static nk_rpc_status shout(void* user, nk_rpc_server_stream* stream) {
     return code;
 }
 
-static int upload(const char* port, const char* method, int words, char** word) {
+/* Opens the channel to `port`, or prints why it could not and returns NULL. */
+static nk_rpc_channel* open_channel(const char* port) {
     char error[256] = "";
     nk_rpc_channel* channel = NULL;
     if (nk_rpc_channel_open(port, NULL, &channel, error, sizeof error) != NK_RPC_OK) {
         printf("open failed: %s\n", error);
-        return 1;
+        return NULL;
     }
+    return channel;
+}
+
+static int upload(const char* port, const char* method, int words, char** word) {
+    char error[256] = "";
+    nk_rpc_channel* channel = open_channel(port);
+    if (channel == NULL) return 1;
     nk_rpc_duplex* call = NULL;
     nk_rpc_status code = nk_rpc_client_stream_start(channel, method, 2000000000, &call, error, sizeof error);
     char reply[64];
@@ -123,11 +131,8 @@ static int upload(const char* port, const char* method, int words, char** word) 
 
 static int chat(const char* port, const char* method, size_t capacity, int words, char** word) {
     char error[256] = "";
-    nk_rpc_channel* channel = NULL;
-    if (nk_rpc_channel_open(port, NULL, &channel, error, sizeof error) != NK_RPC_OK) {
-        printf("open failed: %s\n", error);
-        return 1;
-    }
+    nk_rpc_channel* channel = open_channel(port);
+    if (channel == NULL) return 1;
     nk_rpc_duplex* call = NULL;
     nk_rpc_status code = nk_rpc_bidi_stream_start(channel, method, 2000000000, &call, error, sizeof error);
     char answer[64];
@@ -175,11 +180,8 @@ int main(int argc, char** argv) {
         for (;;) pause(); /* until killed */
     }
     if (argc == 5 && strcmp(argv[1], "call") == 0) {
-        nk_rpc_channel* channel = NULL;
-        if (nk_rpc_channel_open(argv[2], NULL, &channel, error, sizeof error) != NK_RPC_OK) {
-            printf("open failed: %s\n", error);
-            return 1;
-        }
+        nk_rpc_channel* channel = open_channel(argv[2]);
+        if (channel == NULL) return 1;
         char response[64];
         size_t size = 0;
         const nk_rpc_status code = nk_rpc_call(channel, argv[3], argv[4], strlen(argv[4]), response, sizeof response,
@@ -190,11 +192,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (argc == 6 && strcmp(argv[1], "stream") == 0) {
-        nk_rpc_channel* channel = NULL;
-        if (nk_rpc_channel_open(argv[2], NULL, &channel, error, sizeof error) != NK_RPC_OK) {
-            printf("open failed: %s\n", error);
-            return 1;
-        }
+        nk_rpc_channel* channel = open_channel(argv[2]);
+        if (channel == NULL) return 1;
         nk_rpc_stream* stream = NULL;
         nk_rpc_status code = nk_rpc_stream_start(channel, argv[3], argv[4], strlen(argv[4]), 2000000000, &stream, error,
                                                  sizeof error);

@@ -399,6 +399,19 @@ TEST_F(RpcTest, ManyConcurrentCallersInThreadsAndProcessesEachGetTheirOwnAnswers
     }
 }
 
+// Starts `calls` asynchronous Say calls whose handlers check the echo and count into `answered`.
+void say_async(nk::test::EchoAsyncClient& client, int calls, const std::string& prefix, int& answered) {
+    for (int i = 0; i < calls; ++i) {
+        nk::test::EchoRequest request;
+        request.set_text(prefix + std::to_string(i));
+        client.Say(request, 2s, [&answered, text = request.text()](Status status, nk::test::EchoReply reply) {
+            EXPECT_TRUE(status.ok()) << status.to_string();
+            EXPECT_EQ(reply.text(), text);
+            ++answered;
+        });
+    }
+}
+
 TEST_F(RpcTest, AsioCallsCompleteOnTheIoContextWithDeadlinesAndCancellation) {
     start_server({.threads = 4});
     asio::io_context io;
@@ -406,15 +419,7 @@ TEST_F(RpcTest, AsioCallsCompleteOnTheIoContextWithDeadlinesAndCancellation) {
     ASSERT_TRUE(channel) << channel.error().message;
     nk::test::EchoAsyncClient client(**channel);
     int answered = 0;
-    for (int i = 0; i < 50; ++i) {
-        nk::test::EchoRequest request;
-        request.set_text("async " + std::to_string(i));
-        client.Say(request, 2s, [&answered, text = request.text()](Status status, nk::test::EchoReply reply) {
-            EXPECT_TRUE(status.ok()) << status.to_string();
-            EXPECT_EQ(reply.text(), text);
-            ++answered;
-        });
-    }
+    say_async(client, 50, "async ", answered);
     nk::test::SlowRequest slow;
     slow.set_delay_ms(5000);
     Status late, cancelled;
@@ -453,15 +458,7 @@ TEST_F(RpcTest, AsioStreamsDeliverEveryMessageInOrderThenTheirEnd) {
     }, [&](Status status) { counted = std::move(status); });
 
     int answered = 0;
-    for (int i = 0; i < 20; ++i) {
-        nk::test::EchoRequest request;
-        request.set_text("beside the stream " + std::to_string(i));
-        client.Say(request, 2s, [&answered, text = request.text()](Status status, nk::test::EchoReply reply) {
-            EXPECT_TRUE(status.ok()) << status.to_string();
-            EXPECT_EQ(reply.text(), text);
-            ++answered;
-        });
-    }
+    say_async(client, 20, "beside the stream ", answered);
 
     nk::test::CountRequest endless;
     endless.set_interval_ms(5);
@@ -500,32 +497,9 @@ TEST_F(RpcTest, AsioStreamsDeliverEveryMessageInOrderThenTheirEnd) {
     }, 2s, 10ms));
 }
 
-TEST_F(RpcTest, AsioStreamEndsWithUnavailableWhenTheServerGuestDies) {
-    const pid_t server = start_server();
-    asio::io_context io;
-    auto channel = AsioChannel::open(io, *linux_guest, kPort);
-    ASSERT_TRUE(channel) << channel.error().message;
-    nk::test::EchoAsyncClient client(**channel);
-    nk::test::CountRequest endless;
-    endless.set_interval_ms(5);
-    int items = 0;
-    std::optional<Status> status;
-    Clock::time_point marked_down;
-    client.Count(endless, 20s, [&](const nk::test::CountReply&) { ++items; }, [&](Status s) { status = std::move(s); });
-    asio::steady_timer timer(io, 100ms);
-    timer.async_wait([&](const std::error_code&) {
-        stop_server(server);
-        marked_down = Clock::now();
-        creator->set_guest_state(2, layout::GuestState::Down, false);
-    });
-    io.run();
-    ASSERT_TRUE(status);
-    EXPECT_EQ(status->code(), StatusCode::Unavailable) << status->to_string();
-    EXPECT_LT(ms_since(marked_down), kPromptMs);
-    EXPECT_GT(items, 3);
-}
-
-TEST_F(RpcTest, AsioCallsEndWithUnavailableWhenTheServerGuestDies) {
+// A unary call and a stream pending on the io_context both end with UNAVAILABLE at once when
+// the server guest dies.
+TEST_F(RpcTest, AsioCallsAndStreamsEndWithUnavailableWhenTheServerGuestDies) {
     const pid_t server = start_server();
     asio::io_context io;
     auto channel = AsioChannel::open(io, *linux_guest, kPort);
@@ -533,9 +507,13 @@ TEST_F(RpcTest, AsioCallsEndWithUnavailableWhenTheServerGuestDies) {
     nk::test::EchoAsyncClient client(**channel);
     nk::test::SlowRequest slow;
     slow.set_delay_ms(10'000);
-    Status status;
+    std::optional<Status> unary, stream;
+    client.Slow(slow, 20s, [&](Status s, nk::test::EchoReply) { unary = std::move(s); });
+    nk::test::CountRequest endless;
+    endless.set_interval_ms(5);
+    int items = 0;
+    client.Count(endless, 20s, [&](const nk::test::CountReply&) { ++items; }, [&](Status s) { stream = std::move(s); });
     Clock::time_point marked_down;
-    client.Slow(slow, 20s, [&](Status s, nk::test::EchoReply) { status = std::move(s); });
     asio::steady_timer timer(io, 100ms);
     timer.async_wait([&](const std::error_code&) {
         stop_server(server);
@@ -543,8 +521,11 @@ TEST_F(RpcTest, AsioCallsEndWithUnavailableWhenTheServerGuestDies) {
         creator->set_guest_state(2, layout::GuestState::Down, false);
     });
     io.run();
-    EXPECT_EQ(status.code(), StatusCode::Unavailable) << status.to_string();
+    ASSERT_TRUE(unary && stream);
+    EXPECT_EQ(unary->code(), StatusCode::Unavailable) << unary->to_string();
+    EXPECT_EQ(stream->code(), StatusCode::Unavailable) << stream->to_string();
     EXPECT_LT(ms_since(marked_down), kPromptMs);
+    EXPECT_GT(items, 3);  // it was streaming when the server went
 }
 
 TEST_F(RpcTest, CProgramsServeAndCallThroughTheCAbiWithSerializedBytes) {
