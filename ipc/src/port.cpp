@@ -176,7 +176,7 @@ bool PortSender::owner_up() const {
     return !down && owner->incarnation == owner_incarnation_;
 }
 
-SendStatus PortSender::try_send(std::span<const std::byte> message) {
+SendStatus PortSender::try_send(std::span<const std::byte> message, Wake wake) {
     if (!owner_up()) {
         layout::atomic(header_->refused_down).fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
         return SendStatus::OwnerDown;
@@ -185,6 +185,7 @@ SendStatus PortSender::try_send(std::span<const std::byte> message) {
     switch (producer_.try_write(message)) {
         case WriteStatus::Ok:
             layout::atomic(header_->sent).fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+            if (wake == Wake::Later) return SendStatus::Ok;
             return data_.signal() ? SendStatus::Ok : SendStatus::Stopped;  // after the commit: see the top
         case WriteStatus::Full: return SendStatus::Full;
         case WriteStatus::TooLarge: return SendStatus::TooLarge;
@@ -194,6 +195,8 @@ SendStatus PortSender::try_send(std::span<const std::byte> message) {
     }
     return SendStatus::Stopped;
 }
+
+bool PortSender::wake() { return static_cast<bool>(data_.signal()); }
 
 Error PortSender::error_of(SendStatus status, std::size_t length) const {
     const std::string port = "port '" + name_ + "'";

@@ -1,5 +1,7 @@
 #include "nk/netbridge/packet_links.hpp"
 
+#include <utility>
+
 #include "nk/netbridge/packet.hpp"
 
 namespace nk::netbridge {
@@ -45,9 +47,27 @@ bool PacketSenders::ensure_sender(std::size_t peer) {
 }
 
 SendResult PacketSenders::send(std::size_t peer, std::span<const std::byte> message) {
+    return send_waking(peer, message, ipc::Wake::Now);
+}
+
+SendResult PacketSenders::send_batched(std::size_t peer, std::span<const std::byte> message) {
+    return send_waking(peer, message, ipc::Wake::Later);
+}
+
+void PacketSenders::wake_all() {
+    for (Outbound& out : outbound_) {
+        if (!std::exchange(out.unwoken, false) || !out.sender) continue;
+        // A damaged port is found (and counted) by the next send to it.
+        (void)out.sender->wake();
+    }
+}
+
+SendResult PacketSenders::send_waking(std::size_t peer, std::span<const std::byte> message, ipc::Wake wake) {
     if (!ensure_sender(peer)) return SendResult::PeerDown;
-    switch (outbound_[peer].sender->try_send(message)) {
-        case ipc::SendStatus::Ok: return SendResult::Ok;
+    switch (outbound_[peer].sender->try_send(message, wake)) {
+        case ipc::SendStatus::Ok:
+            if (wake == ipc::Wake::Later) outbound_[peer].unwoken = true;
+            return SendResult::Ok;
         case ipc::SendStatus::Full: return SendResult::Full;
         case ipc::SendStatus::TooLarge: return SendResult::TooLarge;
         case ipc::SendStatus::OwnerDown:

@@ -87,6 +87,13 @@ void Router::retry_held(Lane& lane) {
 }
 
 void Router::drain_tun(Lane& lane) {
+    read_tun_batch(lane);
+    // One wake-up per peer for the whole batch: woken at its first packet, a peer on the same CPU
+    // would take the CPU from this thread once per packet.
+    lane.senders.wake_all();
+}
+
+void Router::read_tun_batch(Lane& lane) {
     for (std::size_t n = 0; n < kBatch; ++n) {
         auto got = tun_.read(lane.queue, *lane.from_tun);
         if (!got) {
@@ -126,7 +133,7 @@ bool Router::forward(Lane& lane, std::span<const std::byte> message) {
         deliver_plain(lane, peer, header, packet);
         return true;
     }
-    const SendResult result = lane.senders.send(peer, message);
+    const SendResult result = lane.senders.send_batched(peer, message);
     if (result == SendResult::Full) return false;
     count_send(lane, peer, result, message.size(), packet);
     return true;
@@ -137,7 +144,7 @@ void Router::deliver_plain(Lane& lane, std::size_t peer, const VnetHeader& heade
     const auto made = to_plain_packets(header, packet, [&](std::span<const std::uint8_t> one) {
         lane.plain.assign(sizeof(VnetHeader), 0);
         lane.plain.insert(lane.plain.end(), one.begin(), one.end());
-        count_send(lane, peer, lane.senders.send(peer, std::as_bytes(std::span(lane.plain))), lane.plain.size(), one);
+        count_send(lane, peer, lane.senders.send_batched(peer, std::as_bytes(std::span(lane.plain))), lane.plain.size(), one);
     });
     if (!made) NetStats::add(stats_.header().malformed);
     else if (*made > 1) NetStats::add(stats_.route(peer).segmented);

@@ -135,6 +135,26 @@ TEST_F(PortTest, PeekShowsAMessageInPlaceAndReleaseFreesItsRoom) {
     EXPECT_EQ(receive(inbox), message + "1");
 }
 
+// Messages sent with Wake::Later are queued like any others; a receiver asleep on the port is
+// woken by wake(), once for the batch, and finds them all in order.
+TEST_F(PortTest, ABatchSentWithWakeLaterArrivesWholeAtTheSendersWake) {
+    Port inbox = make("rt.batch");
+    PortSender out = sender("rt.batch");
+    std::vector<std::string> got;
+    std::thread receiver([&] {
+        while (got.size() < 3) {
+            std::string next = receive(inbox, 5s);
+            if (next == "timeout" || next.rfind("error", 0) == 0) break;
+            got.push_back(next);
+        }
+    });
+    std::this_thread::sleep_for(20ms);  // the receiver is asleep on the data event
+    for (const char* text : {"one", "two", "three"}) ASSERT_EQ(out.try_send(bytes_of(text), Wake::Later), SendStatus::Ok);
+    ASSERT_TRUE(out.wake());
+    receiver.join();
+    EXPECT_EQ(got, (std::vector<std::string>{"one", "two", "three"}));
+}
+
 TEST_F(PortTest, SendingToAPortWhoseOwnerIsDownFailsAtOnce) {
     Port inbox = make("rt.down");
     PortSender out = sender("rt.down");

@@ -71,6 +71,10 @@ struct PortOptions {
 enum class SendStatus { Ok, Full, TooLarge, OwnerDown, Stopped };
 [[nodiscard]] std::string_view to_string(SendStatus status);
 
+// When try_send wakes a sleeping receiver: at once, or at the sender's wake() after a batch (one
+// wake-up for many messages; the receiver sleeps until then, so wake() must follow).
+enum class Wake : std::uint8_t { Now, Later };
+
 class Port {
 public:
     // Makes the port; the calling guest owns it and is its one receiver.
@@ -111,7 +115,9 @@ public:
     [[nodiscard]] static Result<PortSender> open(const Region& region, std::string_view name);
 
     // Sends now or says why not.
-    [[nodiscard]] SendStatus try_send(std::span<const std::byte> message);
+    [[nodiscard]] SendStatus try_send(std::span<const std::byte> message, Wake wake = Wake::Now);
+    // Wakes the receiver for the messages sent with Wake::Later. False when the port is damaged.
+    [[nodiscard]] bool wake();
     // Sends, waiting up to `timeout` for room. Errors: NotRunning (owner down), NoSpace (still
     // full at the timeout), InvalidArgument (too large), Corrupt.
     [[nodiscard]] Result<void> send(std::span<const std::byte> message, std::chrono::nanoseconds timeout);

@@ -35,6 +35,10 @@ public:
         for (std::size_t i = 0; i < plan.peers.size(); ++i) outbound_[i].port = port_name(plan.peers[i].guest, self_);
     }
     [[nodiscard]] SendResult send(std::size_t peer, std::span<const std::byte> message);
+    // The same, leaving the peer asleep until wake_all(): a batch costs it one wake-up.
+    [[nodiscard]] SendResult send_batched(std::size_t peer, std::span<const std::byte> message);
+    // Wakes every peer sent to by send_batched() since the last call.
+    void wake_all();
     // Why the last send to `peer` said Error (for the log).
     [[nodiscard]] const std::string& last_error(std::size_t peer) const { return outbound_[peer].last_error; }
 
@@ -44,8 +48,10 @@ private:
         std::optional<ipc::PortSender> sender;
         std::chrono::steady_clock::time_point next_try{};  // while down: do not look it up per packet
         std::string last_error;
+        bool unwoken = false;  // send_batched() sent it messages it has not been woken for
     };
     [[nodiscard]] bool ensure_sender(std::size_t peer);
+    [[nodiscard]] SendResult send_waking(std::size_t peer, std::span<const std::byte> message, ipc::Wake wake);
 
     const Region* region_;
     std::string self_;

@@ -76,6 +76,7 @@ private:
 
     void wait_tun(Lane& lane);
     void drain_tun(Lane& lane);
+    void read_tun_batch(Lane& lane);
     // False when the peer's port is full: the message stays in lane.from_tun and the queue is not
     // read again until it is sent (back-pressure the guest's TCP feels, instead of a drop it must
     // repair).
