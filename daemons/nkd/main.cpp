@@ -258,5 +258,6 @@ int main(int argc, char** argv) {
     app.add_option("-c,--config", config_path, "platform config (TOML)")->required();
     app.add_option("--init", init_path, "the nk-init binary (default: beside nkd)");
     CLI11_PARSE(app, argc, argv);
+    nk::daemon::adopt_notify_environment();
     return run(config_path, init_path);
 }

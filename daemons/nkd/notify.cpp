@@ -10,10 +10,29 @@
 #include <string>
 
 namespace nk::daemon {
+namespace {
+
+// What systemd told nkd, kept from adopt_notify_environment() on.
+std::string g_socket, g_watchdog_usec, g_watchdog_pid;
+
+std::string take(const char* name) {
+    const char* value = std::getenv(name);
+    std::string kept = value != nullptr ? value : "";
+    ::unsetenv(name);
+    return kept;
+}
+
+}  // namespace
+
+void adopt_notify_environment() {
+    g_socket = take("NOTIFY_SOCKET");
+    g_watchdog_usec = take("WATCHDOG_USEC");
+    g_watchdog_pid = take("WATCHDOG_PID");
+}
 
 void notify(std::string_view state) {
-    const char* path = std::getenv("NOTIFY_SOCKET");
-    if (path == nullptr || *path == '\0') return;
+    if (g_socket.empty()) return;
+    const char* path = g_socket.c_str();
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     const std::size_t length = std::strlen(path);
@@ -30,11 +49,9 @@ void notify(std::string_view state) {
 }
 
 std::uint64_t watchdog_usec() {
-    const char* usec = std::getenv("WATCHDOG_USEC");
-    if (usec == nullptr || *usec == '\0') return 0;
-    const char* pid = std::getenv("WATCHDOG_PID");
-    if (pid != nullptr && *pid != '\0' && std::strtol(pid, nullptr, 10) != ::getpid()) return 0;
-    return std::strtoull(usec, nullptr, 10);
+    if (g_watchdog_usec.empty()) return 0;
+    if (!g_watchdog_pid.empty() && std::strtol(g_watchdog_pid.c_str(), nullptr, 10) != ::getpid()) return 0;
+    return std::strtoull(g_watchdog_usec.c_str(), nullptr, 10);
 }
 
 }  // namespace nk::daemon

@@ -586,6 +586,13 @@ TEST_F(Supervisor, SpeaksSystemdsNotifyProtocolWithWatchdog) {
     }
     EXPECT_TRUE(ready);
     EXPECT_GE(watchdogs, 4);  // every 50 ms (half of WATCHDOG_USEC) for 400 ms, with slack
+    // systemd's variables are nkd's alone: the guests (which inherit nkd's environment) lack them.
+    for (const char* name : {"linux", "rt"}) {
+        const std::string environ = read_file("/proc/" + std::to_string(guest(name)["pid"].get<int>()) + "/environ");
+        EXPECT_FALSE(environ.empty()) << name;
+        for (const char* variable : {"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID="})
+            EXPECT_EQ(environ.find(variable), std::string::npos) << name << " inherited " << variable;
+    }
     EXPECT_EQ(stop_nkd(), 0);
     bool stopping = false;
     for (const auto& m : messages(100)) stopping |= m == "STOPPING=1";
@@ -810,6 +817,67 @@ TEST_F(Watchdogs, TheRtGuestsWatchdogTaskFindsAHungLinuxGuest) {
     EXPECT_EQ(crash["reported_by"], "rt") << info.output << text;
     EXPECT_EQ(guest("rt")["pid"], rt_pid);
     EXPECT_EQ(guest("rt")["incarnation"], 1);
+}
+
+// nk-watchdog under a watchdog of its own (systemd's NOTIFY_SOCKET, as on a host): it sends
+// WATCHDOG=1 every period while the peers it watches beat, none while one is hung, and again once
+// that peer is back. Run by hand in guest linux (which has no watchdog of its own), watching rt.
+TEST_F(Watchdogs, ItTellsTheWatchdogAboveItOnlyWhileEveryPeerIsHealthy) {
+    config = dir + "/" + platform + ".toml";
+    std::ofstream(config) << "[platform]\nname = \"" + platform + "\"\nlock_memory = false\n"
+                             "[areas]\nlink_size = \"64 KiB\"\ncommon_size = \"64 KiB\"\npnv_size = \"64 KiB\"\n"
+                             "[[guests]]\nid = 1\nname = \"linux\"\nkind = \"linux\"\nmemory = \"64 KiB\"\ncpus = [0]\n"
+                             "services = [[\"sleep\", \"infinity\"]]\n"
+                             "[[guests]]\nid = 2\nname = \"rt\"\nkind = \"rt\"\nmemory = \"64 KiB\"\ncpus = [0]\npriority = 10\n"
+                             "run = [\"nk_example_rt_ticker\", \"linux\", \"20\"]\n"
+                             "restart = \"never\"\n"  // stays down until the test starts it: a quiet spell to see
+                             "[[links]]\nguests = [\"linux\", \"rt\"]\n"
+                             "[[access]]\nobjects = \"*\"\nguests = [\"*\"]\nrights = \"rw\"\n";
+    start_nkd({}, false);
+    ASSERT_TRUE(wait_until([&] { return state_of("rt") == "running" && state_of("linux") == "running"; }, 10s))
+        << read_file(log);
+    // The socket lives beside the run directory: nkd hides its run directory from the guests.
+    const std::string socket_path = dir + "-up.sock";
+    UniqueFd listener(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
+    ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    const std::string daemon_log = dir + "-up.log";
+    const std::string command = "NK_RUN_DIR=" + dir + " timeout 20 " + test::binary("nkctl") + " exec --platform " + platform +
+                                " linux -- env NOTIFY_SOCKET=" + socket_path + " " + test::binary("nk-watchdog") +
+                                " --period 20 --misses 3 --watch rt --socket @nk-up-" + platform + " > " + daemon_log +
+                                " 2>&1 &";
+    ASSERT_EQ(std::system(command.c_str()), 0);
+    // WATCHDOG=1 datagrams in the next `ms` milliseconds.
+    auto pings = [&](int ms) {
+        int n = 0;
+        const auto end = Clock::now() + std::chrono::milliseconds(ms);
+        while (Clock::now() < end) {
+            pollfd p{listener.get(), POLLIN, 0};
+            if (::poll(&p, 1, 5) <= 0) continue;
+            char buffer[128];
+            const ssize_t got = ::recv(listener.get(), buffer, sizeof buffer, 0);
+            n += got > 0 && std::string(buffer, static_cast<std::size_t>(got)) == "WATCHDOG=1\n";
+        }
+        return n;
+    };
+    ASSERT_TRUE(wait_until([&] { return pings(100) > 0; }, 10s)) << read_file(daemon_log) << read_file(log);
+    EXPECT_GE(pings(400), 8) << read_file(daemon_log);  // every 20 ms while rt beats, with slack
+
+    ASSERT_EQ(::kill(guest("rt")["pid"].get<pid_t>(), SIGSTOP), 0);
+    // Found hung by nk-watchdog or by nkd's own detector, whichever looks first: rt goes down.
+    ASSERT_TRUE(wait_until([&] { return state_of("rt") != "running"; }, 5s)) << read_file(daemon_log) << read_file(log);
+    // From the failure until rt beats again it says nothing (drain what was sent before it).
+    (void)pings(10);
+    EXPECT_EQ(pings(300), 0) << read_file(daemon_log);
+    ASSERT_EQ(run(dir, test::binary("nkctl") + " start rt --platform " + platform).status, 0);
+    ASSERT_TRUE(wait_until([&] { return guest("rt")["incarnation"] == 2 && state_of("rt") == "running"; }, 10s))
+        << read_file(log);
+    EXPECT_TRUE(wait_until([&] { return pings(100) >= 3; }, 5s)) << read_file(daemon_log);
+    (void)std::system(("pkill -f 'nk-up-" + platform + "'").c_str());
+    std::filesystem::remove(socket_path);
+    std::filesystem::remove(daemon_log);
 }
 
 TEST_F(Watchdogs, AStoppedInitMakesItsGuestUnhealthyAndOnlyItIsRestarted) {
