@@ -110,14 +110,9 @@ int run(const std::string& config_path, std::string init_path) {
         region = std::move(*created);
     }
     const bool adopting = keeper > 0;
-    auto server = nk::RegionServer::listen(*region);
-    if (!server) {
-        std::fprintf(stderr, "nkd: cannot serve platform '%s': %s\n", config->name.c_str(),
-                     server.error().message.c_str());
-        return 1;
-    }
-
-    // Signals arrive as events on a signalfd, never as handlers (STYLE.md, "Daemons").
+    // Signals arrive as events on a signalfd, never as handlers (STYLE.md, "Daemons"). Blocked
+    // before the socket appears: whoever sees the socket may stop nkd at once, and a SIGTERM that
+    // came before the block would kill it instead of stopping it cleanly.
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
@@ -127,6 +122,12 @@ int run(const std::string& config_path, std::string init_path) {
     const int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC);
     if (signal_fd < 0) {
         std::perror("nkd: signalfd");
+        return 1;
+    }
+    auto server = nk::RegionServer::listen(*region);
+    if (!server) {
+        std::fprintf(stderr, "nkd: cannot serve platform '%s': %s\n", config->name.c_str(),
+                     server.error().message.c_str());
         return 1;
     }
 
