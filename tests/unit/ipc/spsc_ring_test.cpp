@@ -67,6 +67,49 @@ TEST_F(SpscRingTest, NewlyCreatedRingIsEmpty) {
     EXPECT_EQ(header.capacity, 16U);
     EXPECT_EQ(header.head, 0U);
     EXPECT_EQ(header.tail, 0U);
+    // Every slot reads "not yet written" for its first index s: s + 1 - capacity, modulo 2^64.
+    for (std::uint64_t s = 0; s < 16; ++s) EXPECT_EQ(slot_word(ring, s), s + 1 - 16) << "slot " << s;
+}
+
+TEST_F(SpscRingTest, ConsumerHandsSlotsBackThroughTailAndNeverWritesTheSlots) {
+    SpscRing ring = make("handback", 8);
+    auto producer = ring.producer();
+    auto consumer = ring.consumer();
+    ASSERT_TRUE(producer && consumer);
+    for (Item i = 0; i < 3; ++i) ASSERT_TRUE(producer->try_push(bytes_of(i)));
+    Item out = 0;
+    for (Item i = 0; i < 3; ++i) ASSERT_TRUE(consumer->try_pop(bytes_of(out)));
+    // The words are still the producer's "written" marks (i + 1): the consumer's hand-back is
+    // tail alone, so the slots' lines are written by the producer only.
+    for (std::uint64_t s = 0; s < 3; ++s) EXPECT_EQ(slot_word(ring, s), s + 1) << "slot " << s;
+    EXPECT_EQ(layout::atomic(shared_header(ring).tail).load(std::memory_order_relaxed), 3U);
+    EXPECT_EQ(layout::atomic(shared_header(ring).head).load(std::memory_order_relaxed), 3U);
+}
+
+TEST_F(SpscRingTest, ProducerReadsTailOnlyWhenItsCachedCopySaysFullAndChecksIt) {
+    SpscRing ring = make("cached.tail", 4);
+    auto producer = ring.producer();
+    ASSERT_TRUE(producer);
+    for (Item i = 0; i < 2; ++i) ASSERT_TRUE(producer->try_push(bytes_of(i)));
+    // A consumer index ahead of head: not a tail. The producer's cached copy (0) still shows
+    // room for two, so it does not look yet...
+    scribble(shared_header(ring).tail, 100);
+    for (Item i = 2; i < 4; ++i) ASSERT_TRUE(producer->try_push(bytes_of(i)));
+    EXPECT_FALSE(producer->corrupt());
+    // ...and when it does, it stops instead of overwriting slots on its strength.
+    const Item extra = 4;
+    EXPECT_FALSE(producer->try_push(bytes_of(extra)));
+    EXPECT_TRUE(producer->corrupt());
+    auto health = producer->health();
+    ASSERT_FALSE(health);
+    EXPECT_NE(health.error().message.find("consumer index"), std::string::npos) << health.error().message;
+    EXPECT_NE(health.error().message.find("100"), std::string::npos) << health.error().message;
+    EXPECT_EQ(layout::atomic(shared_header(ring).head).load(std::memory_order_relaxed), 4U);  // nothing more
+    EXPECT_EQ(slot_word(ring, 0), 1U);  // item 0's slot not overwritten
+    // A new handle checks the tail it starts from, too.
+    EXPECT_FALSE(ring.producer());
+    scribble(shared_header(ring).tail, 0);
+    EXPECT_TRUE(ring.producer());
 }
 
 TEST_F(SpscRingTest, FullRingRefusesPushUntilTheConsumerMakesRoom) {
@@ -85,7 +128,11 @@ TEST_F(SpscRingTest, FullRingRefusesPushUntilTheConsumerMakesRoom) {
     Item out = 0;
     ASSERT_TRUE(consumer->try_pop(bytes_of(out)));
     EXPECT_EQ(out, 0U);
+    // Exactly one slot came back: one push fits, the next is refused again.
     EXPECT_TRUE(producer->try_push(bytes_of(extra)));
+    EXPECT_FALSE(producer->try_push(bytes_of(extra)));
+    EXPECT_EQ(shared_header(ring).full_count, 3U);
+    EXPECT_EQ(ring.size_approx(), 4U);
     for (Item expected : {Item{1}, Item{2}, Item{3}, extra}) {
         ASSERT_TRUE(consumer->try_pop(bytes_of(out)));
         EXPECT_EQ(out, expected);
@@ -279,7 +326,7 @@ TEST_F(SpscRingTest, ConsumerDetectsAScribbledSlotSequence) {
     Item out = 0;
     for (Item i = 0; i < 3; ++i) ASSERT_TRUE(consumer->try_pop(bytes_of(out)));
 
-    // Under tail 3 only 4 (written) or 3 (not yet) may stand; 12 would be index 3's item a lap on.
+    // Under tail 3 only 4 (written) or 3 + 1 - 8 (not yet) may stand; 12 would be index 11's item.
     scribble(slot_word(ring, 3), 12);
     EXPECT_FALSE(consumer->try_pop(bytes_of(out)));
     EXPECT_TRUE(consumer->corrupt());
@@ -294,8 +341,7 @@ TEST_F(SpscRingTest, ConsumerDetectsAScribbledSlotSequence) {
     std::vector<Item> many(8);
     EXPECT_EQ(consumer->pop_batch(std::as_writable_bytes(std::span(many)), many.size()), 0U);
 
-    // A new handle checks the slot it starts from (12 it would take for "handed back, refilled",
-    // which a consumer that died before publishing tail leaves); the ring's count stays in range.
+    // A new handle checks the slot it starts from; the ring's count stays in range.
     scribble(slot_word(ring, 3), 20);
     auto fresh = ring.consumer();
     ASSERT_FALSE(fresh);
@@ -317,26 +363,26 @@ TEST_F(SpscRingTest, ConsumerRefusesAWordFromAnIndexItAlreadyRead) {
     EXPECT_TRUE(consumer->corrupt());
 }
 
-TEST_F(SpscRingTest, ProducerDetectsAScribbledSlotSequence) {
+TEST_F(SpscRingTest, ProducerHandleRefusesAScribbledSlotUnderHead) {
     SpscRing ring = make("scribbled.free", 4);
+    {
+        auto producer = ring.producer();
+        ASSERT_TRUE(producer);
+        for (Item i = 0; i < 2; ++i) ASSERT_TRUE(producer->try_push(bytes_of(i)));
+    }
+    // Under head 2 only 3 (written by a producer that died before publishing head) or
+    // 2 + 1 - 4 (not yet) may stand; 6 would be index 5's item.
+    scribble(slot_word(ring, 2), 6);
     auto producer = ring.producer();
-    ASSERT_TRUE(producer);
-    for (Item i = 0; i < 4; ++i) ASSERT_TRUE(producer->try_push(bytes_of(i)));
-    // Full: under head 4 stands 1 (index 0, unread). A word that claims index 0 was read a lap
-    // further on than possible is refused.
-    const Item item = 4;
-    EXPECT_FALSE(producer->try_push(bytes_of(item)));
-    EXPECT_FALSE(producer->corrupt());
-    scribble(slot_word(ring, 0), 7);
-    EXPECT_FALSE(producer->try_push(bytes_of(item)));
-    EXPECT_TRUE(producer->corrupt());
-    auto health = producer->health();
-    ASSERT_FALSE(health);
-    EXPECT_NE(health.error().message.find("slot sequence"), std::string::npos) << health.error().message;
-    std::vector<Item> in(4);
-    EXPECT_EQ(producer->push_batch(std::as_bytes(std::span(in)), in.size()), 0U);
-    EXPECT_EQ(layout::atomic(shared_header(ring).head).load(std::memory_order_relaxed), 4U);  // nothing published
+    ASSERT_FALSE(producer);
+    EXPECT_EQ(producer.error().code, make_error_code(RegionError::Corrupt));
+    EXPECT_NE(producer.error().message.find("slot sequence"), std::string::npos) << producer.error().message;
+    // Stepping over one unpublished item (3 under head 2), the next word is checked as well.
+    scribble(slot_word(ring, 2), 3);
+    scribble(slot_word(ring, 3), 9);
     EXPECT_FALSE(ring.producer());
+    scribble(slot_word(ring, 3), 3 + 1 - 4);
+    EXPECT_TRUE(ring.producer());
 }
 
 TEST_F(SpscRingTest, NewHandlesStepOverWhatADeadPredecessorDidNotPublish) {
@@ -361,11 +407,12 @@ TEST_F(SpscRingTest, NewHandlesStepOverWhatADeadPredecessorDidNotPublish) {
         ASSERT_TRUE(consumer->try_pop(bytes_of(out)));
         ASSERT_EQ(out, 1U);
     }
-    // And the consumer died after handing back item 1's slot but before publishing tail = 2.
+    // And the consumer died after copying item 1 out but before publishing tail = 2, the store
+    // that hands the slot back and returns the item: the next consumer reads item 1.
     scribble(shared_header(ring).tail, 1);
     auto next_consumer = ring.consumer();
     ASSERT_TRUE(next_consumer) << next_consumer.error().message;
-    for (Item want = 2; want < 4; ++want) {
+    for (Item want = 1; want < 4; ++want) {
         Item out = 0;
         ASSERT_TRUE(next_consumer->try_pop(bytes_of(out)));
         EXPECT_EQ(out, want);
@@ -394,18 +441,25 @@ TEST_F(SpscRingTest, NewHandlesStartRightWhenThePeerMovedOnAfterTheDeath) {
     for (Item i = 1; i < 3; ++i) ASSERT_TRUE(producer->try_push(bytes_of(i)));
     ASSERT_TRUE(consumer->try_pop(bytes_of(out)));
     ASSERT_EQ(out, 1U);
-    // The consumer died before publishing tail = 2, and the producer has refilled item 1's slot since.
+    // The consumer died after copying item 1 but before publishing tail = 2: item 1's slot was
+    // not handed back, so the producer may not refill it, however long it tries.
     scribble(shared_header(ring).tail, 1);
     const Item three = 3;
-    ASSERT_TRUE(producer->try_push(bytes_of(three)));
+    EXPECT_FALSE(producer->try_push(bytes_of(three)));
+    EXPECT_FALSE(producer->try_push(bytes_of(three)));
+    EXPECT_FALSE(producer->corrupt());
+    EXPECT_EQ(slot_word(ring, 1), 2U);  // still item 1's
     auto next_consumer = ring.consumer();
     ASSERT_TRUE(next_consumer) << next_consumer.error().message;
-    for (Item want = 2; want < 4; ++want) {
+    for (Item want = 1; want < 3; ++want) {  // item 1 once more (the dead one never returned it), then 2
         ASSERT_TRUE(next_consumer->try_pop(bytes_of(out)));
         EXPECT_EQ(out, want);
     }
+    ASSERT_TRUE(producer->try_push(bytes_of(three)));
+    ASSERT_TRUE(next_consumer->try_pop(bytes_of(out)));
+    EXPECT_EQ(out, 3U);
     EXPECT_FALSE(next_consumer->try_pop(bytes_of(out)));
-    EXPECT_FALSE(next_consumer->corrupt());
+    EXPECT_FALSE(next_consumer->corrupt() || producer->corrupt());
 }
 
 TEST_F(SpscRingTest, ScribbledHeaderIsRefusedAtOpenAndIgnoredByOpenHandles) {

@@ -4,11 +4,14 @@
 // The ring is a named object in a link area or the common area, like a Segment, and follows the
 // config's [[access]] rules (creating and opening need read-write rights). The producer and the
 // consumer each work through a process-local handle that keeps its own index. Each slot carries
-// a sequence word beside its item (Vyukov's bounded queue, without the compare-and-swap one
-// producer and one consumer do not need): a side learns whether the slot under its index is
-// free or filled from that word, in the cache line the item itself lives in, and never reads
-// the other side's index. A ping-pong thus moves one cache line each way, as the raw shared-line
-// floor does; with separate head and tail indices it moved two (measured: 1.66x the floor).
+// a sequence word beside its item, written by the producer only: the consumer learns that the
+// slot under its index is filled from that word, in the cache line the item itself lives in, and
+// never reads the producer's index. The consumer hands slots back by publishing its index, which
+// the producer reads only when its cached copy says the ring is full (rigtorp's SPSCQueue). So
+// the slots' lines are written by one side only, and a ping-pong moves one cache line each way,
+// as the raw shared-line floor does. (Layout 2 handed each slot back with a store into its word:
+// with 8-byte items four slots share a line, and that store pulled the line the producer was
+// filling away from it once per item; docs/BENCHMARKS.md.)
 //
 //   // guest "linux": makes the ring in its link to "rt" and produces
 //   auto ring = nk::ipc::SpscRing::create(region, "imu.samples", sizeof(Sample), 1024, "rt");
@@ -27,8 +30,9 @@
 // attached and the object is not removed.
 //
 // The peer is untrusted. The item size and capacity are read once at open and checked against
-// the object's extent; every sequence word read afterwards must be one of the two values the
-// protocol allows there. A handle that finds another stops: corrupt() becomes true, every later
+// the object's extent; every sequence word the consumer reads afterwards must be one of the two
+// values the protocol allows there, and every consumer index the producer reads must lie within
+// capacity() behind its own. A handle that finds another value stops: corrupt() becomes true, every later
 // call returns false or 0, and health() says what it saw. No value in shared memory makes a handle touch
 // memory outside the ring. The memory-ordering contract is at the top of src/spsc_ring.cpp.
 #pragma once
@@ -51,13 +55,16 @@
 namespace nk::ipc {
 
 inline constexpr std::uint64_t kSpscRingMagic = 0x4e4b'5350'5343'0001ULL;  // "NKSPSC" 0001
-inline constexpr std::uint32_t kSpscRingLayoutVersion = 2;  // 2: a sequence word per slot
+// 2: a sequence word per slot; 3: the consumer hands slots back through tail, not their words.
+inline constexpr std::uint32_t kSpscRingLayoutVersion = 3;
 
 // The first bytes of an SPSC ring object; the slots follow at slots_offset. Part of the region's
 // ABI (layout.hpp's rules apply): changing a field's width, order or meaning bumps
 // kSpscRingLayoutVersion. Indices count items since creation and wrap at 2^64; item i lives in
-// slot i % capacity. head and tail are each side's index as published after every push and pop:
-// for monitoring and for the next handle to start from, never read on the hot path.
+// slot i % capacity. head and tail are each side's index as published after every push and pop.
+// tail is how the consumer hands slots back: the producer reads it when its cached copy says the
+// ring is full. head is for monitoring and for the next producer handle to start from; the
+// consumer never reads it on the hot path.
 struct alignas(detail::kCacheLine) SpscRingHeader {
     // Line 0: written by create() before it publishes the magic, read-only afterwards.
     std::uint64_t magic;           // atomic; kSpscRingMagic, stored last (release) by create()
@@ -74,7 +81,7 @@ struct alignas(detail::kCacheLine) SpscRingHeader {
     std::uint64_t full_count;      // atomic; pushes refused (or cut short) for want of space
     std::uint8_t reserved2[48];
     // Line 2: written by the consumer only.
-    std::uint64_t tail;            // atomic; items ever popped (published copy)
+    std::uint64_t tail;            // atomic; items ever popped: slots below tail + capacity are free
     std::uint8_t reserved3[56];
 };
 
@@ -87,9 +94,10 @@ static_assert(offsetof(SpscRingHeader, slot_stride) == 24 && offsetof(SpscRingHe
 static_assert(offsetof(SpscRingHeader, head) == 64 && offsetof(SpscRingHeader, full_count) == 72);
 static_assert(offsetof(SpscRingHeader, tail) == 128);
 
-// Each slot starts with its sequence word; the item follows at offset 8. For the item of index i
-// (slot i % capacity) the word reads i while the slot is free for it, i + 1 once it is written,
-// and i + capacity once it is consumed (free for index i + capacity). Create sets slot s to s.
+// Each slot starts with its sequence word; the item follows at offset 8. Only the producer writes
+// it: i + 1 once item i (slot i % capacity) is written. Until then it holds the previous lap's
+// i + 1 - capacity; create sets slot s to s + 1 - capacity (modulo 2^64), as if a lap before
+// the first had been written and consumed. Whether a slot is free is told by tail, not the word.
 struct SpscSlot {
     std::uint64_t sequence;  // atomic
 };
@@ -113,7 +121,8 @@ public:
     // count * item_size() bytes, else nothing is pushed), as many as fit; returns how many.
     [[nodiscard]] std::size_t push_batch(std::span<const std::byte> items, std::size_t count) noexcept;
 
-    // Items in the ring by the consumer's published index, 0..capacity().
+    // Items in the ring by the consumer's published index, 0..capacity(). Exactly capacity()
+    // items fit: try_push refuses only when that many are unread.
     [[nodiscard]] std::size_t size_approx() const noexcept;
     [[nodiscard]] std::uint32_t capacity() const noexcept { return capacity_; }
     [[nodiscard]] std::uint32_t item_size() const noexcept { return item_size_; }
@@ -125,9 +134,10 @@ public:
 
 private:
     friend class SpscRing;
-    SpscProducer(const SpscRing& ring, std::uint64_t head, std::uint64_t full_count);
-    // The slot under head_ is not free: full (counted), or a sequence no protocol allows (fault).
-    bool refuse(std::uint64_t sequence) noexcept;
+    SpscProducer(const SpscRing& ring, std::uint64_t head, std::uint64_t tail, std::uint64_t full_count);
+    // The cached tail says full: reads the published one. True if there is room now; false if
+    // full (counted) or if tail is not within capacity behind head (fault).
+    bool reload_tail() noexcept;
 
     SpscRingHeader* header_;
     std::byte* slots_;
@@ -135,7 +145,8 @@ private:
     std::uint32_t stride_;
     std::uint32_t capacity_;
     std::uint64_t mask_;
-    std::uint64_t head_;  // authoritative: only this handle moves it
+    std::uint64_t head_;         // authoritative: only this handle moves it
+    std::uint64_t cached_tail_;  // the consumer's tail as last read; head_ - cached_tail_ <= capacity_
     std::uint64_t full_count_;
     std::optional<detail::QueueFault> fault_;
     std::string name_;
@@ -227,18 +238,16 @@ private:
 inline bool SpscProducer::try_push(std::span<const std::byte> item) noexcept {
     if (fault_ || item.size() != item_size_) [[unlikely]]
         return false;
+    // Full by the cached tail: only then is the consumer's line read [P1].
+    if (head_ - cached_tail_ >= capacity_) [[unlikely]]
+        if (!reload_tail()) return false;
     std::byte* slot = slots_ + (head_ & mask_) * stride_;
-    // acquire: pairs with the consumer's release of this word [C3]: it is done reading the slot.
-    const std::uint64_t sequence =
-        layout::atomic(reinterpret_cast<SpscSlot*>(slot)->sequence).load(std::memory_order_acquire);
-    if (sequence != head_) [[unlikely]]
-        return refuse(sequence);
     // item.size(), equal to item_size_ here: a caller's fixed-size span makes the copy fixed too.
     detail::copy_item(slot + sizeof(SpscSlot), item.data(), item.size());
     // release: publishes the item [P2 -> C1].
     layout::atomic(reinterpret_cast<SpscSlot*>(slot)->sequence).store(head_ + 1, std::memory_order_release);
     ++head_;
-    // release: a later producer handle that starts from head finds the slots below it written.
+    // release: a later producer handle that starts from head finds the slots below it written [P3].
     layout::atomic(header_->head).store(head_, std::memory_order_release);
     return true;
 }
@@ -253,11 +262,9 @@ inline bool SpscConsumer::try_pop(std::span<std::byte> out) noexcept {
     if (sequence != tail_ + 1) [[unlikely]]
         return refuse(sequence);
     detail::copy_item(out.data(), slot + sizeof(SpscSlot), out.size());
-    // release: hands the slot to the producer's next lap [C3 -> P1].
-    layout::atomic(reinterpret_cast<SpscSlot*>(slot)->sequence)
-        .store(tail_ + capacity_, std::memory_order_release);
     ++tail_;
-    // release: a later consumer handle that starts from tail finds those slots handed back.
+    // release: hands the slot back to the producer's next lap [C3 -> P1], and is where a later
+    // consumer handle starts. The slot's own line is not written: it stays with the producer.
     layout::atomic(header_->tail).store(tail_, std::memory_order_release);
     return true;
 }
