@@ -81,10 +81,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     auto links = nk::netbridge::PacketLinks::open(region->get(), *plan);
-    auto stats = links ? nk::netbridge::NetStats::create(region->get(), *plan) : nk::Result<nk::netbridge::NetStats>(
-                                                                                     nk::fail(links.error()));
-    if (!stats) {
-        std::fprintf(stderr, "nk-netbridge: %s\n", stats.error().message.c_str());
+    if (!links) {
+        std::fprintf(stderr, "nk-netbridge: %s\n", links.error().message.c_str());
         return 1;
     }
     auto tun = nk::netbridge::TunDevice::open(*plan, {.offloads = !no_offload, .queues = queues});
@@ -101,6 +99,15 @@ int main(int argc, char** argv) {
     if (plan->forward && (!write_sysctl("/proc/sys/net/ipv4/ip_forward", "1") ||
                           (plan->address6 && !write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")))) {
         std::fprintf(stderr, "nk-netbridge: cannot turn on forwarding in /proc/sys/net\n");
+        return 1;
+    }
+
+    // The counters come last: `nkctl net` (and whoever waits for the network) sees this guest's
+    // end up only once its addresses and routes are in place. Made first, they announced a router
+    // whose routes a ping could still miss ("Network is unreachable").
+    auto stats = nk::netbridge::NetStats::create(region->get(), *plan);
+    if (!stats) {
+        std::fprintf(stderr, "nk-netbridge: %s\n", stats.error().message.c_str());
         return 1;
     }
 
