@@ -35,6 +35,7 @@
 
 #include "nk/ipc/detail/copy_item.hpp"
 #include "queue_support.hpp"
+#include "tsan_cross_process.hpp"
 #include "writer_identity.hpp"
 
 namespace nk::ipc {
@@ -198,7 +199,9 @@ MessageRingProducer::MessageRingProducer(const MessageRingView& view, WriterGues
       mask_(std::uint64_t{view.capacity_} - 1),
       cached_tail_(tail),
       writer_(writer),
-      name_(view.name_) {}
+      name_(view.name_) {
+    detail::tsan_acquired_by_producer(header_);  // the tail it starts from frees bytes too
+}
 
 bool MessageRingProducer::reload_tail(std::uint64_t& head) noexcept {
     // Head is loaded on both sides of tail: only when it did not move in between is
@@ -220,6 +223,7 @@ bool MessageRingProducer::reload_tail(std::uint64_t& head) noexcept {
             return false;
         }
         cached_tail_ = tail;
+        detail::tsan_acquired_by_producer(header_);
         head = after;
         return true;
     }
@@ -299,6 +303,7 @@ bool MessageRingProducer::commit() noexcept {
     // release: publishes the payload; pairs with the acquire in peek() (P5 -> C2). Fails when the
     // consumer declared this writer dead and marked the record Abandoned (its tag is unique to
     // this lap, so a later record at the same place cannot be committed by mistake).
+    detail::tsan_released_by_producer(header_);
     return layout::atomic(record_at(data_, pending_position_ & mask_)->word)
         .compare_exchange_strong(expected, committed, std::memory_order_release, std::memory_order_relaxed);
 }
@@ -310,6 +315,7 @@ bool MessageRingProducer::abandon() noexcept {
     pending_word_ = 0;
     // release: the consumer reads nothing of an abandoned record but its length, which it read
     // before; release keeps our payload writes from drifting past the point we gave the space up.
+    detail::tsan_released_by_producer(header_);
     return layout::atomic(record_at(data_, pending_position_ & mask_)->word)
         .compare_exchange_strong(expected, abandoned, std::memory_order_release, std::memory_order_relaxed);
 }
