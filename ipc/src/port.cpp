@@ -92,17 +92,19 @@ Result<std::optional<std::size_t>> Port::try_receive(std::span<std::byte> out) {
                                                           std::to_string(out.size()));
         case ReadStatus::Stopped: break;
     }
-    auto health = consumer_.health();
-    if (!health) return fail(std::move(health.error()));
-    return fail(RegionError::Corrupt, "port '" + ring_.name() + "' stopped");
+    return fail(stopped_error());
 }
 
 Result<std::optional<std::span<const std::byte>>> Port::try_peek() {
     if (auto record = consumer_.peek()) return std::optional<std::span<const std::byte>>(*record);
     if (!consumer_.corrupt()) return std::optional<std::span<const std::byte>>();
+    return fail(stopped_error());
+}
+
+Error Port::stopped_error() const {
     auto health = consumer_.health();
-    if (!health) return fail(std::move(health.error()));
-    return fail(RegionError::Corrupt, "port '" + ring_.name() + "' stopped");
+    if (!health) return std::move(health.error());
+    return Error{make_error_code(RegionError::Corrupt), "port '" + ring_.name() + "' stopped"};
 }
 
 Result<void> Port::release() {

@@ -101,6 +101,8 @@ public:
     [[nodiscard]] std::uint32_t max_message() const { return max_message_; }
 
 private:
+    // Why the consumer stopped: the ring's health, else that it stopped.
+    [[nodiscard]] Error stopped_error() const;
     Port(Event data, Event space, MessageRingView ring, MessageRingConsumer consumer, std::uint32_t max_message)
         : data_(std::move(data)), space_(std::move(space)), ring_(ring), consumer_(std::move(consumer)),
           max_message_(max_message) {}
