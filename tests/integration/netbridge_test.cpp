@@ -303,6 +303,25 @@ TEST_F(Netbridge, AGuestCannotSendFromAnotherGuestsAddress) {
     EXPECT_EQ(ping.status, 0) << ping.output;
 }
 
+// The routers run SCHED_BATCH (nk-netbridge's main.cpp says why), every thread of them.
+TEST_F(Netbridge, TheRoutersNeverPreemptTheProgramsTheyCarryPacketsFor) {
+    start_nkd();
+    const std::string list = dir + "/policies.sh";
+    std::ofstream(list) << "for t in /proc/$(pgrep -x nk-netbridge)/task/*; do chrt -p ${t##*/}; done\n";
+    for (const char* guest : {"alpha", "beta"}) {
+        auto policies = exec(guest, "sh " + list);
+        ASSERT_EQ(policies.status, 0) << policies.output;
+        std::istringstream lines(policies.output);
+        int threads = 0;
+        for (std::string line; std::getline(lines, line);) {
+            if (line.find("scheduling policy") == std::string::npos) continue;
+            ++threads;
+            EXPECT_NE(line.find("SCHED_BATCH"), std::string::npos) << guest << ": " << line;
+        }
+        EXPECT_GE(threads, 2) << guest << ": the TUN thread and the inbound thread\n" << policies.output;
+    }
+}
+
 TEST_F(Netbridge, OutsideHostReachesTheGuestsThroughTheGatewayGuest) {
     // The outside network: a namespace with one end of a veth; the other end goes to alpha.
     const std::string outside_ns = "nkout" + std::to_string(::getpid());
