@@ -23,6 +23,7 @@
 #include <map>
 #include <poll.h>
 
+#include "hosts_file.hpp"
 #include "nk/nanokernel/panic.hpp"
 
 namespace nk::init {
@@ -87,6 +88,15 @@ bool set_up_namespaces(const Options& o) {
     if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
         say("cannot mount /proc: %s", errno_text());
         return false;
+    }
+    // Before the hiding: the host's /etc/hosts is read from the host's tree as it is.
+    if (!o.hosts_lines.empty()) {
+        std::string why;
+        if (!install_hosts_file(o.hosts_lines, why)) {
+            say("%s", why);
+            return false;
+        }
+        if (!why.empty()) say("%s", why);
     }
     for (const auto& dir : o.hidden_dirs) {
         struct stat st {};

@@ -14,6 +14,7 @@ struct Options {
     int fifo_priority = 0;        // 0: leave the scheduling class alone
     bool loopback_up = false;
     std::vector<std::string> hidden_dirs;
+    std::vector<std::string> hosts_lines;  // first lines of the guest's /etc/hosts (hosts_file.hpp); none: the host's file as it is
     bool exec_mode = false;
     std::vector<std::string> command;
 };

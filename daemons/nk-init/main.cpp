@@ -3,7 +3,8 @@
 // nkd clones it into the guest's new namespaces (nanokernel/partition.hpp); it waits for nkd's
 // go (the start pipe, NK_START_FD) so that nkd can put it into the guest's cgroup first, then
 // makes the namespaces the guest's own: host name, a private mount tree with a /proc of the new
-// PID namespace, the platform's socket directory hidden, loopback up.
+// PID namespace, the platform's socket directory hidden, an /etc/hosts that names the guests,
+// loopback up.
 //
 //   linux guest:  nk-init --guest linux --hostname linux --services '[["sleep","infinity"]]'
 //                 It starts each service, reaps every orphan (it is PID 1), forwards SIGTERM,
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
     app.add_option("--fifo", options.fifo_priority, "SCHED_FIFO priority (rt guests)");
     app.add_flag("--loopback", options.loopback_up, "bring lo up (guests with a network namespace)");
     app.add_option("--hide", options.hidden_dirs, "host directories to cover with an empty tmpfs");
+    app.add_option("--host", options.hosts_lines, "a line for the guest's /etc/hosts (\"10.77.2.1 beta\"), before the host's lines");
     app.add_flag("--exec", options.exec_mode, "exec the command after -- as PID 1 instead of serving");
     app.add_option("command", options.command, "with --exec: the program and its arguments");
     CLI11_PARSE(app, argc, argv);

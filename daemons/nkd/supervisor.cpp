@@ -18,6 +18,7 @@
 
 #include "nk/nanokernel/clock.hpp"
 #include "nk/nanokernel/directory.hpp"
+#include "nk/nanokernel/guest_hosts.hpp"
 #include "nk/nanokernel/heartbeat.hpp"
 #include "nk/nanokernel/interrupts.hpp"
 #include "nk/nanokernel/panic.hpp"
@@ -106,6 +107,7 @@ std::vector<std::string> Supervisor::init_argv(const GuestConfig& g) const {
             if (auto plan = netbridge::plan_for(config_, g))
                 services.insert(services.begin(), {"nk-netbridge", "--plan", netbridge::encode(*plan)});
         }
+        for (const auto& line : guest_hosts_lines(config_, g)) argv.insert(argv.end(), {"--host", line});
         argv.push_back("--loopback");
         argv.push_back("--services");
         argv.push_back(nlohmann::json(services).dump());

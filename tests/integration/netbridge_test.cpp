@@ -171,11 +171,41 @@ TEST_F(Netbridge, PingAndPing6ReachTheOtherLinuxGuest) {
     EXPECT_TRUE(counted) << nkctl("net --json").output;
 }
 
+// By name, as a user types it: the guest's /etc/hosts names the guests.
 TEST_F(Netbridge, TelnetLogsInToTheOtherGuestAndRunsACommand) {
     start_nkd();
-    auto session = expect("alpha", telnet_login_script("10.77.2.1"));
+    auto session = expect("alpha", telnet_login_script("beta"));
     EXPECT_EQ(session.status, 0) << session.output;
     EXPECT_NE(session.output.find("answer-42 from beta"), std::string::npos) << session.output;
+}
+
+// Each linux guest's /etc/hosts names every guest with an address, itself first; the host's
+// own file is left as it was, and its lines follow in the guests' copies.
+TEST_F(Netbridge, TheGuestsKnowEachOthersNames) {
+    const std::string host_hosts = read_file("/etc/hosts");
+    start_nkd();
+    const auto resolve = [&](const std::string& guest, const std::string& name) {
+        auto out = exec(guest, "getent ahosts " + name);
+        EXPECT_EQ(out.status, 0) << guest << " resolving " << name << ": " << out.output;
+        return out.output;
+    };
+    EXPECT_NE(resolve("alpha", "beta").find("10.77.2.1"), std::string::npos);
+    EXPECT_NE(resolve("alpha", "beta").find("fd77:2::1"), std::string::npos);
+    EXPECT_NE(resolve("alpha", "rt").find("10.77.3.1"), std::string::npos);
+    EXPECT_NE(resolve("beta", "alpha").find("10.77.1.1"), std::string::npos);
+    // Its own host name too: the name programs look up as they start.
+    auto own = exec("beta", "sh -c 'getent ahostsv4 $(hostname)'");
+    EXPECT_EQ(own.status, 0) << own.output;
+    EXPECT_NE(own.output.find("10.77.2.1"), std::string::npos) << own.output;
+    auto ping = exec("alpha", "ping -c 1 -W 2 rt");
+    EXPECT_EQ(ping.status, 0) << ping.output;
+    auto ping6 = exec("beta", "ping -6 -c 1 -W 2 alpha");
+    EXPECT_EQ(ping6.status, 0) << ping6.output;
+
+    auto copy = exec("alpha", "cat /etc/hosts");
+    ASSERT_EQ(copy.status, 0) << copy.output;
+    EXPECT_NE(copy.output.find(host_hosts), std::string::npos) << "the host's lines follow:\n" << copy.output;
+    EXPECT_EQ(read_file("/etc/hosts"), host_hosts) << "the host's file changed";
 }
 
 std::string rt_console_script(const std::string& host) {

@@ -166,6 +166,11 @@ TEST_F(Supervisor, EachGuestSeesOnlyItsOwnProcessesAndHostname) {
     EXPECT_NE(exec("linux", "ip -o link show lo").output.find("UP"), std::string::npos);
     // The platform's socket directory is hidden from the guests.
     EXPECT_EQ(exec("linux", "test -e " + dir + "/" + platform + ".sock").status, 1);
+    // A guest without an address has its host name on 127.0.1.1: looked up from /etc/hosts, not
+    // asked of a name server it has no route to.
+    auto own = exec("linux", "getent hosts linux");
+    EXPECT_EQ(own.status, 0) << own.output;
+    EXPECT_EQ(own.output.rfind("127.0.1.1 ", 0), 0U) << own.output;
 }
 
 TEST_F(Supervisor, ExecPassesTheCommandsExitStatusAndRefusesUnknownGuests) {
