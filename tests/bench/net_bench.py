@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,25 @@ def sh(cmd, check=True, timeout=120):
     return out
 
 
+def stop_server(server):
+    """Ends the server's whole process group: SIGTERM (nkctl exec passes it on into the guest), SIGKILL after 3 s."""
+    def group_alive():
+        server.poll()  # reaps the shell, which would otherwise keep the group alive as a zombie
+        try:
+            os.killpg(server.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not group_alive():
+            break
+        os.killpg(server.pid, sig)
+        deadline = time.time() + 3
+        while time.time() < deadline and group_alive():
+            time.sleep(0.05)
+    server.wait()
+
+
 class Side:
     """How to run a command on the client and the server side, and the server's address."""
 
@@ -44,7 +64,10 @@ class Side:
         self.name, self.client, self.server, self.address, self.bind = name, client, server, address, bind
 
     def background(self, cmd):
-        return subprocess.Popen(self.server(cmd), shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A session of its own: stop_server() ends the whole group, not only the shell (a server
+        # under `ip netns exec` or `pasta` is the shell's grandchild, and sockperf never exits by itself).
+        return subprocess.Popen(self.server(cmd), shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
 
     def iperf(self, seconds, streams):
         server = self.background(f"iperf3 -s -1 -B {self.bind}")
@@ -53,8 +76,7 @@ class Side:
             out = sh(self.client(f"iperf3 -c {self.address} -t {seconds} -P {streams} -J"), timeout=seconds + 60)
             return json.loads(out.stdout)["end"]["sum_received"]["bits_per_second"] / 1e9
         finally:
-            server.kill()
-            server.wait()
+            stop_server(server)
 
     def sockperf(self, seconds):
         server = self.background(f"sockperf sr --tcp -i {self.bind} -p {PORT_SOCKPERF}")
@@ -67,8 +89,7 @@ class Side:
                 raise RuntimeError("sockperf printed no percentiles:\n" + out)
             return float(p50.group(1)) * 2  # sockperf reports half the round trip
         finally:
-            server.kill()
-            server.wait()
+            stop_server(server)
 
 
 def nk_side(bin_dir, work):
