@@ -77,14 +77,15 @@ inline double median(std::vector<double> values) { return percentiles(std::move(
 
 // One line of bench-results/AREA.json.
 struct Record {
-    std::string metric, unit, peer, goal;  // goal: "<= 1.3" or ">= 1.0" on ratio = nk / peer_value
+    std::string metric, unit, peer, goal;  // goal: "<= 1.3" or ">= 1.0" on ratio = nk / peer_value, or "reported"
     double nk = 0, peer_value = 0, ratio = 0;
-    bool met = false;
+    bool met = false;  // with goal "reported": nothing to meet (null in the json, "-" in the table)
 };
 
 inline Record make_record(std::string metric, std::string unit, double nk, std::string peer, double peer_value,
                           double ratio, std::string goal) {
     Record r{std::move(metric), std::move(unit), std::move(peer), std::move(goal), nk, peer_value, ratio, false};
+    if (r.goal == "reported") return r;
     const double bound = std::stod(r.goal.substr(3));
     r.met = r.goal.rfind("<=", 0) == 0 ? ratio <= bound : ratio >= bound;
     return r;
@@ -98,7 +99,7 @@ inline void write_json(const std::vector<Record>& records, std::FILE* out) {
                      "  {\"metric\": \"%s\", \"unit\": \"%s\", \"nk\": %.3f, \"peer\": \"%s\", \"peer_value\": %.3f, "
                      "\"ratio\": %.3f, \"goal\": \"%s\", \"met\": %s}%s\n",
                      r.metric.c_str(), r.unit.c_str(), r.nk, r.peer.c_str(), r.peer_value, r.ratio, r.goal.c_str(),
-                     r.met ? "true" : "false", i + 1 < records.size() ? "," : "");
+                     r.goal == "reported" ? "null" : r.met ? "true" : "false", i + 1 < records.size() ? "," : "");
     }
     std::fprintf(out, "]\n");
 }
@@ -108,7 +109,7 @@ inline void print_table(const std::vector<Record>& records) {
                 "GOAL", "MET");
     for (const auto& r : records)
         std::printf("%-34s %-8s %12.1f  %-22s %12.1f %8.2f  %-7s %s\n", r.metric.c_str(), r.unit.c_str(), r.nk,
-                    r.peer.c_str(), r.peer_value, r.ratio, r.goal.c_str(), r.met ? "yes" : "NO");
+                    r.peer.c_str(), r.peer_value, r.ratio, r.goal.c_str(), r.goal == "reported" ? "-" : r.met ? "yes" : "NO");
 }
 
 // What every benchmark ends with: the table on stdout and, when `json_path` is set, the records
