@@ -41,34 +41,40 @@ bool install_hosts_file(const std::vector<std::string>& lines, std::string& erro
     host_text << host.rdbuf();
     const std::string text = hosts_file_text(lines, host_text.str());
 
-    // The copy lives on a tmpfs of its own that is never attached anywhere (the new mount API:
-    // no directory is needed to mount it on, none is left behind), and only its one file is
-    // mounted over /etc/hosts. (A memfd cannot be the source of a bind mount: the kernel's
-    // internal mount refuses it.) The tmpfs lives as long as that mount, i.e. the guest's mount
-    // namespace.
-    nk::UniqueFd fs(::fsopen("tmpfs", FSOPEN_CLOEXEC));
-    if (!fs) return failed("fsopen tmpfs", error);
-    if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "size", "1m", 0) != 0 ||
-        ::fsconfig(fs.get(), FSCONFIG_SET_STRING, "mode", "0755", 0) != 0 ||
-        ::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-        return failed("making a tmpfs for the hosts file", error);
-    nk::UniqueFd root(::fsmount(fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
-    if (!root) return failed("fsmount", error);
+    // The copy lives on a tmpfs of its own, mounted for a moment over /tmp (nothing else runs in
+    // the guest yet, and the mount namespace is the guest's alone), and only its one file is
+    // bind-mounted over /etc/hosts; the tmpfs is then detached from /tmp and lives on as long as
+    // that bind mount, i.e. the guest's mount namespace. (A memfd cannot be a bind mount's
+    // source: the kernel's internal mount refuses it. A tmpfs made with fsopen/fsmount and never
+    // attached could be cloned with open_tree on 6.18, but Debian 12's 6.1 refuses it: EINVAL.)
+    constexpr const char* kScratch = "/tmp";
+    const std::string file = std::string(kScratch) + "/hosts";
+    if (::mount("tmpfs", kScratch, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=0755") != 0)
+        return failed(std::string("mounting a tmpfs for the hosts file on ") + kScratch, error);
+    bool written = false;
     {
-        nk::UniqueFd file(::openat(root.get(), "hosts", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
-        if (!file) return failed("creating the guest's hosts file", error);
+        nk::UniqueFd out(::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
         std::size_t done = 0;
-        while (done < text.size()) {
-            const ssize_t n = ::write(file.get(), text.data() + done, text.size() - done);
+        while (out && done < text.size()) {
+            const ssize_t n = ::write(out.get(), text.data() + done, text.size() - done);
             if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return failed("writing the guest's hosts file", error);
+            if (n <= 0) break;
             done += static_cast<std::size_t>(n);
         }
+        written = out && done == text.size();
     }
-    nk::UniqueFd tree(::open_tree(root.get(), "hosts", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-    if (!tree) return failed("open_tree of the hosts file", error);
-    if (::move_mount(tree.get(), "", AT_FDCWD, kPath, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    const int write_errno = errno;
+    const bool bound = written && ::mount(file.c_str(), kPath, nullptr, MS_BIND, nullptr) == 0;
+    const int bind_errno = errno;
+    (void)::umount2(kScratch, MNT_DETACH);  // /tmp as it was; the bind mount keeps the file
+    if (!written) {
+        errno = write_errno;
+        return failed("writing the guest's hosts file", error);
+    }
+    if (!bound) {
+        errno = bind_errno;
         return failed("mounting the guest's copy over /etc/hosts", error);
+    }
     return true;
 }
 

@@ -1,5 +1,6 @@
 // The guest's /etc/hosts (nanokernel/guest_hosts.hpp says what goes in and why): nkd's lines, then
-// the host's file as it is, in a memfd mounted over /etc/hosts in the guest's mount namespace.
+// the host's file as it is, in a file of a small tmpfs bind-mounted over /etc/hosts in the guest's
+// mount namespace.
 // The host's file is never written; a write to /etc/hosts in the guest changes the guest's copy.
 //
 // Call after the guest's mount tree was made private, as root in the guest's namespaces.
