@@ -49,7 +49,9 @@ bool install_hosts_file(const std::vector<std::string>& lines, std::string& erro
     // attached could be cloned with open_tree on 6.18, but Debian 12's 6.1 refuses it: EINVAL.)
     constexpr const char* kScratch = "/tmp";
     const std::string file = std::string(kScratch) + "/hosts";
-    if (::mount("tmpfs", kScratch, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=0755") != 0)
+    // Room for the text and for what the guest's programs may add to their /etc/hosts.
+    const std::string options = "size=" + std::to_string(text.size() + (1U << 20)) + ",mode=0755";
+    if (::mount("tmpfs", kScratch, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) != 0)
         return failed(std::string("mounting a tmpfs for the hosts file on ") + kScratch, error);
     bool written = false;
     {
