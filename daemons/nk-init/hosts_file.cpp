@@ -4,23 +4,18 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
+#include "nk/nanokernel/region_error.hpp"
+#include "nk/nanokernel/syscall.hpp"
 #include "nk/nanokernel/unique_fd.hpp"
 
 namespace nk::init {
 namespace {
 
-bool failed(const std::string& what, std::string& error) {
-    error = what + ": " + std::strerror(errno);
-    return false;
-}
-
-}  // namespace
-
+// A comment, nkd's lines, then the host's file as it is.
 std::string hosts_file_text(const std::vector<std::string>& lines, const std::string& host_hosts) {
     std::string text = "# The guests of this nk platform (from nkd); the host's /etc/hosts follows.\n";
     for (const auto& line : lines) text += line + "\n";
@@ -29,6 +24,22 @@ std::string hosts_file_text(const std::vector<std::string>& lines, const std::st
     if (!host_hosts.empty() && host_hosts.back() != '\n') text += "\n";
     return text;
 }
+
+// Writes all of `text` into a new file at `path`.
+Result<void> write_new_file(const std::string& path, std::string_view text) {
+    auto fd = sys::call("open " + path, [&] { return ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644); });
+    if (!fd) return fail(std::move(fd.error()));
+    const UniqueFd out(*fd);
+    while (!text.empty()) {
+        auto n = sys::call("write " + path, [&] { return ::write(out.get(), text.data(), text.size()); });
+        if (!n) return fail(std::move(n.error()));
+        if (*n == 0) return fail(RegionError::NoSpace, "write " + path + ": nothing written");
+        text.remove_prefix(static_cast<std::size_t>(*n));
+    }
+    return {};
+}
+
+}  // namespace
 
 bool install_hosts_file(const std::vector<std::string>& lines, std::string& error) {
     constexpr const char* kPath = "/etc/hosts";
@@ -51,33 +62,22 @@ bool install_hosts_file(const std::vector<std::string>& lines, std::string& erro
     const std::string file = std::string(kScratch) + "/hosts";
     // Room for the text and for what the guest's programs may add to their /etc/hosts.
     const std::string options = "size=" + std::to_string(text.size() + (1U << 20)) + ",mode=0755";
-    if (::mount("tmpfs", kScratch, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) != 0)
-        return failed(std::string("mounting a tmpfs for the hosts file on ") + kScratch, error);
-    bool written = false;
-    {
-        nk::UniqueFd out(::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
-        std::size_t done = 0;
-        while (out && done < text.size()) {
-            const ssize_t n = ::write(out.get(), text.data() + done, text.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            done += static_cast<std::size_t>(n);
-        }
-        written = out && done == text.size();
+    auto scratch = sys::call(std::string("mount a tmpfs on ") + kScratch + " for the hosts file", [&] {
+        return ::mount("tmpfs", kScratch, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str());
+    });
+    if (!scratch) {
+        error = scratch.error().message;
+        return false;
     }
-    const int write_errno = errno;
-    const bool bound = written && ::mount(file.c_str(), kPath, nullptr, MS_BIND, nullptr) == 0;
-    const int bind_errno = errno;
+    auto written = write_new_file(file, text);
+    Result<int> bound = 0;
+    if (written)
+        bound = sys::call("mount the guest's copy over /etc/hosts",
+                          [&] { return ::mount(file.c_str(), kPath, nullptr, MS_BIND, nullptr); });
     (void)::umount2(kScratch, MNT_DETACH);  // /tmp as it was; the bind mount keeps the file
-    if (!written) {
-        errno = write_errno;
-        return failed("writing the guest's hosts file", error);
-    }
-    if (!bound) {
-        errno = bind_errno;
-        return failed("mounting the guest's copy over /etc/hosts", error);
-    }
-    return true;
+    if (!written) error = written.error().message;
+    else if (!bound) error = bound.error().message;
+    return written && bound;
 }
 
 }  // namespace nk::init

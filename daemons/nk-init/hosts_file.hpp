@@ -11,10 +11,7 @@
 
 namespace nk::init {
 
-// The text: a comment, `lines`, then `host_hosts` (the host's /etc/hosts).
-[[nodiscard]] std::string hosts_file_text(const std::vector<std::string>& lines, const std::string& host_hosts);
-
-// Mounts that text over /etc/hosts. False with `error` set when it cannot; a host without an
+// Mounts a comment, `lines` and then the host's /etc/hosts over /etc/hosts. False with `error` set when it cannot; a host without an
 // /etc/hosts leaves nothing to cover: true, and `error` says so.
 [[nodiscard]] bool install_hosts_file(const std::vector<std::string>& lines, std::string& error);
 
