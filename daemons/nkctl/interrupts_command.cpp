@@ -90,7 +90,7 @@ int interrupts_command(const Target& target, bool json) {
     }
 
     nlohmann::json timers = nlohmann::json::array();
-    Table timer_table({"GUEST", "TIMER", "LINE", "PERIOD", "EXPIRATIONS", "LAST FIRED"});
+    Table timer_table({"GUEST", "TIMER", "LINE", "PERIOD", "DELIVERY", "EXPIRATIONS", "LAST FIRED"});
     const std::uint64_t now = clock::monotonic_ns();
     for (const auto& g : guests) {
         for (unsigned t = 0; t < vtimer::kTimers; ++t) {
@@ -102,11 +102,13 @@ int interrupts_command(const Target& target, bool json) {
             const std::string last = state->last_fire_ns == 0 || state->last_fire_ns > now
                                          ? "-"
                                          : std::to_string((now - state->last_fire_ns) / 1'000'000) + " ms ago";
+            // "direct": the owner's dispatcher counts the deadlines itself, the core only catches up.
+            const char* delivery = state->direct ? "direct" : "raise";
             timers.push_back({{"guest", g.name}, {"timer", t}, {"line", irq::timer_line(t)}, {"armed", state->armed},
-                              {"period_ns", state->period_ns}, {"expirations", state->expirations},
+                              {"period_ns", state->period_ns}, {"delivery", delivery}, {"expirations", state->expirations},
                               {"last_fire_monotonic_ns", state->last_fire_ns}});
             timer_table.add({g.name, std::to_string(t), std::to_string(irq::timer_line(t)), period,
-                             std::to_string(state->expirations), last});
+                             delivery, std::to_string(state->expirations), last});
         }
     }
 

@@ -6,16 +6,20 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <optional>
 
 #include "control_page.hpp"
 #include "doorbell.hpp"
+#include "nk/nanokernel/clock.hpp"
 #include "nk/nanokernel/detail/futex.hpp"
+#include "timer_schedule.hpp"
 
 namespace nk::irq {
 namespace {
 
 constexpr std::uint64_t bit(unsigned line) { return std::uint64_t{1} << line; }
 constexpr std::uint64_t kNanokernelLines = bit(layout::kFirstConfiguredLine) - 1;
+constexpr std::uint64_t kTimerLines = bit(layout::kFirstTimerLine + layout::kVirtualTimers) - bit(layout::kFirstTimerLine);
 
 std::string bounded(const char* text, std::size_t capacity) { return std::string(text, strnlen(text, capacity)); }
 
@@ -199,15 +203,13 @@ struct Dispatcher::Impl {
         unsigned ran = 0;
         for (unsigned line = 0; line < kLines; ++line) {
             if ((taken & bit(line)) == 0) continue;
-            Interrupt irq{line, source.from, 0, 0};
             if (line < layout::kVirtualTimers && source.from == 0) {
-                // acquire: pairs with the timer core's release of the count before its ring.
-                const std::uint64_t now =
-                    layout::atomic(page->timers[line].expirations).load(std::memory_order_acquire);
-                irq.expirations = now - timer_seen[line];
-                timer_seen[line] = now;
-                if (irq.expirations == 0) continue;  // a stale raise: already counted by an earlier one
+                // acquire: pairs with the release of the count (timer core or a Direct claim) before its ring.
+                const std::uint64_t word = layout::atomic(page->timers[line].expirations).load(std::memory_order_acquire);
+                ran += dispatch_timer(line, detail::timer_count(word));
+                continue;
             }
+            Interrupt irq{line, source.from, 0, 0};
             if ((line == kPeerDownLine || line == kPeerUpLine) && source.from == 0) {
                 auto& word = line == kPeerDownLine ? page->peers_down : page->peers_up;
                 const std::uint32_t peers = layout::atomic(word).exchange(0, std::memory_order_acq_rel);
@@ -226,10 +228,87 @@ struct Dispatcher::Impl {
         return ran;
     }
 
+    // Runs timer `line`'s handler for the expiries up to `count` it has not reported yet; 0 if
+    // there are none (a raise whose expiries an earlier dispatch, or a Direct claim, reported).
+    unsigned dispatch_timer(unsigned line, std::uint64_t count) {
+        if (count <= timer_seen[line]) return 0;
+        const Interrupt irq{line, 0, 0, count - timer_seen[line]};
+        timer_seen[line] = count;
+        run(line, irq);
+        return 1;
+    }
+
+    // A Direct timer's schedule as the timer core adopted it, read consistently (timer_schedule.hpp
+    // has the contract); nothing while the core has not adopted the current request.
+    struct DirectSchedule {
+        std::uint64_t word = 0;  // `expirations` as read first
+        std::uint64_t base = 0;
+        std::uint64_t first_ns = 0;
+        std::uint64_t period_ns = 0;
+        [[nodiscard]] std::uint64_t next_deadline() const {
+            const std::uint64_t count = detail::timer_count(word);
+            return detail::deadline_of(first_ns, period_ns, count >= base ? count - base : 0);
+        }
+    };
+    std::optional<DirectSchedule> direct_schedule(unsigned timer) const {
+        auto& t = page->timers[timer];
+        DirectSchedule d;
+        // acquire: pairs with the core's release of the epoch (then the odd adoption mark is seen).
+        d.word = layout::atomic(t.expirations).load(std::memory_order_acquire);
+        // acquire: pairs with the core's release that published the adoption.
+        const std::uint32_t adoption = layout::atomic(t.adoption).load(std::memory_order_acquire);
+        if ((adoption & 1U) != 0) return std::nullopt;
+        const std::uint32_t adopted = layout::atomic(t.adopted_sequence).load(std::memory_order_acquire);
+        d.base = layout::atomic(t.adopted_base).load(std::memory_order_acquire);
+        const std::uint32_t sequence = layout::atomic(t.sequence).load(std::memory_order_acquire);
+        const std::uint32_t armed = layout::atomic(t.armed).load(std::memory_order_acquire);
+        const std::uint32_t delivery = layout::atomic(t.delivery).load(std::memory_order_acquire);
+        d.first_ns = layout::atomic(t.first_ns).load(std::memory_order_acquire);
+        d.period_ns = layout::atomic(t.period_ns).load(std::memory_order_acquire);
+        // relaxed: the acquire loads above keep these re-reads after them.
+        if (layout::atomic(t.sequence).load(std::memory_order_relaxed) != sequence ||
+            layout::atomic(t.adoption).load(std::memory_order_relaxed) != adoption)
+            return std::nullopt;
+        if (adopted == 0 || adopted != sequence || armed != 1 ||
+            delivery != static_cast<std::uint32_t>(layout::TimerDelivery::Direct))
+            return std::nullopt;
+        return d;
+    }
+
+    // Counts and dispatches the due expiries of the Direct timers it handles.
+    unsigned claim_direct() {
+        if ((handled & kTimerLines) == 0) return 0;
+        unsigned ran = 0;
+        const std::uint64_t now = clock::monotonic_ns();
+        for (unsigned line = 0; line < layout::kVirtualTimers; ++line) {
+            if ((handled & bit(line)) == 0) continue;
+            const auto schedule = direct_schedule(line);
+            if (!schedule || schedule->next_deadline() > now) continue;
+            const std::uint64_t target = schedule->base + detail::due_count(schedule->first_ns, schedule->period_ns, now);
+            const detail::Advance advanced = detail::advance_count(page->timers[line].expirations, schedule->word, target, true);
+            // Not stored: the core counted them first (its raise reports them) or adopted a new schedule.
+            if (!advanced.stored) continue;
+            layout::atomic(page->timers[line].last_fire_ns).store(now, std::memory_order_relaxed);  // for the operator
+            ran += dispatch_timer(line, std::min(target, layout::kTimerCountMask));
+        }
+        return ran;
+    }
+
+    // The nearest deadline of the Direct timers it handles (kNoDeadline: none).
+    std::uint64_t next_direct_deadline() const {
+        std::uint64_t nearest = detail::kNoDeadline;
+        if ((handled & kTimerLines) == 0) return nearest;
+        for (unsigned line = 0; line < layout::kVirtualTimers; ++line) {
+            if ((handled & bit(line)) == 0) continue;
+            if (const auto schedule = direct_schedule(line)) nearest = std::min(nearest, schedule->next_deadline());
+        }
+        return nearest;
+    }
+
     unsigned poll() {
         unsigned ran = 0;
         for (const auto& source : sources) ran += take(source);
-        return ran;
+        return ran + claim_direct();
     }
 };
 
@@ -249,7 +328,8 @@ Result<Dispatcher> Dispatcher::open(const Region& region, DispatcherOptions opti
     if (impl->page == nullptr) return fail(RegionError::NotMapped, "this guest's control page is not mapped writable here");
     // Start counting timer expiries from now: what an earlier dispatcher saw is not ours to report.
     for (unsigned t = 0; t < layout::kVirtualTimers; ++t)
-        impl->timer_seen[t] = layout::atomic(impl->page->timers[t].expirations).load(std::memory_order_acquire);
+        impl->timer_seen[t] =
+            detail::timer_count(layout::atomic(impl->page->timers[t].expirations).load(std::memory_order_acquire));
 
     const auto& tables = region.tables();
     std::uint64_t own_lines = kNanokernelLines;
@@ -303,12 +383,10 @@ Result<unsigned> Dispatcher::wait_until(std::chrono::steady_clock::time_point de
     words.reserve(d.sources.size() + 1);
     unsigned ran = 0;
     const bool forever = deadline == std::chrono::steady_clock::time_point::max();
-    timespec until{};
-    if (!forever) {
-        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
-        until.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
-        until.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-    }
+    const std::uint64_t deadline_ns =
+        forever ? detail::kNoDeadline
+                : static_cast<std::uint64_t>(std::max<std::int64_t>(
+                      0, std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count()));
     for (;;) {
         words.clear();
         for (const auto& s : d.sources)
@@ -317,13 +395,13 @@ Result<unsigned> Dispatcher::wait_until(std::chrono::steady_clock::time_point de
         ran = d.poll();
         if (ran != 0) break;
         if (std::atomic_ref<std::uint32_t>(d.stop_word).load(std::memory_order_acquire) != stop) break;
-        if (!forever && std::chrono::steady_clock::now() >= deadline) break;
-        const int rc = detail::futex_wait_any(words, forever ? nullptr : &until);
-        if (rc == ETIMEDOUT) {
-            ran = d.poll();
-            break;
-        }
-        if (rc != 0 && rc != EINTR) {
+        if (!forever && clock::monotonic_ns() >= deadline_ns) break;
+        // Sleep to the caller's deadline or the next Direct timer deadline, whichever is first
+        // (steady_clock is CLOCK_MONOTONIC, the futex's clock).
+        const std::uint64_t wake_ns = std::min(deadline_ns, d.next_direct_deadline());
+        const timespec until{static_cast<time_t>(wake_ns / 1'000'000'000), static_cast<long>(wake_ns % 1'000'000'000)};
+        const int rc = detail::futex_wait_any(words, wake_ns == detail::kNoDeadline ? nullptr : &until);
+        if (rc != 0 && rc != EINTR && rc != ETIMEDOUT) {
             for (const auto& s : d.sources) layout::atomic(s.bell->waiters).fetch_sub(1, std::memory_order_seq_cst);
             return fail(Error{std::error_code(rc, std::system_category()), "futex_waitv on the guest's doorbells failed"});
         }

@@ -18,18 +18,64 @@
 #include "nk/nanokernel/clock.hpp"
 #include "nk/nanokernel/detail/futex.hpp"
 #include "nk/nanokernel/vtimer.hpp"
+#include "timer_schedule.hpp"
 
 namespace nk {
 namespace {
 
-// What the core keeps of one guest's timer: the schedule is its own, so a guest that rewrites
-// its request mid-period cannot move an expiry the core already computed except by re-arming.
+// What the core keeps of one guest's timer: the schedule it adopted, its own copy, so that a guest
+// that rewrites its request (or scribbles on the adoption fields) moves nothing but by re-arming.
 struct Schedule {
     std::uint32_t sequence_seen = UINT32_MAX;  // odd values never publish, so this means "never read"
     bool active = false;
-    std::uint64_t next_ns = 0;
+    bool direct = false;  // TimerDelivery::Direct: the owner counts; the core catches up after a grace
+    std::uint64_t first_ns = 0;
     std::uint64_t period_ns = 0;
+    std::uint64_t base = 0;  // the count when it was adopted: expiry k of the schedule is count base + k + 1
 };
+
+// How long past a deadline the core leaves a Direct timer's expiry to its owner before it counts
+// and raises it itself (for an owner that is not waiting, or is stuck). Half a period more, so that
+// the core's wake-ups fall between the owner's deadlines instead of on them.
+constexpr std::uint64_t kDirectGraceNs = 20'000'000;
+
+std::uint64_t grace_of(const Schedule& s) { return s.direct ? kDirectGraceNs + s.period_ns / 2 : 0; }
+
+// Publishes the schedule the core now follows for `t` (`sequence`: the request it adopted; 0:
+// none) and returns its base. The epoch bump makes every count an owner computed from the old
+// schedule fail its compare-and-swap (timer_schedule.hpp has the contract).
+std::uint64_t adopt(layout::VirtualTimer& t, std::uint32_t sequence) {
+    auto adoption = layout::atomic(t.adoption);
+    const std::uint32_t start = adoption.load(std::memory_order_relaxed) | 1U;
+    // acquire (on an RMW): the stores below cannot move before the odd mark.
+    adoption.exchange(start, std::memory_order_acquire);
+    auto expirations = layout::atomic(t.expirations);
+    std::uint64_t word = expirations.load(std::memory_order_relaxed);  // the CAS below checks it
+    const std::uint64_t epoch_step = std::uint64_t{1} << layout::kTimerEpochShift;
+    // release: the odd mark before the new epoch; pairs with the owner's acquire of the word.
+    while (!expirations.compare_exchange_weak(word, (detail::timer_epoch_bits(word) + epoch_step) | detail::timer_count(word),
+                                              std::memory_order_acq_rel, std::memory_order_relaxed)) {
+    }
+    const std::uint64_t base = detail::timer_count(word);
+    layout::atomic(t.adopted_base).store(base, std::memory_order_relaxed);  // ordered by the marks
+    layout::atomic(t.adopted_sequence).store(sequence, std::memory_order_relaxed);
+    // release: publishes the adoption; pairs with the dispatcher's acquire (interrupts.cpp).
+    adoption.store(start + 1, std::memory_order_release);
+    return base;
+}
+
+// The schedule an earlier core (before nkd restarted) adopted for request `sequence`, if the
+// control page still says so plausibly: continuing it counts no expiry twice.
+bool resume(layout::VirtualTimer& t, std::uint32_t sequence, std::uint64_t& base) {
+    const std::uint32_t before = layout::atomic(t.adoption).load(std::memory_order_acquire);
+    const std::uint32_t adopted = layout::atomic(t.adopted_sequence).load(std::memory_order_acquire);
+    const std::uint64_t adopted_base = layout::atomic(t.adopted_base).load(std::memory_order_acquire);
+    const std::uint64_t count = detail::timer_count(layout::atomic(t.expirations).load(std::memory_order_acquire));
+    if ((before & 1U) != 0 || layout::atomic(t.adoption).load(std::memory_order_relaxed) != before) return false;
+    if (adopted != sequence || adopted_base > count) return false;
+    base = adopted_base;
+    return true;
+}
 
 struct GuestTimers {
     std::uint16_t id = 0;
@@ -55,39 +101,85 @@ struct TimerCore::Impl {
     std::thread thread;
     std::atomic<std::uint64_t> raises{0}, overruns{0}, rejected{0}, wakeups{0};
 
-    // Re-reads a timer whose request changed; keeps the old schedule while the guest rewrites it.
+    // Re-reads a timer whose request changed and adopts it; keeps the old schedule while the
+    // guest rewrites it.
     void refresh(GuestTimers& g, unsigned index, std::uint32_t incarnation, bool up) {
         Schedule& s = g.timers[index];
         auto& t = g.page->timers[index];
         // acquire: pairs with the release that published the request (vtimer.cpp, publish()).
         const std::uint32_t before = layout::atomic(t.sequence).load(std::memory_order_acquire);
         if ((before & 1U) != 0 || before == s.sequence_seen) {
-            if (!up) s.active = false;
+            if (!up && s.active) {
+                s.active = false;
+                (void)adopt(t, 0);
+            }
             return;
         }
         const std::uint32_t armed = layout::atomic(t.armed).load(std::memory_order_acquire);
         const std::uint64_t first = layout::atomic(t.first_ns).load(std::memory_order_acquire);
         const std::uint64_t period = layout::atomic(t.period_ns).load(std::memory_order_acquire);
         const std::uint32_t owner = layout::atomic(t.incarnation).load(std::memory_order_acquire);
+        const std::uint32_t delivery = layout::atomic(t.delivery).load(std::memory_order_acquire);
         if (layout::atomic(t.sequence).load(std::memory_order_relaxed) != before) return;  // torn: next round
+        const bool first_read = s.sequence_seen == UINT32_MAX;
         s.sequence_seen = before;
         s.active = false;
-        if (armed != 1 || !up) return;
+        if (armed != 1 || !up) {
+            (void)adopt(t, 0);
+            return;
+        }
         const auto min_period = static_cast<std::uint64_t>(vtimer::kMinPeriod.count());
         const auto max_delay = static_cast<std::uint64_t>(vtimer::kMaxDelay.count());
         const std::uint64_t now = clock::monotonic_ns();
         const bool sane = owner == incarnation && (period == 0 || (period >= min_period && period <= max_delay)) &&
-                          first <= now + max_delay;
+                          first <= now + max_delay &&
+                          (delivery == static_cast<std::uint32_t>(layout::TimerDelivery::Raise) ||
+                           delivery == static_cast<std::uint32_t>(layout::TimerDelivery::Direct));
         if (!sane) {
             rejected.fetch_add(1, std::memory_order_relaxed);
+            (void)adopt(t, 0);
             return;
         }
         s.active = true;
-        s.next_ns = first;
+        s.first_ns = first;
         s.period_ns = period;
+        s.direct = delivery == static_cast<std::uint32_t>(layout::TimerDelivery::Direct);
+        if (first_read && resume(t, before, s.base)) return;
+        s.base = adopt(t, before);
+        // A Direct owner sleeps until deadlines it learns from the adoption: wake it to read this
+        // one (the count is unchanged, so its dispatcher runs no handler for the raise).
+        if (s.direct) detail::ring(g.page->inbox, layout::kFirstTimerLine + index);
     }
 
-    // Counts and raises every due expiry; returns the nearest deadline still ahead (0: none).
+    // Counts (and raises) what is due of one active schedule; returns its next wake-up (0: none).
+    std::uint64_t fire_one(GuestTimers& g, unsigned index) {
+        Schedule& s = g.timers[index];
+        auto& t = g.page->timers[index];
+        const std::uint64_t now = clock::monotonic_ns();
+        const std::uint64_t grace = grace_of(s);
+        const std::uint64_t target = s.base + (now >= grace ? detail::due_count(s.first_ns, s.period_ns, now - grace) : 0);
+        // acquire: an owner's count (Direct) is seen before the core computes from it.
+        const std::uint64_t word = layout::atomic(t.expirations).load(std::memory_order_acquire);
+        const detail::Advance advanced = detail::advance_count(t.expirations, word, target, false);
+        std::uint64_t count = advanced.before;
+        if (advanced.stored) {
+            count = std::min(target, layout::kTimerCountMask);
+            layout::atomic(t.last_fire_ns).store(now, std::memory_order_release);
+            detail::ring(g.page->inbox, layout::kFirstTimerLine + index);
+            raises.fetch_add(1, std::memory_order_relaxed);
+            if (count - advanced.before > 1) overruns.fetch_add(count - advanced.before - 1, std::memory_order_relaxed);
+        }
+        const std::uint64_t k = count >= s.base ? count - s.base : 0;
+        if (s.period_ns == 0 && k >= 1) {
+            s.active = false;  // a one-shot that has fired
+            return 0;
+        }
+        const std::uint64_t deadline = detail::deadline_of(s.first_ns, s.period_ns, k);
+        if (deadline == detail::kNoDeadline || deadline > detail::kNoDeadline - grace) return 0;
+        return deadline + grace;
+    }
+
+    // Counts and raises every due expiry; returns the nearest wake-up still ahead (0: none).
     std::uint64_t fire_due() {
         std::uint64_t nearest = 0;
         for (auto& g : guests) {
@@ -101,26 +193,9 @@ struct TimerCore::Impl {
             }
             for (unsigned i = 0; i < layout::kVirtualTimers; ++i) {
                 refresh(g, i, incarnation, up);
-                Schedule& s = g.timers[i];
-                if (!s.active) continue;
-                const std::uint64_t now = clock::monotonic_ns();
-                if (s.next_ns <= now) {
-                    const std::uint64_t due = s.period_ns != 0 ? (now - s.next_ns) / s.period_ns + 1 : 1;
-                    auto& t = g.page->timers[i];
-                    // release: the count before the ring; pairs with the dispatcher's acquire.
-                    layout::atomic(t.expirations).fetch_add(due, std::memory_order_release);
-                    layout::atomic(t.last_fire_ns).store(now, std::memory_order_release);
-                    detail::ring(g.page->inbox, layout::kFirstTimerLine + i);
-                    raises.fetch_add(1, std::memory_order_relaxed);
-                    if (due > 1) overruns.fetch_add(due - 1, std::memory_order_relaxed);
-                    if (s.period_ns != 0) {
-                        s.next_ns += due * s.period_ns;
-                    } else {
-                        s.active = false;
-                        continue;
-                    }
-                }
-                if (nearest == 0 || s.next_ns < nearest) nearest = s.next_ns;
+                if (!g.timers[i].active) continue;
+                const std::uint64_t wake = fire_one(g, i);
+                if (wake != 0 && (nearest == 0 || wake < nearest)) nearest = wake;
             }
         }
         return nearest;

@@ -22,7 +22,7 @@ Result<layout::ControlPage*> my_page(const Region& region, unsigned timer) {
 
 // Rewrites the request under its seqlock, then tells the timer core.
 void publish(layout::ControlPage& page, unsigned timer, std::uint32_t armed, std::uint64_t first_ns,
-             std::uint64_t period_ns, std::uint32_t incarnation) {
+             std::uint64_t period_ns, std::uint32_t incarnation, Delivery delivery) {
     auto& t = page.timers[timer];
     auto sequence = layout::atomic(t.sequence);
     // odd while rewriting. acquire (on an RMW): the stores below cannot move before the mark.
@@ -32,6 +32,7 @@ void publish(layout::ControlPage& page, unsigned timer, std::uint32_t armed, std
     layout::atomic(t.first_ns).store(first_ns, std::memory_order_relaxed);
     layout::atomic(t.period_ns).store(period_ns, std::memory_order_relaxed);
     layout::atomic(t.incarnation).store(incarnation, std::memory_order_relaxed);
+    layout::atomic(t.delivery).store(static_cast<std::uint32_t>(delivery), std::memory_order_relaxed);
     // release: publishes the request; pairs with the acquire in the timer core's read.
     sequence.store(start + 1, std::memory_order_release);
     detail::ring(page.to_nanokernel, layout::kTimerChangeLine);
@@ -39,9 +40,13 @@ void publish(layout::ControlPage& page, unsigned timer, std::uint32_t armed, std
 
 }  // namespace
 
-Result<void> arm(const Region& region, unsigned timer, std::chrono::nanoseconds first, std::chrono::nanoseconds period) {
+Result<void> arm(const Region& region, unsigned timer, std::chrono::nanoseconds first, std::chrono::nanoseconds period,
+                 Delivery delivery) {
     if (first.count() < 0 || first > kMaxDelay)
         return fail(RegionError::InvalidArgument, "a first expiry is 0 to a year away, not " + std::to_string(first.count()) + " ns");
+    if (delivery != Delivery::Raise && delivery != Delivery::Direct)
+        return fail(RegionError::InvalidArgument, "delivery " + std::to_string(static_cast<std::uint32_t>(delivery)) +
+                                                      " is not Raise or Direct");
     if (period.count() != 0 && (period < kMinPeriod || period > kMaxDelay))
         return fail(RegionError::InvalidArgument, "a period is 0 (one-shot) or 50 µs to a year, not " +
                                                       std::to_string(period.count()) + " ns");
@@ -51,14 +56,14 @@ Result<void> arm(const Region& region, unsigned timer, std::chrono::nanoseconds 
     const std::uint32_t incarnation =
         entry != nullptr ? layout::atomic(const_cast<std::uint32_t&>(entry->incarnation)).load(std::memory_order_acquire) : 0;
     publish(**page, timer, 1, clock::monotonic_ns() + static_cast<std::uint64_t>(first.count()),
-            static_cast<std::uint64_t>(period.count()), incarnation);
+            static_cast<std::uint64_t>(period.count()), incarnation, delivery);
     return {};
 }
 
 Result<void> disarm(const Region& region, unsigned timer) {
     auto page = my_page(region, timer);
     if (!page) return fail(std::move(page.error()));
-    publish(**page, timer, 0, 0, 0, 0);
+    publish(**page, timer, 0, 0, 0, 0, Delivery::Raise);
     return {};
 }
 
@@ -74,7 +79,10 @@ std::optional<State> read(const Region& region, std::uint16_t guest_id, unsigned
     s.armed = layout::atomic(t.armed).load(std::memory_order_acquire) == 1;
     s.first_ns = layout::atomic(t.first_ns).load(std::memory_order_acquire);
     s.period_ns = layout::atomic(t.period_ns).load(std::memory_order_acquire);
-    s.expirations = layout::atomic(t.expirations).load(std::memory_order_acquire);
+    s.direct = layout::atomic(t.delivery).load(std::memory_order_acquire) ==
+               static_cast<std::uint32_t>(Delivery::Direct);
+    // The low bits are the count; the epoch above them is the timer core's (layout.hpp).
+    s.expirations = layout::atomic(t.expirations).load(std::memory_order_acquire) & layout::kTimerCountMask;
     s.last_fire_ns = layout::atomic(t.last_fire_ns).load(std::memory_order_acquire);
     if ((before & 1U) != 0 || layout::atomic(t.sequence).load(std::memory_order_relaxed) != before) return std::nullopt;
     return s;

@@ -155,7 +155,9 @@ struct Executive::Impl {
         std::function<void()> body;
         if (t.kind == layout::TaskKind::Periodic) {
             const auto period = std::chrono::nanoseconds(t.period_ns);
-            if (auto armed = vtimer::arm(*region, t.timer, period, period); !armed)
+            // Direct: the task's dispatcher sleeps to each deadline itself, with no hop through
+            // the timer core on the way (vtimer.hpp).
+            if (auto armed = vtimer::arm(*region, t.timer, period, period, vtimer::Delivery::Direct); !armed)
                 return fail(context(std::move(armed.error()), "task '" + t.name + "': virtual timer " + std::to_string(t.timer)));
             auto state = vtimer::read(*region, region->identity().guest_id, t.timer);
             if (!state || !state->armed) {

@@ -1015,6 +1015,14 @@ TEST_F(Supervisor, NkctlRtShowsTheExecutivesTasksHistogramAndHandlers) {
     EXPECT_LE(tick["delay_us"]["p50"].get<double>(), tick["delay_us"]["p99.9"].get<double>());
     EXPECT_EQ(task(status, "irq.8")["kind"], "interrupt");
     EXPECT_EQ(task(status, "irq.8")["priority"], 9) << "handlers run one priority below the tick";
+    // The executive's periodic task counts its own deadlines (Direct delivery, no timer-core hop).
+    auto listed = run(dir, test::binary("nkctl") + " interrupts --json --platform " + platform);
+    ASSERT_EQ(listed.status, 0) << listed.output;
+    const auto timers = nlohmann::json::parse(listed.output)["timers"];
+    bool direct = false;
+    for (const auto& t : timers)
+        direct |= t["guest"] == "rt" && t["timer"] == 0 && t["armed"] == true && t["delivery"] == "direct";
+    EXPECT_TRUE(direct) << listed.output;
 
     // A restart of the linux guest rings the rt guest's peer-down and peer-up lines.
     auto restarted = run(dir, test::binary("nkctl") + " restart --platform " + platform + " linux");

@@ -279,9 +279,11 @@ struct TimerRun {
     std::uint64_t deliveries = 0;
     std::uint64_t expirations = 0;
     double expected = 0;  // periods from the arm to the last delivery
+    bool was_direct = false;  // the control page's delivery while armed (disarm resets it)
 };
 
-TimerRun run_timer(const Region& guest, unsigned timer, std::chrono::nanoseconds period, std::chrono::milliseconds length) {
+TimerRun run_timer(const Region& guest, unsigned timer, std::chrono::nanoseconds period, std::chrono::milliseconds length,
+                   vtimer::Delivery delivery = vtimer::Delivery::Raise) {
     TimerRun run;
     auto d = Dispatcher::open(guest);
     EXPECT_TRUE(d);
@@ -292,9 +294,11 @@ TimerRun run_timer(const Region& guest, unsigned timer, std::chrono::nanoseconds
         last = Clock::now();
     }));
     const auto armed = Clock::now();
-    EXPECT_TRUE(vtimer::arm(guest, timer, period, period));
+    EXPECT_TRUE(vtimer::arm(guest, timer, period, period, delivery));
     const auto end = armed + length;
     while (Clock::now() < end) EXPECT_TRUE(d->wait_until(end));
+    const auto state = vtimer::read(guest, guest.identity().guest_id, timer);
+    run.was_direct = state && state->direct;
     EXPECT_TRUE(vtimer::disarm(guest, timer));
     run.expected = std::chrono::duration<double>(last - armed) / std::chrono::duration<double>(period);
     return run;
@@ -342,6 +346,118 @@ TEST_F(VirtualTimers, A100usPeriodWorks) {
     expect_rate(run, "100 us");
     EXPECT_GE(run.expirations, 4900U);
     EXPECT_GE(run.deliveries, kSanitized ? 500U : 2000U);
+}
+
+// Direct delivery: the owner's dispatcher wakes at each deadline and counts it; the core, which
+// would raise a thousand times a second, raises (nearly) never, and the counts are the same.
+TEST_F(VirtualTimers, DirectDeliveryCountsEveryExpiryWithoutTheCoresRaises) {
+    const auto before = vtimer::read(*creator, 2, 0);
+    ASSERT_TRUE(before);
+    const auto raises_before = core->counters().raises;
+    const auto run = run_timer(*rt_guest, 0, 1ms, 1000ms, vtimer::Delivery::Direct);
+    const auto raises = core->counters().raises - raises_before;
+    std::printf("direct 1 ms timer, 1 s: %llu expirations, %llu deliveries, %llu raises by the core\n",
+                static_cast<unsigned long long>(run.expirations), static_cast<unsigned long long>(run.deliveries),
+                static_cast<unsigned long long>(raises));
+    expect_rate(run, "direct 1 ms");
+    EXPECT_GE(run.deliveries, kSanitized ? 500U : 900U);
+    EXPECT_LT(raises, 20U) << "the core raised what the owner should have counted";
+    // The count in the control page is the one the handler was told: nothing counted twice.
+    const auto after = vtimer::read(*creator, 2, 0);
+    ASSERT_TRUE(after);
+    EXPECT_TRUE(run.was_direct);
+    EXPECT_GE(after->expirations - before->expirations, run.expirations);
+    EXPECT_LE(after->expirations - before->expirations, run.expirations + 1);
+}
+
+// An owner that does not wait (busy, or stuck) loses nothing: the core counts and raises what it
+// left for longer than the grace, and the next dispatch reports it as one overrun delivery.
+TEST_F(VirtualTimers, TheCoreCatchesUpADirectTimerWhoseOwnerDoesNotWait) {
+    auto d = dispatcher_of(*rt_guest);
+    std::uint64_t expirations = 0, deliveries = 0;
+    ASSERT_TRUE(d.on(timer_line(1), [&](const Interrupt& irq) {
+        expirations += irq.expirations;
+        ++deliveries;
+    }));
+    const auto armed = Clock::now();
+    ASSERT_TRUE(vtimer::arm(*rt_guest, 1, 1ms, 1ms, vtimer::Delivery::Direct));
+    std::this_thread::sleep_for(150ms);
+    const auto counted = vtimer::read(*creator, 2, 1);
+    ASSERT_TRUE(counted);
+    // 150 deadlines passed; the core counts those older than its grace (20.5 ms).
+    EXPECT_GE(counted->expirations, 100U);
+    EXPECT_LE(counted->expirations, 151U);
+    EXPECT_GE(core->counters().raises, 1U);
+    // One poll reports them all (the core's raise, or the owner's own claim of the rest).
+    ASSERT_GE(d.poll(), 1U);
+    EXPECT_GE(expirations, counted->expirations);
+    EXPECT_LE(deliveries, 2U);
+    // Waiting again, it counts the rest itself: the total matches the time since the arming.
+    const auto end = Clock::now() + 100ms;
+    while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+    ASSERT_TRUE(vtimer::disarm(*rt_guest, 1));
+    const double periods = std::chrono::duration<double, std::milli>(Clock::now() - armed).count();
+    EXPECT_NEAR(static_cast<double>(expirations), periods, 3.0);
+}
+
+// Re-arming moves the schedule: the owner never counts a deadline of the old one after the core
+// adopted the new one (the epoch in the count refuses it), and none of the new one early.
+TEST_F(VirtualTimers, ReArmingADirectTimerCountsNothingOfTheOldSchedule) {
+    auto d = dispatcher_of(*rt_guest);
+    std::uint64_t expirations = 0;
+    Clock::time_point first_new{};
+    bool rearmed = false;
+    ASSERT_TRUE(d.on(timer_line(2), [&](const Interrupt& irq) {
+        expirations += irq.expirations;
+        if (rearmed && first_new == Clock::time_point{}) first_new = Clock::now();
+    }));
+    ASSERT_TRUE(vtimer::arm(*rt_guest, 2, 1ms, 1ms, vtimer::Delivery::Direct));
+    auto end = Clock::now() + 50ms;
+    while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+    EXPECT_GE(expirations, 45U);
+    const auto old_count = expirations;
+    const auto at_rearm = Clock::now();
+    ASSERT_TRUE(vtimer::arm(*rt_guest, 2, 100ms, 1ms, vtimer::Delivery::Direct));
+    rearmed = true;
+    end = Clock::now() + 90ms;
+    while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+    // At most the old deadline the core counted before it read the new request.
+    EXPECT_LE(expirations - old_count, 1U);
+    const auto after_gap = expirations;
+    end = Clock::now() + 60ms;
+    while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+    ASSERT_TRUE(vtimer::disarm(*rt_guest, 2));
+    EXPECT_GE(expirations - after_gap, 45U);
+    ASSERT_NE(first_new, Clock::time_point{});
+    EXPECT_GE(first_new - at_rearm, 99ms);
+}
+
+// nkd may die and a new one take over: the new timer core continues each schedule from the count
+// the control page holds (its adoption is there), so no expiry is counted twice.
+TEST_F(VirtualTimers, ARestartedTimerCoreContinuesTheScheduleWithoutCountingTwice) {
+    for (const auto delivery : {vtimer::Delivery::Raise, vtimer::Delivery::Direct}) {
+        const unsigned timer = delivery == vtimer::Delivery::Raise ? 3 : 4;
+        auto d = dispatcher_of(*rt_guest);
+        std::uint64_t expirations = 0;
+        ASSERT_TRUE(d.on(timer_line(timer), [&](const Interrupt& irq) { expirations += irq.expirations; }));
+        const auto armed = Clock::now();
+        ASSERT_TRUE(vtimer::arm(*rt_guest, timer, 1ms, 1ms, delivery));
+        auto end = Clock::now() + 100ms;
+        while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+        core.reset();  // nkd's timer core is gone for 50 ms
+        std::this_thread::sleep_for(50ms);
+        TimerCore::Options options;
+        options.timers = true;
+        auto started = TimerCore::start(*creator, std::move(options));
+        ASSERT_TRUE(started) << started.error().message;
+        core = std::move(*started);
+        end = Clock::now() + 100ms;
+        while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+        ASSERT_TRUE(vtimer::disarm(*rt_guest, timer));
+        const double periods = std::chrono::duration<double, std::milli>(Clock::now() - armed).count();
+        EXPECT_NEAR(static_cast<double>(expirations), periods, 3.0)
+            << (delivery == vtimer::Delivery::Raise ? "raise" : "direct");
+    }
 }
 
 TEST_F(VirtualTimers, OneShotFiresOnceAndDisarmStopsAPeriodicTimer) {

@@ -19,7 +19,8 @@
 //
 // A dispatcher takes only the lines it has handlers for, so several dispatchers of one guest
 // (one per process, say) may share its lines between them; two that handle the same line race
-// for each raise and one of them gets it.
+// for each raise and one of them gets it. A dispatcher that handles a Direct virtual timer's line
+// (vtimer.hpp) also wakes at that timer's deadlines and counts its expiries itself.
 #pragma once
 
 #include <chrono>

@@ -33,7 +33,7 @@ inline constexpr std::uint64_t kRegionMagic = 0x4e4b'5245'4749'4f4eULL;  // "NKR
 inline constexpr std::uint64_t kAreaMagic = 0x4e4b'4152'4541'0001ULL;    // "NKAREA" 0001
 inline constexpr std::uint64_t kControlMagic = 0x4e4b'4354'524c'0001ULL; // "NKCTRL" 0001
 // 2: guest runtime fields; 3: interrupt lines, doorbells, virtual timers; 4: GuestEntry::pnv_readers
-inline constexpr std::uint32_t kLayoutVersion = 4;
+inline constexpr std::uint32_t kLayoutVersion = 5;
 
 inline constexpr std::uint32_t kMaxGuests = 16;
 inline constexpr std::uint32_t kMaxLinks = 32;
@@ -276,19 +276,37 @@ inline constexpr std::uint32_t kPanicLine = 0;        // nk::panic() left a fail
 inline constexpr std::uint32_t kTimerChangeLine = 1;  // a virtual timer was armed or disarmed
 inline constexpr std::uint32_t kRecoverLine = 2;      // its watchdog asks to recover a peer (ControlPage::recovery)
 
+// How a virtual timer's expiries reach its owner (VirtualTimer::delivery).
+enum class TimerDelivery : std::uint32_t {
+    Raise = 0,   // the timer core counts each expiry and raises the timer line
+    Direct = 1,  // the owner's dispatcher sleeps until each deadline of the core's schedule and
+                 // counts it itself; the core catches up (counts and raises) what it leaves
+};
+
+// VirtualTimer::expirations: the count in the low 48 bits, an epoch above them that the timer
+// core bumps whenever it adopts a new schedule, so that a count computed from the old schedule
+// can never be stored under the new one (its compare-and-swap fails).
+inline constexpr unsigned kTimerEpochShift = 48;
+inline constexpr std::uint64_t kTimerCountMask = (std::uint64_t{1} << kTimerEpochShift) - 1;
+
 // One virtual timer of a guest (vtimer.hpp). The guest writes the request under `sequence` (a
-// seqlock: odd while it rewrites it); nkd's timer core reads it and writes only `expirations`
-// and `last_fire_ns`. Both sides bound every value before use.
+// seqlock: odd while it rewrites it); nkd's timer core reads it, adopts it as its schedule
+// (publishing `adopted_*` under `adoption`, its own seqlock) and counts the expiries, which are
+// a function of time: `adopted_base` + the deadlines of the schedule passed so far. Both the core
+// and, for Direct delivery, the owner advance `expirations` to that value with a compare-and-swap
+// (never past it, never backwards). Both sides bound every value before use.
 struct VirtualTimer {
     std::uint32_t sequence;      // atomic; odd while the guest rewrites the request
     std::uint32_t armed;         // atomic; 1: armed
     std::uint64_t first_ns;      // atomic; CLOCK_MONOTONIC of the first expiry
     std::uint64_t period_ns;     // atomic; 0: one-shot
     std::uint32_t incarnation;   // atomic; the incarnation that armed it (a stale one is ignored)
-    std::uint32_t reserved0;
-    std::uint64_t expirations;   // atomic; written by the timer core: expiries so far, overruns included
-    std::uint64_t last_fire_ns;  // atomic; written by the timer core: CLOCK_MONOTONIC of the last raise
-    std::uint8_t reserved[16];
+    std::uint32_t delivery;      // atomic; TimerDelivery, part of the request
+    std::uint64_t expirations;   // atomic; epoch | count (kTimerEpochShift): expiries so far, overruns included
+    std::uint64_t last_fire_ns;  // atomic; CLOCK_MONOTONIC of the last expiry counted
+    std::uint32_t adoption;          // atomic; written by the timer core: odd while it rewrites the two below
+    std::uint32_t adopted_sequence;  // atomic; the request `sequence` the core's schedule follows; 0: none
+    std::uint64_t adopted_base;      // atomic; the count when the core adopted that request
 };
 
 // A guest's watchdog asking the nanokernel to recover a peer it found hung (recovery.hpp). The
@@ -414,7 +432,8 @@ static_assert(offsetof(Doorbell, wake) == 8 && offsetof(Doorbell, waiters) == 12
 static_assert(kRegionSafe<VirtualTimer> && sizeof(VirtualTimer) == 64 && alignof(VirtualTimer) == 8);
 static_assert(offsetof(VirtualTimer, first_ns) == 8 && offsetof(VirtualTimer, period_ns) == 16);
 static_assert(offsetof(VirtualTimer, incarnation) == 24 && offsetof(VirtualTimer, expirations) == 32);
-static_assert(offsetof(VirtualTimer, last_fire_ns) == 40);
+static_assert(offsetof(VirtualTimer, last_fire_ns) == 40 && offsetof(VirtualTimer, delivery) == 28);
+static_assert(offsetof(VirtualTimer, adoption) == 48 && offsetof(VirtualTimer, adopted_base) == 56);
 
 static_assert(kRegionSafe<FailureRecord> && sizeof(FailureRecord) == 1920 && alignof(FailureRecord) == 8);
 static_assert(offsetof(FailureRecord, reason) == 24 && offsetof(FailureRecord, backtrace) == 280);
