@@ -64,10 +64,13 @@ class Side:
         self.name, self.client, self.server, self.address, self.bind = name, client, server, address, bind
 
     def background(self, cmd):
-        # A session of its own: stop_server() ends the whole group, not only the shell (a server
+        # A process group of its own: stop_server() ends the whole group, not only the shell (a server
         # under `ip netns exec` or `pasta` is the shell's grandchild, and sockperf never exits by itself).
+        # Not a session of its own: with the kernel's autogroup scheduling a new session is a CPU group
+        # of its own, which gave the server half of the one CPU against client and pasta together and
+        # collapsed pasta's single stream to 0.02 Gbit/s (2026-12-04).
         return subprocess.Popen(self.server(cmd), shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+                                process_group=0)
 
     def iperf(self, seconds, streams):
         server = self.background(f"iperf3 -s -1 -B {self.bind}")
