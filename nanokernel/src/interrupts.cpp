@@ -289,7 +289,7 @@ struct Dispatcher::Impl {
             // Not stored: the core counted them first (its raise reports them) or adopted a new schedule.
             if (!advanced.stored) continue;
             layout::atomic(page->timers[line].last_fire_ns).store(now, std::memory_order_relaxed);  // for the operator
-            ran += dispatch_timer(line, std::min(target, layout::kTimerCountMask));
+            ran += dispatch_timer(line, advanced.after);
         }
         return ran;
     }

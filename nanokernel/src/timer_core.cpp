@@ -161,9 +161,8 @@ struct TimerCore::Impl {
         // acquire: an owner's count (Direct) is seen before the core computes from it.
         const std::uint64_t word = layout::atomic(t.expirations).load(std::memory_order_acquire);
         const detail::Advance advanced = detail::advance_count(t.expirations, word, target, false);
-        std::uint64_t count = advanced.before;
+        const std::uint64_t count = advanced.after;
         if (advanced.stored) {
-            count = std::min(target, layout::kTimerCountMask);
             layout::atomic(t.last_fire_ns).store(now, std::memory_order_release);
             detail::ring(g.page->inbox, layout::kFirstTimerLine + index);
             raises.fetch_add(1, std::memory_order_relaxed);

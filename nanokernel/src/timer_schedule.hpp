@@ -39,26 +39,26 @@ inline constexpr std::uint64_t kNoDeadline = UINT64_MAX;
     return first + k * period;
 }
 
-// Advances the count in `word`, last read as `seen`, to `target`, never backwards. With
-// `same_epoch` (the owner's rule) it gives up once the epoch differs from the one in `seen`; the
-// core, which alone moves the epoch, keeps whatever epoch it finds.
+// Advances the count in `word`, last read as `seen`, to `target` (clamped to the count's bits),
+// never backwards. With `same_epoch` (the owner's rule) it gives up once the epoch differs from
+// the one in `seen`; the core, which alone moves the epoch, keeps whatever epoch it finds.
 struct Advance {
     bool stored = false;       // this call moved the count
-    bool epoch_moved = false;  // same_epoch only: the core adopted another schedule meanwhile
     std::uint64_t before = 0;  // the count it last found
+    std::uint64_t after = 0;   // the count the word holds now: the target when stored, else `before`
 };
 [[nodiscard]] inline Advance advance_count(std::uint64_t& word, std::uint64_t seen, std::uint64_t target, bool same_epoch) {
     if (target > layout::kTimerCountMask) target = layout::kTimerCountMask;
     const std::uint64_t epoch = timer_epoch_bits(seen);
     auto expirations = layout::atomic(word);
     for (;;) {
-        if (same_epoch && timer_epoch_bits(seen) != epoch) return Advance{false, true, timer_count(seen)};
-        if (timer_count(seen) >= target) return Advance{false, false, timer_count(seen)};
+        const std::uint64_t found = timer_count(seen);
+        if ((same_epoch && timer_epoch_bits(seen) != epoch) || found >= target) return Advance{false, found, found};
         // release: the count before the ring that announces it; pairs with the dispatcher's acquire.
         // acquire on failure: the fresh value is the next `seen`.
         if (expirations.compare_exchange_weak(seen, timer_epoch_bits(seen) | target, std::memory_order_acq_rel,
                                               std::memory_order_acquire))
-            return Advance{true, false, timer_count(seen)};
+            return Advance{true, found, target};
     }
 }
 

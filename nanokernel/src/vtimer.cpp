@@ -6,6 +6,7 @@
 #include "control_page.hpp"
 #include "doorbell.hpp"
 #include "nk/nanokernel/clock.hpp"
+#include "timer_schedule.hpp"
 
 namespace nk::vtimer {
 namespace {
@@ -82,7 +83,7 @@ std::optional<State> read(const Region& region, std::uint16_t guest_id, unsigned
     s.direct = layout::atomic(t.delivery).load(std::memory_order_acquire) ==
                static_cast<std::uint32_t>(Delivery::Direct);
     // The low bits are the count; the epoch above them is the timer core's (layout.hpp).
-    s.expirations = layout::atomic(t.expirations).load(std::memory_order_acquire) & layout::kTimerCountMask;
+    s.expirations = detail::timer_count(layout::atomic(t.expirations).load(std::memory_order_acquire));
     s.last_fire_ns = layout::atomic(t.last_fire_ns).load(std::memory_order_acquire);
     if ((before & 1U) != 0 || layout::atomic(t.sequence).load(std::memory_order_relaxed) != before) return std::nullopt;
     return s;

@@ -282,6 +282,13 @@ struct TimerRun {
     bool was_direct = false;  // the control page's delivery while armed (disarm resets it)
 };
 
+// Runs the dispatcher's handlers until `end`; false as soon as one wait fails.
+bool dispatch_until(Dispatcher& d, Clock::time_point end) {
+    while (Clock::now() < end)
+        if (!d.wait_until(end)) return false;
+    return true;
+}
+
 TimerRun run_timer(const Region& guest, unsigned timer, std::chrono::nanoseconds period, std::chrono::milliseconds length,
                    vtimer::Delivery delivery = vtimer::Delivery::Raise) {
     TimerRun run;
@@ -296,7 +303,7 @@ TimerRun run_timer(const Region& guest, unsigned timer, std::chrono::nanoseconds
     const auto armed = Clock::now();
     EXPECT_TRUE(vtimer::arm(guest, timer, period, period, delivery));
     const auto end = armed + length;
-    while (Clock::now() < end) EXPECT_TRUE(d->wait_until(end));
+    EXPECT_TRUE(dispatch_until(*d, end));
     const auto state = vtimer::read(guest, guest.identity().guest_id, timer);
     run.was_direct = state && state->direct;
     EXPECT_TRUE(vtimer::disarm(guest, timer));
@@ -393,8 +400,7 @@ TEST_F(VirtualTimers, TheCoreCatchesUpADirectTimerWhoseOwnerDoesNotWait) {
     EXPECT_GE(expirations, counted->expirations);
     EXPECT_LE(deliveries, 2U);
     // Waiting again, it counts the rest itself: the total matches the time since the arming.
-    const auto end = Clock::now() + 100ms;
-    while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+    ASSERT_TRUE(dispatch_until(d, Clock::now() + 100ms));
     ASSERT_TRUE(vtimer::disarm(*rt_guest, 1));
     const double periods = std::chrono::duration<double, std::milli>(Clock::now() - armed).count();
     EXPECT_NEAR(static_cast<double>(expirations), periods, 3.0);
@@ -412,20 +418,17 @@ TEST_F(VirtualTimers, ReArmingADirectTimerCountsNothingOfTheOldSchedule) {
         if (rearmed && first_new == Clock::time_point{}) first_new = Clock::now();
     }));
     ASSERT_TRUE(vtimer::arm(*rt_guest, 2, 1ms, 1ms, vtimer::Delivery::Direct));
-    auto end = Clock::now() + 50ms;
-    while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+    ASSERT_TRUE(dispatch_until(d, Clock::now() + 50ms));
     EXPECT_GE(expirations, 45U);
     const auto old_count = expirations;
     const auto at_rearm = Clock::now();
     ASSERT_TRUE(vtimer::arm(*rt_guest, 2, 100ms, 1ms, vtimer::Delivery::Direct));
     rearmed = true;
-    end = Clock::now() + 90ms;
-    while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+    ASSERT_TRUE(dispatch_until(d, Clock::now() + 90ms));
     // At most the old deadline the core counted before it read the new request.
     EXPECT_LE(expirations - old_count, 1U);
     const auto after_gap = expirations;
-    end = Clock::now() + 60ms;
-    while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+    ASSERT_TRUE(dispatch_until(d, Clock::now() + 60ms));
     ASSERT_TRUE(vtimer::disarm(*rt_guest, 2));
     EXPECT_GE(expirations - after_gap, 45U);
     ASSERT_NE(first_new, Clock::time_point{});
@@ -442,8 +445,7 @@ TEST_F(VirtualTimers, ARestartedTimerCoreContinuesTheScheduleWithoutCountingTwic
         ASSERT_TRUE(d.on(timer_line(timer), [&](const Interrupt& irq) { expirations += irq.expirations; }));
         const auto armed = Clock::now();
         ASSERT_TRUE(vtimer::arm(*rt_guest, timer, 1ms, 1ms, delivery));
-        auto end = Clock::now() + 100ms;
-        while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+        ASSERT_TRUE(dispatch_until(d, Clock::now() + 100ms));
         core.reset();  // nkd's timer core is gone for 50 ms
         std::this_thread::sleep_for(50ms);
         TimerCore::Options options;
@@ -451,8 +453,7 @@ TEST_F(VirtualTimers, ARestartedTimerCoreContinuesTheScheduleWithoutCountingTwic
         auto started = TimerCore::start(*creator, std::move(options));
         ASSERT_TRUE(started) << started.error().message;
         core = std::move(*started);
-        end = Clock::now() + 100ms;
-        while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+        ASSERT_TRUE(dispatch_until(d, Clock::now() + 100ms));
         ASSERT_TRUE(vtimer::disarm(*rt_guest, timer));
         const double periods = std::chrono::duration<double, std::milli>(Clock::now() - armed).count();
         EXPECT_NEAR(static_cast<double>(expirations), periods, 3.0)
@@ -467,15 +468,13 @@ TEST_F(VirtualTimers, OneShotFiresOnceAndDisarmStopsAPeriodicTimer) {
     ASSERT_TRUE(d.on(timer_line(4), [&](const Interrupt& irq) { ticks += irq.expirations; }));
     ASSERT_TRUE(vtimer::arm(*rt_guest, 3, 5ms));
     ASSERT_TRUE(vtimer::arm(*rt_guest, 4, 1ms, 1ms));
-    auto end = Clock::now() + 100ms;
-    while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+    ASSERT_TRUE(dispatch_until(d, Clock::now() + 100ms));
     EXPECT_EQ(shots, 1U);
     ASSERT_TRUE(vtimer::disarm(*rt_guest, 4));
     std::this_thread::sleep_for(5ms);  // a raise already on its way
     (void)d.poll();
     const auto at_disarm = ticks;
-    end = Clock::now() + 50ms;
-    while (Clock::now() < end) ASSERT_TRUE(d.wait_until(end));
+    ASSERT_TRUE(dispatch_until(d, Clock::now() + 50ms));
     EXPECT_EQ(ticks, at_disarm);
     EXPECT_GT(at_disarm, 50U);
     auto state = vtimer::read(*creator, 2, 3);
